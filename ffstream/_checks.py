@@ -1,0 +1,110 @@
+"""Input validation shared by every public entry point.
+
+Bad input must raise a ``ValueError`` that names the problem *before* any state changes, so
+callers can catch it and keep streaming.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["as_frames", "as_labels"]
+
+
+def as_frames(
+    x,
+    feature_shape: Sequence[int],
+    *,
+    device: torch.device | str,
+    dtype: torch.dtype = torch.float32,
+    name: str = "x",
+) -> torch.Tensor:
+    """Turn one frame or a batch into a float tensor of shape ``(batch, *feature_shape)``.
+
+    Accepts torch tensors (any device), numpy arrays and nested lists of floats. A single frame
+    (shape ``feature_shape``) becomes a batch of one.
+
+    Raises
+    ------
+    ValueError
+        For non-floating dtypes, NaN or Inf entries, an empty batch, or a shape that matches
+        neither one frame nor a batch of frames.
+
+    Examples
+    --------
+    >>> as_frames([0.5, 1.0, 2.0], (3,), device="cpu").shape
+    torch.Size([1, 3])
+    >>> as_frames([[float("nan"), 0.0, 0.0]], (3,), device="cpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: x contains NaN or Inf (1 non-finite entries); nothing was learned from it
+    """
+    feature_shape = tuple(int(s) for s in feature_shape)
+    t = _to_tensor(x, name)
+    if not (t.is_floating_point()):
+        raise ValueError(
+            f"{name} has dtype {t.dtype}; expected a floating-point tensor "
+            "(scale integer data yourself, e.g. pixels / 255)"
+        )
+    if tuple(t.shape) == feature_shape:
+        t = t.unsqueeze(0)
+    elif tuple(t.shape[1:]) != feature_shape:
+        raise ValueError(
+            f"{name} has shape {tuple(t.shape)}; expected {feature_shape} for one frame "
+            f"or (batch, {', '.join(map(str, feature_shape))}) for a batch"
+        )
+    if t.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch")
+    t = t.to(device=device, dtype=dtype)
+    finite = torch.isfinite(t)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise ValueError(f"{name} contains NaN or Inf ({bad} non-finite entries); nothing was learned from it")
+    return t
+
+
+def as_labels(y, batch_size: int, num_classes: int, *, device, name: str = "y") -> torch.Tensor:
+    """Turn a label or a batch of labels into a ``long`` tensor of shape ``(batch_size,)``.
+
+    Examples
+    --------
+    >>> as_labels(3, 1, 10, device="cpu")
+    tensor([3])
+    >>> as_labels([1, 12], 2, 10, device="cpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: y has labels outside [0, 10): [12]
+    """
+    t = _to_tensor(y, name)
+    if t.is_floating_point():
+        if not bool((t == t.round()).all()):
+            raise ValueError(f"{name} holds non-integer labels")
+        t = t.long()
+    elif t.dtype == torch.bool or t.is_complex():
+        raise ValueError(f"{name} has dtype {t.dtype}; expected integer class labels")
+    t = t.reshape(-1).long()
+    if t.numel() == 1 and batch_size > 1:
+        t = t.expand(batch_size)
+    if t.numel() != batch_size:
+        raise ValueError(f"{name} has {t.numel()} labels for a batch of {batch_size} frames")
+    bad = t[(t < 0) | (t >= num_classes)]
+    if bad.numel():
+        raise ValueError(f"{name} has labels outside [0, {num_classes}): {bad.unique().tolist()}")
+    return t.to(device)
+
+
+def _to_tensor(x, name: str) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.detach()
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name} could not be read as an array: {err}") from None
+    if array.dtype == object:
+        raise ValueError(f"{name} is ragged or holds non-numbers; expected a rectangular array")
+    if array.dtype.kind in "US":
+        raise ValueError(f"{name} holds strings; expected numbers")
+    return torch.from_numpy(np.ascontiguousarray(array))

@@ -1,0 +1,239 @@
+"""FFNet: a stack of FF layers, each trained by its own local objective."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ffstream.ff.goodness import Goodness
+from ffstream.ff.layers import FFLayer, FFLinear, rms_normalize
+from ffstream.ff.objectives import Logistic, Objective
+
+__all__ = ["FFNet", "make_optimizer"]
+
+
+def make_optimizer(
+    layers: Sequence[nn.Module],
+    name: str = "adam",
+    lr: float = 1e-3,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+) -> torch.optim.Optimizer:
+    """One optimizer with one parameter group per layer.
+
+    SGD and Adam keep their state per parameter, so each layer's optimizer state is its own and
+    never mixes with another layer's; a single optimizer object only batches the arithmetic.
+    """
+    groups = [{"params": list(layer.parameters())} for layer in layers]
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; choose 'sgd', 'adam' or 'adamw'")
+
+
+class FFNet(nn.Module):
+    """A Forward-Forward network: layers that learn locally, with no gradient between them.
+
+    Every layer sees the RMS-normalised, *detached* activities of the layer below, computes its own
+    loss with ``objective`` and updates only its own weights. :meth:`step` is the one place where
+    learning happens; pass positive frames, negative frames, or both.
+
+    Parameters
+    ----------
+    layers
+        The FF layers, bottom first (see :meth:`mlp` for fully-connected stacks).
+    objective
+        One :class:`~ffstream.ff.objectives.Objective` for all layers, or one per layer.
+    goodness
+        How activities become goodness, and the threshold convention.
+    optimizer, lr, momentum, weight_decay
+        Local optimizer settings (see :func:`make_optimizer`).
+    peer_norm
+        Strength of peer normalisation (Hinton's ffcode uses 0.03; 0 disables it).
+    peer_momentum
+        EMA factor of each unit's mean activity (ffcode: 0.9).
+    normalize_input
+        Divide each input frame by its RMS before the first layer.
+    bf16
+        Run forward passes under bfloat16 autocast (CUDA only; ignored on CPU).
+
+    Examples
+    --------
+    >>> torch.manual_seed(0)
+    <torch._C.Generator object at ...>
+    >>> net = FFNet.mlp([6, 16, 16], seed=0)
+    >>> pos = torch.randn(32, 6)
+    >>> before = net.goodness(pos).sum(1)
+    >>> for _ in range(20):
+    ...     losses = net.step(pos=pos)
+    >>> bool((net.goodness(pos).sum(1) > before).all())
+    True
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[FFLayer],
+        *,
+        objective: Objective | Sequence[Objective] | None = None,
+        goodness: Goodness | None = None,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        peer_norm: float = 0.03,
+        peer_momentum: float = 0.9,
+        normalize_input: bool = True,
+        bf16: bool = False,
+    ):
+        super().__init__()
+        if not layers:
+            raise ValueError("FFNet needs at least one layer")
+        self.layers = nn.ModuleList(layers)
+        objective = Logistic() if objective is None else objective
+        self.objectives = (
+            [objective] * len(layers) if isinstance(objective, Objective) else list(objective)
+        )
+        if len(self.objectives) != len(layers):
+            raise ValueError(f"{len(self.objectives)} objectives for {len(layers)} layers")
+        self.goodness_fn = goodness or Goodness("sum")
+        self.peer_norm = peer_norm
+        self.peer_momentum = peer_momentum
+        self.normalize_input = normalize_input
+        self.bf16 = bf16
+        self.optimizer = make_optimizer(layers, optimizer, lr, momentum, weight_decay)
+
+    @classmethod
+    def mlp(
+        cls,
+        sizes: Sequence[int],
+        *,
+        seed: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+        **kwargs,
+    ) -> FFNet:
+        """A fully-connected FF net with ``sizes = [inputs, hidden_1, ..., hidden_k]``.
+
+        Weights are drawn on the CPU from ``seed`` and then moved, so a seed gives the same net on
+        every device.
+        """
+        if len(sizes) < 2 or any(int(s) <= 0 for s in sizes):
+            raise ValueError(f"sizes must be positive and name inputs plus >= 1 layer, got {sizes}")
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        layers = [FFLinear(a, b, generator=generator) for a, b in zip(sizes[:-1], sizes[1:])]
+        return cls(layers, **kwargs).to(device=device, dtype=dtype)
+
+    # ------------------------------------------------------------------ inference
+    def _autocast(self, x: torch.Tensor):
+        if self.bf16 and x.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        return rms_normalize(x) if self.normalize_input else x
+
+    @torch.no_grad()
+    def activities(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each layer's activities (before normalisation) for a batch ``x``."""
+        out = []
+        h = self._input(x)
+        with self._autocast(x):
+            for layer in self.layers:
+                h = layer(h)
+                out.append(h.float())
+                h = rms_normalize(h)
+        return out
+
+    @torch.no_grad()
+    def goodness(self, x: torch.Tensor) -> torch.Tensor:
+        """Goodness of every layer: shape ``(batch, num_layers)``."""
+        return torch.stack([self.goodness_fn(h) for h in self.activities(x)], dim=1)
+
+    @torch.no_grad()
+    def features(self, x: torch.Tensor, skip_first: bool = True) -> torch.Tensor:
+        """Normalised activities of layers (>= 2 by default), concatenated: readout features."""
+        acts = self.activities(x)[1 if skip_first and len(self.layers) > 1 else 0 :]
+        return torch.cat([rms_normalize(h).flatten(1) for h in acts], dim=1)
+
+    def thresholds(self, x: torch.Tensor) -> torch.Tensor:
+        """Each layer's goodness threshold for inputs shaped like ``x``: shape ``(num_layers,)``."""
+        widths = [h[0].numel() for h in self.activities(x[:1])]
+        return torch.tensor([self.goodness_fn.threshold_for(w) for w in widths], device=x.device)
+
+    def check_input(self, x: torch.Tensor, name: str = "x") -> None:
+        """Raise ``ValueError`` naming the problem if ``x`` is not a valid batch for this net.
+
+        Checked before any state changes, so a rejected batch leaves weights, optimizer state and
+        running statistics untouched.
+        """
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise ValueError(f"{name} has dtype {x.dtype}; expected a floating-point tensor")
+        first = self.layers[0].transform
+        expected = first.in_features if isinstance(first, nn.Linear) else first.in_channels
+        dims = 2 if isinstance(first, nn.Linear) else 4
+        if x.dim() != dims or x.shape[1] != expected or x.shape[0] == 0:
+            kind = "features" if dims == 2 else "channels"
+            raise ValueError(
+                f"{name} has shape {tuple(x.shape)}; expected a non-empty batch of "
+                f"{dims}-d frames with {expected} {kind} in dim 1"
+            )
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} contains NaN or Inf; the update was skipped")
+
+    # ------------------------------------------------------------------ learning
+    def step(
+        self,
+        pos: torch.Tensor | None = None,
+        neg: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """One local update of every layer; returns the per-layer losses (detached).
+
+        ``pos`` frames are pushed toward high goodness, ``neg`` frames toward low goodness
+        (objective permitting); ``labels`` go to objectives that use them (CwC). Both phases in
+        one call go through each layer as one batch.
+        """
+        if pos is None and neg is None:
+            raise ValueError("step needs positive or negative frames")
+        for name, t in (("pos", pos), ("neg", neg)):
+            if t is not None:
+                self.check_input(t, name)
+        if labels is not None and (
+            labels.dtype != torch.long or labels.shape != (0 if pos is None else pos.shape[0],)
+        ):
+            raise ValueError(
+                f"labels must be a long tensor with one label per positive frame, got "
+                f"{labels.dtype} of shape {tuple(labels.shape)}"
+            )
+        n_pos = 0 if pos is None else pos.shape[0]
+        x = self._input(torch.cat([t for t in (pos, neg) if t is not None]))
+        total = x.new_zeros(())
+        losses = []
+        with self._autocast(x):
+            for layer, objective in zip(self.layers, self.objectives):
+                pre = layer.transform(x)
+                h = layer.activate(pre)
+                h_pos = h[:n_pos].float() if pos is not None else None
+                h_neg = h[n_pos:].float() if neg is not None else None
+                loss = objective.loss(h_pos, h_neg, goodness=self.goodness_fn, labels=labels)
+                if self.peer_norm and h_pos is not None:
+                    loss = loss + layer.peer_loss(
+                        pre[:n_pos], h_pos, self.peer_norm, self.peer_momentum
+                    )
+                losses.append(loss.detach())
+                total = total + loss
+                # The locality boundary: the next layer sees these activities as constants.
+                x = rms_normalize(h).detach()
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        return torch.stack(losses)
+
