@@ -62,7 +62,9 @@ def as_frames(
     finite = torch.isfinite(t)
     if not bool(finite.all()):
         bad = int((~finite).sum())
-        raise ValueError(f"{name} contains NaN or Inf ({bad} non-finite entries); nothing was learned from it")
+        raise ValueError(
+            f"{name} contains NaN or Inf ({bad} non-finite entries); nothing was learned from it"
+        )
     return t
 
 

@@ -1,6 +1,9 @@
 import pytest
 import torch
 
+# The test nets are tiny: extra intra-op threads only add contention on small CI machines.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seeded():

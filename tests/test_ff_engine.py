@@ -42,8 +42,12 @@ def _params(module):
 def test_no_layer_update_depends_on_another_layers_loss():
     base = Logistic()
     quiet = FFNet.mlp([8, 16, 16, 16], seed=0, objective=[base, base, base], peer_norm=0.0)
-    loud = FFNet.mlp([8, 16, 16, 16], seed=0, objective=[base, Scaled(base, 1e3), Scaled(base, -5)],
-                     peer_norm=0.0)
+    loud = FFNet.mlp(
+        [8, 16, 16, 16],
+        seed=0,
+        objective=[base, Scaled(base, 1e3), Scaled(base, -5)],
+        peer_norm=0.0,
+    )
     pos, neg = torch.randn(4, 8), torch.randn(4, 8)
     for _ in range(3):
         quiet.step(pos=pos, neg=neg)
@@ -58,7 +62,9 @@ def test_no_layer_update_depends_on_another_layers_loss():
 def test_layer_inputs_are_detached_constants():
     net = FFNet.mlp([8, 16, 16], seed=0)
     seen = []
-    net.layers[1].transform.register_forward_pre_hook(lambda mod, args: seen.append(args[0].requires_grad))
+    net.layers[1].transform.register_forward_pre_hook(
+        lambda mod, args: seen.append(args[0].requires_grad)
+    )
     net.step(pos=torch.randn(3, 8))
     assert seen == [False]
 
@@ -161,8 +167,9 @@ def test_hybrid_images_mix_two_frames():
 @pytest.mark.parametrize("mode", ["goodness", "readout"])
 def test_supervised_ff_learns_separable_problem(mode):
     x, y = blobs(600, 4, 20, seed=3)
-    model = SupervisedFF(FFNet.mlp([20, 64, 64], seed=0, lr=0.01), OneHotOverlay(4), seed=0,
-                         readout_lr=0.1)
+    model = SupervisedFF(
+        FFNet.mlp([20, 64, 64], seed=0, lr=0.01), OneHotOverlay(4), seed=0, readout_lr=0.1
+    )
     for _ in range(8):
         for i in range(0, 500, 25):
             model.train_step(x[i : i + 25], y[i : i + 25])
@@ -178,8 +185,11 @@ def test_cwc_cnn_learns_without_negatives():
     x[y == 1, :, :, 4:] = 1.0
     x = x + 0.3 * torch.rand(x.shape, generator=g)
     cwc = ChannelwiseCompetition(2)
-    net = FFNet([FFConv2d(1, 8, 3, pool=2, generator=g), FFConv2d(8, 8, 3, generator=g)],
-                objective=cwc, lr=0.01)
+    net = FFNet(
+        [FFConv2d(1, 8, 3, pool=2, generator=g), FFConv2d(8, 8, 3, generator=g)],
+        objective=cwc,
+        lr=0.01,
+    )
     model = SupervisedFF(net, None, readout=False)
     for _ in range(10):
         for i in range(0, 200, 20):

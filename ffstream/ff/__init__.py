@@ -12,7 +12,7 @@ from ffstream.ff.negatives import (
     hybrid_masks,
     random_wrong_labels,
 )
-from ffstream.ff.net import FFNet, make_optimizer
+from ffstream.ff.net import FFNet, StepStats, make_optimizer
 from ffstream.ff.objectives import ChannelwiseCompetition, Logistic, Objective, SymBa
 from ffstream.ff.readout import LinearReadout
 from ffstream.ff.supervised import SupervisedFF
@@ -30,6 +30,7 @@ __all__ = [
     "Objective",
     "OneHotOverlay",
     "SpatialPattern",
+    "StepStats",
     "SupervisedFF",
     "SymBa",
     "hard_wrong_labels",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -12,7 +13,19 @@ from ffstream.ff.goodness import Goodness
 from ffstream.ff.layers import FFLayer, FFLinear, rms_normalize
 from ffstream.ff.objectives import Logistic, Objective
 
-__all__ = ["FFNet", "make_optimizer"]
+__all__ = ["FFNet", "StepStats", "make_optimizer"]
+
+
+class StepStats(NamedTuple):
+    """What one local update measured, all detached: per-layer losses and goodness.
+
+    ``pos_goodness`` / ``neg_goodness`` have shape ``(batch, num_layers)`` and were computed with
+    the weights *before* the update (or are ``None`` when that phase was absent).
+    """
+
+    losses: torch.Tensor
+    pos_goodness: torch.Tensor | None
+    neg_goodness: torch.Tensor | None
 
 
 def make_optimizer(
@@ -60,6 +73,12 @@ class FFNet(nn.Module):
         EMA factor of each unit's mean activity (ffcode: 0.9).
     normalize_input
         Divide each input frame by its RMS before the first layer.
+    weight_norm
+        If set, every unit's incoming weight vector is projected back to this length after each
+        update. Goodness can then grow only by *aligning* weights with the data, never by
+        scaling them up, so a long run of positive-only (or negative-only) updates cannot inflate
+        (or deflate) every input's goodness at once — what makes separated awake/sleep phases
+        fail.
     bf16
         Run forward passes under bfloat16 autocast (CUDA only; ignored on CPU).
 
@@ -71,7 +90,7 @@ class FFNet(nn.Module):
     >>> pos = torch.randn(32, 6)
     >>> before = net.goodness(pos).sum(1)
     >>> for _ in range(20):
-    ...     losses = net.step(pos=pos)
+    ...     stats = net.step(pos=pos)
     >>> bool((net.goodness(pos).sum(1) > before).all())
     True
     """
@@ -89,6 +108,7 @@ class FFNet(nn.Module):
         peer_norm: float = 0.03,
         peer_momentum: float = 0.9,
         normalize_input: bool = True,
+        weight_norm: float | None = None,
         bf16: bool = False,
     ):
         super().__init__()
@@ -105,6 +125,7 @@ class FFNet(nn.Module):
         self.peer_norm = peer_norm
         self.peer_momentum = peer_momentum
         self.normalize_input = normalize_input
+        self.weight_norm = weight_norm
         self.bf16 = bf16
         self.optimizer = make_optimizer(layers, optimizer, lr, momentum, weight_decay)
 
@@ -166,6 +187,13 @@ class FFNet(nn.Module):
         widths = [h[0].numel() for h in self.activities(x[:1])]
         return torch.tensor([self.goodness_fn.threshold_for(w) for w in widths], device=x.device)
 
+    @torch.no_grad()
+    def _project_weights(self) -> None:
+        for layer in self.layers:
+            weight = layer.transform.weight
+            norms = weight.flatten(1).norm(dim=1).clamp_min(1e-12)
+            weight.mul_((self.weight_norm / norms).view(-1, *[1] * (weight.dim() - 1)))
+
     def check_input(self, x: torch.Tensor, name: str = "x") -> None:
         """Raise ``ValueError`` naming the problem if ``x`` is not a valid batch for this net.
 
@@ -194,8 +222,8 @@ class FFNet(nn.Module):
         pos: torch.Tensor | None = None,
         neg: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """One local update of every layer; returns the per-layer losses (detached).
+    ) -> StepStats:
+        """One local update of every layer; returns the per-layer losses and goodness.
 
         ``pos`` frames are pushed toward high goodness, ``neg`` frames toward low goodness
         (objective permitting); ``labels`` go to objectives that use them (CwC). Both phases in
@@ -216,7 +244,7 @@ class FFNet(nn.Module):
         n_pos = 0 if pos is None else pos.shape[0]
         x = self._input(torch.cat([t for t in (pos, neg) if t is not None]))
         total = x.new_zeros(())
-        losses = []
+        losses, goodness = [], []
         with self._autocast(x):
             for layer, objective in zip(self.layers, self.objectives):
                 pre = layer.transform(x)
@@ -229,11 +257,18 @@ class FFNet(nn.Module):
                         pre[:n_pos], h_pos, self.peer_norm, self.peer_momentum
                     )
                 losses.append(loss.detach())
+                goodness.append(self.goodness_fn(h.detach().float()))
                 total = total + loss
                 # The locality boundary: the next layer sees these activities as constants.
                 x = rms_normalize(h).detach()
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
-        return torch.stack(losses)
-
+        if self.weight_norm is not None:
+            self._project_weights()
+        g = torch.stack(goodness, dim=1)
+        return StepStats(
+            torch.stack(losses),
+            g[:n_pos] if pos is not None else None,
+            g[n_pos:] if neg is not None else None,
+        )

@@ -50,8 +50,8 @@ class Objective:
 
 
 class Logistic(Objective):
-    """Hinton's logistic loss: ``softplus((theta - g) / T)`` on positives, ``softplus((g - theta) / T)``
-    on negatives.
+    """Hinton's logistic loss: ``softplus((theta - g) / T)`` on positives and
+    ``softplus((g - theta) / T)`` on negatives.
 
     Each term is defined per sample, so positive and negative frames may arrive in different steps
     (the awake/sleep setting). The losses are averaged over the batch, and the two phases are
@@ -102,7 +102,9 @@ class SymBa(Objective):
 
     def loss(self, h_pos, h_neg, *, goodness, labels=None):
         if h_pos is None or h_neg is None or h_pos.shape[0] != h_neg.shape[0]:
-            raise ValueError("SymBa needs positive and negative frames of equal batch size together")
+            raise ValueError(
+                "SymBa needs positive and negative frames of equal batch size together"
+            )
         margin = goodness(h_pos) - goodness(h_neg)
         return F.softplus(-self.alpha * margin).mean()
 

@@ -1,4 +1,4 @@
-"""A linear softmax readout trained locally on detached FF features (Hinton's one-pass inference)."""
+"""A linear softmax readout trained on detached FF features (Hinton's one-pass inference)."""
 
 from __future__ import annotations
 

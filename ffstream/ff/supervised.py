@@ -9,7 +9,7 @@ from torch import nn
 
 from ffstream.ff.labels import LabelEncoding
 from ffstream.ff.negatives import hard_wrong_labels, random_wrong_labels
-from ffstream.ff.net import FFNet
+from ffstream.ff.net import FFNet, StepStats
 from ffstream.ff.objectives import ChannelwiseCompetition
 from ffstream.ff.readout import LinearReadout
 
@@ -116,14 +116,16 @@ class SupervisedFF(nn.Module):
         return hard_wrong_labels(self.scores(x, mode), y, self.generator)
 
     # ------------------------------------------------------------------ learning
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One local update of every layer (and of the readout); returns per-layer losses."""
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> StepStats:
+        """One local update of every layer (and of the readout)."""
         if self.cwc:
-            losses = self.net.step(pos=x, labels=y)
+            stats = self.net.step(pos=x, labels=y)
         else:
             y_neg = self.wrong_labels(x, y)
-            losses = self.net.step(pos=self.encoding.encode(x, y), neg=self.encoding.encode(x, y_neg))
+            stats = self.net.step(
+                pos=self.encoding.encode(x, y), neg=self.encoding.encode(x, y_neg)
+            )
         if self._wants_readout:
             features = self.net.features(self._neutral(x), self.skip_first)
             self._ensure_readout(features).step(features, y)
-        return losses
+        return stats

@@ -1,0 +1,39 @@
+"""Stream sources for ffstream, installed as ``ffstream.envs``.
+
+Interactive sources are vector environments that speak torch (see :mod:`ffstream.envs.protocol`):
+build one with :func:`make` from an id listed by :func:`list_envs`, any gymnasium id, or a
+``"package.module:attr"`` plugin. Importing this package also registers our environments with
+gymnasium as ``ffstream/CartPole-v1`` and ``ffstream/Acrobot-v1``.
+
+Examples
+--------
+>>> from ffstream.envs import make
+>>> env = make("CartPole-v1", num_envs=8)
+>>> obs, info = env.reset(seed=0)
+>>> obs.shape
+torch.Size([8, 4])
+"""
+
+from ffstream.envs.acrobot import Acrobot
+from ffstream.envs.cartpole import CartPole
+from ffstream.envs.gymnasium_registration import register_with_gymnasium
+from ffstream.envs.gymnasium_vector import GymnasiumVectorEnv
+from ffstream.envs.protocol import FrameStream, VectorSource
+from ffstream.envs.registry import UnknownEnvError, list_envs, make, register
+from ffstream.envs.torch_vector_env import TorchVectorEnv
+
+__all__ = [
+    "Acrobot",
+    "CartPole",
+    "FrameStream",
+    "GymnasiumVectorEnv",
+    "TorchVectorEnv",
+    "UnknownEnvError",
+    "VectorSource",
+    "list_envs",
+    "make",
+    "register",
+]
+
+# gymnasium 1.x has no plugin entry-point group: registering on import is the supported way.
+register_with_gymnasium()

@@ -1,0 +1,248 @@
+"""Small helpers shared by the benchmark suites: environment, data, schedule, timing, progress.
+
+Each suite stays readable top to bottom (CleanRL style); only what would otherwise be copied
+between suites lives here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from torch import nn
+
+import ffstream
+from ffstream.data import load_mnist, to_unit_float
+
+__all__ = [
+    "add_data_arguments",
+    "apply_threads",
+    "device_name",
+    "error_pct",
+    "ffcode_lr_factor",
+    "load_splits",
+    "make_progress",
+    "result_skeleton",
+    "set_lr",
+    "sync",
+    "time_backprop_epoch",
+]
+
+
+# ---------------------------------------------------------------------------- environment
+def device_name(device: str | torch.device) -> str:
+    """A human-readable name of ``device``: the GPU model, or the CPU model and core count."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+
+
+def result_skeleton(suite: str, device: str, quick: bool, config: Any) -> dict[str, Any]:
+    """The fields every suite's JSON starts with: what ran, where, when, with which config."""
+    return {
+        "suite": suite,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "device": str(device),
+        "device_name": device_name(device),
+        "torch": torch.__version__,
+        "ffstream": ffstream.__version__,
+        "python": platform.python_version(),
+        "quick": bool(quick),
+        "config": asdict(config),
+    }
+
+
+def sync(device: str | torch.device) -> None:
+    """Wait for queued GPU work, so wall-clock timings measure the work itself."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# ---------------------------------------------------------------------------- data
+def add_data_arguments(parser) -> None:
+    """``--data``, ``--no-verify``, ``--val`` and ``--limit``: the options of every MNIST suite."""
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="folder holding the MNIST IDX files (default: $FFSTREAM_DATA, else ~/.cache/ffstream)",
+    )
+    parser.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="skip the SHA-256 check of the files (only for your own files in the IDX format)",
+    )
+    parser.add_argument(
+        "--val",
+        type=int,
+        default=None,
+        metavar="N",
+        help="hold out N training frames as a validation set (for tuning; default per config)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="use only the first N training and test frames (smoke tests)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch CPU threads (default: torch's choice; 1 is faster on a busy shared machine)",
+    )
+
+
+def apply_threads(args) -> None:
+    """Honour ``--threads`` before any work starts."""
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
+
+
+def load_splits(
+    root: str | None,
+    *,
+    device: str,
+    image_shape: bool,
+    val_frames: int = 0,
+    limit: int | None = None,
+    seed: int = 0,
+    verify: bool = True,
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """MNIST as float tensors on ``device``: ``{"train": (x, y), "val": (x, y), "test": (x, y)}``.
+
+    Frames are ``float32`` in ``[0, 1]``, flat ``(N, 784)`` or, with ``image_shape``, images
+    ``(N, 1, 28, 28)``. ``val`` holds ``val_frames`` training frames drawn at random with
+    ``seed`` (and is empty when 0); the rest stay in ``train``.
+    """
+    out = {}
+    for split in ("train", "test"):
+        images, labels = load_mnist(root, split=split, verify=verify)
+        if limit is not None:
+            images, labels = images[:limit], labels[:limit]
+        x = to_unit_float(images, flatten=not image_shape)
+        if image_shape:
+            x = x.unsqueeze(1)
+        out[split] = (x.to(device), labels.to(device))
+    x, y = out["train"]
+    if not 0 <= val_frames < len(x):
+        raise ValueError(f"--val must be in [0, {len(x)}), got {val_frames}")
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(x.device)
+    val, train = order[:val_frames], order[val_frames:]
+    out["val"] = (x[val], y[val])
+    out["train"] = (x[train], y[train])
+    return out
+
+
+# ---------------------------------------------------------------------------- training helpers
+def ffcode_lr_factor(step: int, total_steps: int) -> float:
+    """Hinton's ffcode schedule: 1 for the first half of training, then linear down to 0.
+
+    Examples
+    --------
+    >>> [round(ffcode_lr_factor(s, 10), 2) for s in (0, 4, 5, 6, 9)]
+    [1.0, 1.0, 1.0, 0.8, 0.2]
+    """
+    half = total_steps / 2
+    return 1.0 if step <= half else max(0.0, (total_steps - step) / half)
+
+
+def set_lr(optimizer: torch.optim.Optimizer | None, lr: float) -> None:
+    """Set the learning rate of every parameter group (no-op for ``None``)."""
+    if optimizer is not None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+
+@torch.no_grad()
+def error_pct(
+    predict: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = 1000,
+) -> float | None:
+    """Percentage of frames that ``predict`` gets wrong, evaluated in batches (None if empty)."""
+    if len(x) == 0:
+        return None
+    wrong = sum(
+        int((predict(x[i : i + batch_size]) != y[i : i + batch_size]).sum())
+        for i in range(0, len(x), batch_size)
+    )
+    return 100.0 * wrong / len(x)
+
+
+def time_backprop_epoch(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    batch_size: int,
+    lr: float,
+    seed: int = 0,
+) -> float:
+    """Seconds for one epoch of ordinary backprop training (Adam, cross-entropy) of ``model``.
+
+    The reference point for an FF epoch of the same shape on the same frames and batch size.
+    One warm-up step runs first so that one-off costs (allocations, kernel selection) are not
+    counted.
+    """
+    model = model.to(x.device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(x.device)
+
+    def step(idx: torch.Tensor) -> None:
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step(order[:batch_size])
+    sync(x.device)
+    start = time.perf_counter()
+    for i in range(0, len(x) - batch_size + 1, batch_size):
+        step(order[i : i + batch_size])
+    sync(x.device)
+    return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------- progress
+def make_progress(console: Console) -> Progress:
+    """A rich progress bar over training steps; hidden when the console is not a terminal."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+        disable=not console.is_terminal,
+    )

@@ -1,0 +1,216 @@
+"""Continual-learning metrics on an accuracy matrix, and a prequential accuracy tracker.
+
+The accuracy matrix ``R`` has shape ``(T, T)``: ``R[i, j]`` is the accuracy on task ``j``'s test
+set after training through task ``i`` (row ``i`` is measured at the end of task ``i``). The
+definitions follow Lopez-Paz & Ranzato (2017, GEM) for average accuracy, backward transfer and
+forward transfer, and Chaudhry et al. (2018, RWalk) for forgetting. Accuracies may be fractions
+or percentages; every metric comes out in the same unit.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "PrequentialAccuracy",
+    "average_accuracy",
+    "backward_transfer",
+    "continual_summary",
+    "forgetting",
+    "forward_transfer",
+]
+
+
+def average_accuracy(R: Any) -> float:
+    """Mean accuracy over all tasks after training on the last one: ``mean(R[T-1, :])``.
+
+    Examples
+    --------
+    >>> average_accuracy([[0.9, 0.1], [0.6, 0.8]])
+    0.7...
+    """
+    R = _as_matrix(R)
+    return float(R[-1].mean())
+
+
+def backward_transfer(R: Any) -> float:
+    """How learning later tasks changed earlier ones: ``mean_{j<T-1} (R[T-1, j] - R[j, j])``.
+
+    Negative values mean forgetting. Needs at least two tasks.
+
+    Examples
+    --------
+    >>> backward_transfer([[0.9, 0.1], [0.6, 0.8]])
+    -0.3...
+    """
+    R = _as_matrix(R, min_tasks=2)
+    T = len(R)
+    return float((R[T - 1, : T - 1] - np.diag(R)[: T - 1]).mean())
+
+
+def forward_transfer(R: Any, baseline: Any) -> float:
+    """How earlier tasks help a task not yet trained on: ``mean_{j>0} (R[j-1, j] - b[j])``.
+
+    Parameters
+    ----------
+    R
+        The ``(T, T)`` accuracy matrix, ``T >= 2``.
+    baseline
+        ``b``: the accuracy of a randomly initialised model on each of the ``T`` tasks
+        (``b[0]`` is not used but must be present, so indices line up with tasks).
+
+    Examples
+    --------
+    >>> forward_transfer([[0.9, 0.3], [0.6, 0.8]], baseline=[0.5, 0.5])
+    -0.2...
+    """
+    R = _as_matrix(R, min_tasks=2)
+    b = _as_array(baseline, "baseline")
+    if b.shape != (len(R),):
+        raise ValueError(
+            f"baseline has shape {b.shape}; expected one accuracy per task, ({len(R)},)"
+        )
+    j = np.arange(1, len(R))
+    return float((R[j - 1, j] - b[j]).mean())
+
+
+def forgetting(R: Any) -> float:
+    """Average forgetting (Chaudhry et al. 2018): ``mean_{j<T-1} max_{l<T-1} R[l, j] - R[T-1, j]``.
+
+    The best accuracy task ``j`` ever had before the last task, minus its final accuracy.
+    As in the paper the maximum runs over every earlier row ``l < T-1``, including rows from
+    before task ``j`` was trained. Needs at least two tasks.
+
+    Examples
+    --------
+    >>> forgetting([[0.9, 0.1, 0.0], [0.7, 0.8, 0.1], [0.5, 0.6, 0.9]])
+    0.3...
+    """
+    R = _as_matrix(R, min_tasks=2)
+    T = len(R)
+    best_before_last = R[: T - 1, : T - 1].max(axis=0)
+    return float((best_before_last - R[T - 1, : T - 1]).mean())
+
+
+def continual_summary(R: Any, baseline: Any = None) -> dict[str, float | None]:
+    """All the metrics above as a JSON-ready dict; ``None`` where a metric is undefined.
+
+    Transfer and forgetting are undefined for a single task, forward transfer also without a
+    ``baseline``.
+
+    Examples
+    --------
+    >>> summary = continual_summary([[0.9, 0.1], [0.6, 0.8]])
+    >>> for name, value in summary.items():
+    ...     print(name, value if value is None else round(value, 4))
+    average_accuracy 0.7
+    backward_transfer -0.3
+    forgetting 0.3
+    forward_transfer None
+    """
+    R = _as_matrix(R)
+    several = len(R) >= 2
+    return {
+        "average_accuracy": average_accuracy(R),
+        "backward_transfer": backward_transfer(R) if several else None,
+        "forgetting": forgetting(R) if several else None,
+        "forward_transfer": forward_transfer(R, baseline)
+        if several and baseline is not None
+        else None,
+    }
+
+
+class PrequentialAccuracy:
+    """Test-then-train accuracy of a stream: over everything seen, and over a recent window.
+
+    Memory is bounded by ``window_size``, however long the stream runs. Before any update both
+    accuracies are 0.0 (as in river's metrics).
+
+    Parameters
+    ----------
+    window_size
+        How many of the most recent predictions the windowed accuracy covers.
+
+    Examples
+    --------
+    >>> acc = PrequentialAccuracy(window_size=3)
+    >>> acc.update(torch.tensor([0, 1, 2, 3]), torch.tensor([0, 1, 0, 0]))
+    >>> acc.update(1, 1)
+    >>> acc.n, acc.accuracy, acc.windowed_accuracy
+    (5, 0.6, 0.3...)
+    """
+
+    def __init__(self, window_size: int = 1000):
+        if window_size < 1:
+            raise ValueError(f"window_size must be at least 1, got {window_size}")
+        self.window_size = window_size
+        self.n = 0
+        self.correct = 0
+        self._window: deque[int] = deque(maxlen=window_size)
+        self._window_correct = 0
+
+    def update(self, y_true: Any, y_pred: Any) -> None:
+        """Count one prediction or a batch of them (scalars, lists, numpy arrays or tensors)."""
+        t = _as_labels(y_true, "y_true")
+        p = _as_labels(y_pred, "y_pred")
+        if t.shape != p.shape:
+            raise ValueError(f"y_true has {t.size} labels but y_pred has {p.size}")
+        hits = (t == p).astype(int)
+        self.n += hits.size
+        self.correct += int(hits.sum())
+        # Only the last window_size hits can still be in the window.
+        for hit in hits[-self.window_size :].tolist():
+            if len(self._window) == self.window_size:
+                self._window_correct -= self._window[0]
+            self._window.append(hit)
+            self._window_correct += hit
+
+    @property
+    def accuracy(self) -> float:
+        """Fraction correct over the whole stream so far."""
+        return self.correct / self.n if self.n else 0.0
+
+    @property
+    def windowed_accuracy(self) -> float:
+        """Fraction correct over the last ``window_size`` predictions."""
+        return self._window_correct / len(self._window) if self._window else 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"PrequentialAccuracy(n={self.n}, accuracy={self.accuracy:.4f}, "
+            f"windowed_accuracy={self.windowed_accuracy:.4f}, window_size={self.window_size})"
+        )
+
+
+def _as_array(x: Any, name: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    try:
+        array = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} could not be read as an array of numbers: {err}") from None
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or Inf; fill every entry before computing metrics")
+    return array
+
+
+def _as_matrix(R: Any, min_tasks: int = 1) -> np.ndarray:
+    array = _as_array(R, "R")
+    if array.ndim != 2 or array.shape[0] != array.shape[1]:
+        raise ValueError(f"accuracy matrix R has shape {array.shape}; expected square (T, T)")
+    if len(array) < min_tasks:
+        raise ValueError(f"this metric needs at least {min_tasks} tasks; R has {len(array)}")
+    return array
+
+
+def _as_labels(y: Any, name: str) -> np.ndarray:
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    array = np.asarray(y).reshape(-1)
+    if array.dtype.kind not in "iub":
+        raise ValueError(f"{name} has dtype {array.dtype}; expected integer class labels")
+    return array

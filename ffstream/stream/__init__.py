@@ -1,0 +1,31 @@
+"""Streaming FF: the learner, its memories, dreams and sleep schedules."""
+
+from ffstream.stream.dreams import (
+    CallableDreams,
+    Dreams,
+    HybridDreams,
+    LangevinDreams,
+    WrongLabelDreams,
+)
+from ffstream.stream.learner import Observation, StreamLearner
+from ffstream.stream.memory import ClassBalancedMemory, Memory, RecentMemory, ReservoirMemory
+from ffstream.stream.schedules import EveryN, Interleaved, Manual, OnDrift, Schedule
+
+__all__ = [
+    "CallableDreams",
+    "ClassBalancedMemory",
+    "Dreams",
+    "EveryN",
+    "HybridDreams",
+    "Interleaved",
+    "LangevinDreams",
+    "Manual",
+    "Memory",
+    "Observation",
+    "OnDrift",
+    "RecentMemory",
+    "ReservoirMemory",
+    "Schedule",
+    "StreamLearner",
+    "WrongLabelDreams",
+]

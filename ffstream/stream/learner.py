@@ -1,0 +1,401 @@
+"""StreamLearner: online FF learning, awake on real frames and asleep on its own dreams."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from ffstream._checks import as_frames, as_labels
+from ffstream.ff import FFNet, Goodness, LinearReadout, OneHotOverlay
+from ffstream.ff.negatives import hard_wrong_labels, random_wrong_labels
+from ffstream.stream.checkpoint import from_spec, load_checkpoint, save_checkpoint, to_spec
+from ffstream.stream.dreams import Dreams, HybridDreams, WrongLabelDreams
+from ffstream.stream.memory import RecentMemory, ReservoirMemory
+from ffstream.stream.schedules import EveryN, Schedule
+
+__all__ = ["StreamLearner", "Observation"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What :meth:`StreamLearner.observe` saw, for each frame of the batch.
+
+    Attributes
+    ----------
+    goodness
+        Per-layer goodness, shape ``(batch, num_layers)``, before learning from the frame.
+    novelty
+        ``-log p(real)`` summed over layers (higher = more unfamiliar), shape ``(batch,)``.
+    prediction
+        Predicted class before learning from the frame (prequential), or None without classes.
+    slept
+        Whether a sleep phase ran after this batch.
+    """
+
+    goodness: torch.Tensor
+    novelty: torch.Tensor
+    prediction: torch.Tensor | None
+    slept: bool
+
+
+def _resolve_device(device: str | torch.device | None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class StreamLearner:
+    """An online Forward-Forward learner for unbounded streams.
+
+    Awake, every observed frame gets a *positive* local update (labelled frames carry their true
+    label) and goes into a bounded memory. When the ``schedule`` says so the learner sleeps:
+    it replays remembered frames as positives beside *dreams* it generates itself as negatives
+    (wrong labels it finds plausible, hybrids of memories, or its own goodness-ascent samples).
+
+    Parameters
+    ----------
+    in_features
+        Features per frame, or a frame shape such as ``(28, 28)`` (frames are flattened).
+    num_classes
+        Number of classes for labelled streams; ``None`` for unlabelled sensor streams.
+    hidden
+        Hidden layer widths.
+    schedule
+        When to sleep (default: :class:`~ffstream.stream.schedules.EveryN` 1,000 frames).
+    dreams
+        Dream generator (default: hard wrong labels when labelled, hybrids otherwise).
+    memory_capacity
+        Long-term memory (reservoir sampling) in frames.
+    recent_capacity
+        Short-term memory of frames since the last sleep, replayed during sleep.
+    replay
+        Replay remembered frames as positives beside the dream negatives while asleep.
+    sleep_batch
+        Frames per sleep step.
+    lr, optimizer
+        Local optimizer of the FF layers.
+    predict_with
+        ``"goodness"`` (try every label) or ``"readout"`` (one pass, linear softmax).
+    device
+        ``"cpu"``, ``"cuda"``, ... or ``"auto"``.
+    seed
+        Seeds weights and every random choice; a seeded learner is reproducible on CPU.
+
+    Examples
+    --------
+    >>> learner = StreamLearner(in_features=4, num_classes=2, hidden=(16, 16), seed=0)
+    >>> out = learner.observe([0.1, 0.9, 0.2, 0.4], y=1)
+    >>> out.goodness.shape, out.prediction.shape, out.slept
+    (torch.Size([1, 2]), torch.Size([1]), False)
+    >>> learner.predict_proba([[0.1, 0.9, 0.2, 0.4]]).shape
+    torch.Size([1, 2])
+    """
+
+    def __init__(
+        self,
+        in_features: int | Sequence[int],
+        num_classes: int | None = None,
+        *,
+        hidden: Sequence[int] = (500, 500),
+        schedule: Schedule | None = None,
+        dreams: Dreams | None = None,
+        memory_capacity: int = 2000,
+        recent_capacity: int = 1000,
+        replay: bool = True,
+        sleep_batch: int = 8,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        goodness: Literal["sum", "mean"] = "sum",
+        weight_norm: float | None = None,
+        predict_with: Literal["goodness", "readout"] = "goodness",
+        device: str | torch.device | None = "auto",
+        seed: int | None = 0,
+    ):
+        self.frame_shape = (in_features,) if isinstance(in_features, int) else tuple(in_features)
+        self.num_features = math.prod(self.frame_shape)
+        if num_classes is not None and num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2 or None, got {num_classes}")
+        if predict_with not in ("goodness", "readout"):
+            raise ValueError(f"predict_with must be 'goodness' or 'readout', got {predict_with!r}")
+        self.num_classes = num_classes
+        self.device = _resolve_device(device)
+        self.config = dict(
+            in_features=list(self.frame_shape),
+            num_classes=num_classes,
+            hidden=list(hidden),
+            memory_capacity=memory_capacity,
+            recent_capacity=recent_capacity,
+            replay=replay,
+            sleep_batch=sleep_batch,
+            lr=lr,
+            optimizer=optimizer,
+            goodness=goodness,
+            weight_norm=weight_norm,
+            predict_with=predict_with,
+            seed=seed,
+        )
+        self.generator = torch.Generator()
+        self.generator.manual_seed(seed if seed is not None else torch.seed())
+        self.net = FFNet.mlp(
+            [self.num_features, *hidden],
+            seed=seed,
+            device=self.device,
+            lr=lr,
+            optimizer=optimizer,
+            goodness=Goodness(goodness),
+            weight_norm=weight_norm,
+        )
+        self.encoding = OneHotOverlay(num_classes) if num_classes else None
+        self.readout = None
+        if num_classes:
+            width = sum(hidden[1:]) if len(hidden) > 1 else hidden[0]
+            self.readout = LinearReadout(width, num_classes, lr=0.01).to(self.device)
+        self.schedule = schedule if schedule is not None else EveryN(1000)
+        self.dreams = (
+            dreams
+            if dreams is not None
+            else (WrongLabelDreams() if num_classes else HybridDreams())
+        )
+        if self.dreams.needs_labels and not num_classes:
+            raise ValueError(f"{type(self.dreams).__name__} needs num_classes")
+        self.memory = ReservoirMemory(memory_capacity)
+        self.recent = RecentMemory(recent_capacity)
+        self.replay = replay
+        self.sleep_batch = sleep_batch
+        self.predict_with = predict_with
+        self.frames_seen = 0
+        self.sleeps = 0
+        self.awake_updates = 0  # since the last sleep: a full sleep makes as many steps
+
+    # ------------------------------------------------------------------ input
+    def check_frames(self, x, name: str = "x") -> torch.Tensor:
+        """Validate and convert frames to a flat ``(batch, num_features)`` tensor."""
+        t = as_frames(x, self.frame_shape, device=self.device, name=name)
+        return t.reshape(t.shape[0], self.num_features)
+
+    def _encode(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return x if y is None or self.encoding is None else self.encoding.encode(x, y)
+
+    # ------------------------------------------------------------------ inference
+    def goodness_of(self, x: torch.Tensor, y: torch.Tensor | None = None, grad: bool = False):
+        """Per-layer goodness of flat frames ``x`` (with labels ``y`` embedded, if given).
+
+        ``grad=True`` keeps the graph with respect to ``x`` (used by Langevin dreams; the
+        weights are never updated through it).
+        """
+        x = self._encode(x, y)
+        if not grad:
+            return self.net.goodness(x)
+        h = self.net._input(x)
+        out = []
+        for layer in self.net.layers:
+            h = layer(h)
+            out.append(self.net.goodness_fn(h))
+            h = h / h.square().mean(1, keepdim=True).add(1e-8).sqrt()
+        return torch.stack(out, dim=1)
+
+    def _novelty(self, goodness: torch.Tensor) -> torch.Tensor:
+        theta = torch.tensor(
+            [self.net.goodness_fn.threshold_for(h) for h in self.config["hidden"]],
+            device=goodness.device,
+        )
+        return F.softplus(theta - goodness).sum(1)
+
+    @torch.no_grad()
+    def class_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores (logits) of flat frames, shape ``(batch, num_classes)``."""
+        if self.encoding is None:
+            raise ValueError("this learner has no classes (num_classes=None)")
+        if self.predict_with == "readout":
+            return self.readout(self.net.features(self.encoding.neutral(x)))
+        goodness = self.net.goodness(self.encoding.all_labels(x))
+        first = 1 if goodness.shape[1] > 1 else 0
+        return goodness[:, first:].sum(1).view(self.num_classes, x.shape[0]).T
+
+    def predict_proba(self, x) -> torch.Tensor:
+        """Class probabilities for one frame or a batch, shape ``(batch, num_classes)``.
+
+        Goodness scores are sums of squares, so their softmax is sharp; it ranks classes and is
+        calibrated only roughly.
+        """
+        return torch.softmax(self.class_scores(self.check_frames(x)), dim=1)
+
+    def predict(self, x) -> torch.Tensor:
+        """Most likely class of one frame or a batch, shape ``(batch,)``."""
+        return self.class_scores(self.check_frames(x)).argmax(1)
+
+    @torch.no_grad()
+    def score(self, x) -> torch.Tensor:
+        """Novelty of each frame: ``-log p(real)`` summed over layers; higher = more unfamiliar.
+
+        Labelled learners score a frame by its most plausible label.
+        """
+        x = self.check_frames(x)
+        if self.encoding is None:
+            return self._novelty(self.net.goodness(x))
+        goodness = self.net.goodness(self.encoding.all_labels(x))
+        novelty = self._novelty(goodness).view(self.num_classes, x.shape[0])
+        return novelty.min(0).values
+
+    # ------------------------------------------------------------------ memory
+    def recall(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``n`` remembered frames: half recent (since the last sleep), half long-term."""
+        if len(self.recent) == 0:
+            return self.memory.sample(n, self.generator)
+        n_recent = n - n // 2 if len(self.memory) else n
+        x, y = self.recent.sample(n_recent, self.generator)
+        if n_recent == n:
+            return x, y
+        x_old, y_old = self.memory.sample(n - n_recent, self.generator)
+        labels = None if y is None or y_old is None else torch.cat([y, y_old])
+        return torch.cat([x, x_old]), labels
+
+    # ------------------------------------------------------------------ learning
+    def observe(self, x, y=None) -> Observation:
+        """Learn from one frame or a batch: predict first, then a positive update (awake).
+
+        Remembers the frames, advances the schedule and sleeps when it is due. Bad input raises
+        ``ValueError`` before anything changes.
+        """
+        x = self.check_frames(x)
+        labels = None
+        if y is not None:
+            if self.num_classes is None:
+                raise ValueError("got labels, but this learner has num_classes=None")
+            labels = as_labels(y, x.shape[0], self.num_classes, device=self.device)
+        scores = self.class_scores(x) if labels is not None else None
+        prediction = scores.argmax(1) if scores is not None else None
+
+        pos = self._encode(x, labels)
+        neg = None
+        if self.schedule.interleaved:
+            neg = self._encode(*self._interleaved_negatives(x, labels, scores))
+        stats = self.net.step(pos=pos, neg=neg)
+        self.awake_updates += 1
+        if labels is not None:
+            self.readout.step(self.net.features(self.encoding.neutral(x)), labels)
+
+        self.memory.add(x, labels, self.generator)
+        self.recent.add(x, labels, self.generator)
+        self.frames_seen += x.shape[0]
+        novelty = self._novelty(stats.pos_goodness)
+        signal = (
+            float((prediction != labels).float().mean())
+            if labels is not None
+            else float(novelty.mean())
+        )
+        due = self.schedule.after_observe(x.shape[0], signal)
+        slept = due != 0
+        if slept:
+            self.sleep(due)
+        return Observation(stats.pos_goodness, novelty, prediction, slept)
+
+    def _interleaved_negatives(self, x, labels, scores):
+        """The interleaved baseline's negatives: this very frame with a wrong label when the
+        dreams are wrong labels (Hinton's recipe), else a dream made right now."""
+        if labels is not None and isinstance(self.dreams, WrongLabelDreams):
+            if not self.dreams.hard:
+                return x, random_wrong_labels(labels, self.num_classes, self.generator)
+            return x, hard_wrong_labels(scores, labels, self.generator)
+        if len(self.memory) == 0:  # nothing to dream from yet: this frame is all we know
+            self.memory.add(x, labels, self.generator)
+        return self.dreams.generate(self, x.shape[0])
+
+    def sleep(self, steps: int | None = None) -> int:
+        """Run a sleep phase now: ``steps`` negative updates on dreams. Returns the steps made.
+
+        ``None`` (a full sleep) makes as many sleep steps as there were awake updates since the
+        last sleep. Each local step moves the weights by a similar amount whatever its batch
+        size (the losses are batch means, and Adam normalises step sizes), so this balance is
+        what keeps separated phases from drifting: fewer sleep steps than awake steps leave
+        a net push toward "everything is good".
+        """
+        if len(self.memory) == 0:
+            return 0
+        if steps is None:
+            steps = max(1, self.awake_updates)
+        for _ in range(steps):
+            x_neg, y_neg = self.dreams.generate(self, self.sleep_batch)
+            pos = None
+            if self.replay:
+                x_pos, y_pos = self.recall(self.sleep_batch)
+                pos = self._encode(x_pos, y_pos)
+                if y_pos is not None:
+                    self.readout.step(self.net.features(self.encoding.neutral(x_pos)), y_pos)
+            self.net.step(pos=pos, neg=self._encode(x_neg, y_neg))
+        self.recent.clear()
+        self.awake_updates = 0
+        self.sleeps += 1
+        return steps
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        """Everything needed to continue bit-identically: plain data and tensors only."""
+        return {
+            "config": self.config,
+            "schedule": to_spec(self.schedule),
+            "dreams": to_spec(self.dreams),
+            "net": self.net.state_dict(),
+            "net_optimizer": self.net.optimizer.state_dict(),
+            "readout": None if self.readout is None else self.readout.state_dict(),
+            "readout_optimizer": None
+            if self.readout is None
+            else self.readout.optimizer.state_dict(),
+            "memory": self.memory.state_dict(),
+            "recent": self.recent.state_dict(),
+            "schedule_state": self.schedule.state_dict(),
+            "generator": self.generator.get_state(),
+            "cpu_rng": torch.get_rng_state(),
+            "counters": {
+                "frames_seen": self.frames_seen,
+                "sleeps": self.sleeps,
+                "awake_updates": self.awake_updates,
+            },
+        }
+
+    def save(self, path) -> None:
+        """Write a checkpoint atomically (temporary file, then rename)."""
+        save_checkpoint(path, self.state_dict())
+
+    @classmethod
+    def load(cls, path, *, device=None, schedule=None, dreams=None) -> StreamLearner:
+        """Rebuild a learner from :meth:`save`'s file.
+
+        Custom schedules or dream generators cannot live in a safe checkpoint; pass them again
+        (their state is restored into them). ``device`` overrides the saved device.
+        """
+        state = load_checkpoint(path, map_location="cpu")
+        config = dict(state["config"])
+        config["in_features"] = tuple(config["in_features"])
+        learner = cls(
+            **config,
+            schedule=schedule if schedule is not None else from_spec(state["schedule"]),
+            dreams=dreams if dreams is not None else from_spec(state["dreams"]),
+            device=device,
+        )
+        learner.load_state_dict(state)
+        return learner
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state["net"])
+        self.net.optimizer.load_state_dict(state["net_optimizer"])
+        if self.readout is not None:
+            self.readout.load_state_dict(state["readout"])
+            self.readout.optimizer.load_state_dict(state["readout_optimizer"])
+        for memory, key in ((self.memory, "memory"), (self.recent, "recent")):
+            memory_state = dict(state[key])
+            for name in ("frames", "labels"):
+                if memory_state[name] is not None:
+                    memory_state[name] = memory_state[name].to(self.device)
+            memory.load_state_dict(memory_state)
+        self.schedule.load_state_dict(state["schedule_state"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["cpu_rng"])
+        self.frames_seen = int(state["counters"]["frames_seen"])
+        self.sleeps = int(state["counters"]["sleeps"])
+        self.awake_updates = int(state["counters"]["awake_updates"])

@@ -1,0 +1,170 @@
+"""Bounded, device-resident memories of past frames."""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["Memory", "ReservoirMemory", "RecentMemory", "ClassBalancedMemory"]
+
+
+class Memory:
+    """Fixed-capacity storage of frames (and optional labels) as preallocated tensors.
+
+    Storage is allocated once, on first use, so memory use is ``O(capacity)`` however long the
+    stream runs. Subclasses decide which slot a new frame goes to (or whether it is kept).
+    """
+
+    def __init__(self, capacity: int):
+        if capacity <= 0:
+            raise ValueError(f"memory capacity must be positive, got {capacity}")
+        self.capacity = int(capacity)
+        self.frames: torch.Tensor | None = None
+        self.labels: torch.Tensor | None = None
+        self.size = 0
+        self.seen = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _allocate(self, x: torch.Tensor) -> None:
+        self.frames = x.new_zeros((self.capacity, *x.shape[1:]))
+        self.labels = torch.full((self.capacity,), -1, dtype=torch.long, device=x.device)
+
+    def add(self, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator) -> None:
+        """Offer a batch of frames; ``y`` may be ``None`` for unlabelled streams."""
+        if self.frames is None:
+            self._allocate(x)
+        slots = self._slots(x.shape[0], y, generator)
+        keep = slots >= 0
+        if bool(keep.any()):
+            self.frames[slots[keep]] = x[keep]
+            if y is not None:
+                self.labels[slots[keep]] = y[keep]
+        self.seen += x.shape[0]
+
+    def _slots(self, n: int, y, generator) -> torch.Tensor:
+        raise NotImplementedError  # abstract: each policy picks slots
+
+    def sample(
+        self, n: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``n`` stored frames drawn uniformly with replacement (and their labels)."""
+        if self.size == 0:
+            raise RuntimeError("memory is empty: observe some frames first")
+        index = torch.randint(0, self.size, (n,), generator=generator).to(self.frames.device)
+        labels = self.labels[index]
+        return self.frames[index], (labels if bool((labels >= 0).all()) else None)
+
+    def state_dict(self) -> dict:
+        return {"frames": self.frames, "labels": self.labels, "size": self.size, "seen": self.seen}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.frames, self.labels = state["frames"], state["labels"]
+        self.size, self.seen = int(state["size"]), int(state["seen"])
+
+
+class ReservoirMemory(Memory):
+    """Reservoir sampling (Vitter's algorithm R): every frame seen so far is stored with equal
+    probability ``capacity / seen``.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> memory = ReservoirMemory(capacity=100)
+    >>> for t in range(1000):
+    ...     memory.add(torch.full((1, 2), float(t)), None, g)
+    >>> len(memory), memory.seen
+    (100, 1000)
+    >>> float(memory.frames[:, 0].mean()) > 200  # not just the first 100 frames
+    True
+    """
+
+    def _slots(self, n, y, generator):
+        # Vectorised algorithm R: frame p (0-based) replaces slot j ~ U{0..p} if j < capacity.
+        positions = torch.arange(self.seen, self.seen + n, dtype=torch.float64)
+        draws = (torch.rand(n, generator=generator, dtype=torch.float64) * (positions + 1)).long()
+        slots = torch.where(positions < self.capacity, positions.long(), draws)
+        slots[slots >= self.capacity] = -1
+        self.size = min(self.capacity, self.seen + n)
+        return slots.to(self.frames.device)
+
+
+class RecentMemory(Memory):
+    """A ring buffer of the most recent ``capacity`` frames.
+
+    Examples
+    --------
+    >>> memory = RecentMemory(capacity=3)
+    >>> memory.add(torch.arange(5.0).view(5, 1), None, torch.Generator())
+    >>> sorted(memory.frames.view(-1).tolist())
+    [2.0, 3.0, 4.0]
+    """
+
+    def _slots(self, n, y, generator):
+        positions = torch.arange(self.seen, self.seen + n) % self.capacity
+        if n > self.capacity:  # only the newest `capacity` frames of the batch survive
+            positions[: n - self.capacity] = -1
+        self.size = min(self.capacity, self.seen + n)
+        return positions.to(self.frames.device)
+
+    def clear(self) -> None:
+        """Forget everything (storage stays allocated)."""
+        self.size = 0
+        self.seen = 0
+
+
+class ClassBalancedMemory(Memory):
+    """Equal share per class seen so far; reservoir sampling within each class.
+
+    When a new class appears, the largest class gives up a random slot. Needs labels.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> memory = ClassBalancedMemory(capacity=20)
+    >>> for t in range(300):
+    ...     memory.add(torch.zeros(1, 2), torch.tensor([0 if t < 280 else 1]), g)
+    >>> torch.bincount(memory.labels[: len(memory)]).tolist()
+    [10, 10]
+    """
+
+    def __init__(self, capacity: int):
+        super().__init__(capacity)
+        self.class_seen: dict[int, int] = {}
+
+    def _slots(self, n, y, generator):
+        if y is None:
+            raise ValueError("ClassBalancedMemory needs labels")
+        slots = torch.empty(n, dtype=torch.long)
+        labels = self.labels
+        for i, label in enumerate(y.tolist()):
+            seen = self.class_seen.get(label, 0) + 1
+            self.class_seen[label] = seen
+            if self.size < self.capacity:
+                slots[i] = self.size
+                self.size += 1
+                labels[slots[i]] = label  # counts below must see it
+                continue
+            counts = torch.bincount(labels[: self.size].cpu(), minlength=label + 1)
+            largest = int(counts.argmax())
+            if largest != label and counts[label] < self.capacity // len(self.class_seen):
+                candidates = (labels[: self.size] == largest).nonzero().view(-1)
+                pick = int(torch.randint(0, len(candidates), (1,), generator=generator))
+                slots[i] = candidates[pick]
+            else:  # reservoir within the class
+                j = int(torch.randint(0, seen, (1,), generator=generator))
+                own = (labels[: self.size] == label).nonzero().view(-1)
+                slots[i] = own[j] if j < len(own) else -1
+            if slots[i] >= 0:
+                labels[slots[i]] = label
+        return slots.to(self.frames.device)
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        keys = sorted(self.class_seen)
+        state["class_seen"] = torch.tensor([[k, self.class_seen[k]] for k in keys]).view(-1, 2)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.class_seen = {int(k): int(v) for k, v in state["class_seen"].tolist()}

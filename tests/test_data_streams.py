@@ -1,0 +1,133 @@
+"""Shuffled streams, pixel scaling, and continual-learning task splits."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from ffstream.data import permutations, shuffled_stream, split_tasks, to_unit_float
+
+
+def _toy(n=10):
+    images = torch.arange(n, dtype=torch.uint8).reshape(n, 1, 1).expand(n, 2, 2).contiguous()
+    return images, torch.arange(n)
+
+
+def _labels_of(stream):
+    return [y.tolist() for _, y in stream]
+
+
+def test_batches_are_float_flat_scaled_and_paired():
+    images, labels = _toy()
+    batches = list(shuffled_stream(images, labels, batch_size=4, seed=0))
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    for x, y in batches:
+        assert x.dtype == torch.float32 and x.shape == (len(y), 4)
+        assert y.dtype == torch.int64
+        # Image i has every pixel equal to i, so each row tells which label it must carry.
+        torch.testing.assert_close(x[:, 0], y.float() / 255)
+
+
+def test_each_epoch_is_a_fresh_permutation():
+    images, labels = _toy()
+    epochs = _labels_of(shuffled_stream(images, labels, batch_size=10, seed=1, epochs=2))
+    assert sorted(epochs[0]) == sorted(epochs[1]) == list(range(10))
+    assert epochs[0] != epochs[1]
+
+
+def test_same_seed_same_stream_and_global_rng_untouched():
+    images, labels = _toy()
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    a = _labels_of(shuffled_stream(images, labels, 3, seed=7))
+    assert torch.equal(torch.rand(1), expected_next)
+    assert a == _labels_of(shuffled_stream(images, labels, 3, seed=7))
+    assert a != _labels_of(shuffled_stream(images, labels, 3, seed=8))
+
+
+def test_endless_stream_and_drop_last():
+    images, labels = _toy()
+    endless = shuffled_stream(images, labels, batch_size=3, seed=0, epochs=None, drop_last=True)
+    sizes = [len(y) for _, y in itertools.islice(endless, 20)]
+    assert sizes == [3] * 20
+    assert list(shuffled_stream(images, labels, 3, seed=0, epochs=0)) == []
+
+
+def test_float_images_pass_through_unscaled():
+    images = torch.full((4, 3), 0.5)
+    x, _ = next(shuffled_stream(images, torch.zeros(4, dtype=torch.long), 4, seed=0))
+    assert torch.all(x == 0.5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"labels": torch.arange(3)}, "10 images but 3 labels"),
+        ({"batch_size": 0}, "batch_size must be at least 1"),
+        ({"epochs": -1}, "epochs must be non-negative"),
+    ],
+)
+def test_stream_rejects_bad_arguments(kwargs, message):
+    images, labels = _toy()
+    arguments = {"images": images, "labels": labels, "batch_size": 2, "seed": 0} | kwargs
+    with pytest.raises(ValueError, match=message):
+        next(shuffled_stream(**arguments))
+
+
+def test_to_unit_float():
+    images = torch.tensor([[[0, 255]]], dtype=torch.uint8)
+    assert to_unit_float(images).tolist() == [[0.0, 1.0]]
+    assert to_unit_float(to_unit_float(images)).tolist() == [[0.0, 1.0]]
+    with pytest.raises(ValueError, match="dtype torch.int64"):
+        to_unit_float(images.long())
+
+
+def test_split_mnist_tasks():
+    labels = torch.arange(10).repeat(3)
+    tasks = split_tasks(labels)
+    assert [t.classes for t in tasks] == [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
+    for task in tasks:
+        assert task.indices.dtype == torch.int64
+        assert set(labels[task.indices].tolist()) == set(task.classes)
+        assert len(task.indices) == 6
+    all_indices = torch.cat([t.indices for t in tasks]).sort().values
+    assert torch.equal(all_indices, torch.arange(30))
+
+
+def test_split_uses_the_classes_present_and_keeps_order():
+    tasks = split_tasks(torch.tensor([7, 3, 7, 5]), classes_per_task=1)
+    assert [(t.classes, t.indices.tolist()) for t in tasks] == [
+        ((3,), [1]),
+        ((5,), [3]),
+        ((7,), [0, 2]),
+    ]
+
+
+def test_split_refuses_uneven_tasks():
+    with pytest.raises(ValueError, match="10 classes cannot be split evenly into tasks of 3"):
+        split_tasks(torch.arange(10), classes_per_task=3)
+    with pytest.raises(ValueError, match="at least 1"):
+        split_tasks(torch.arange(10), classes_per_task=0)
+
+
+def test_permutations():
+    perms = permutations(10, 784, seed=3)
+    assert perms.shape == (10, 784) and perms.dtype == torch.int64
+    assert torch.equal(perms[0], torch.arange(784))
+    for row in perms[1:]:
+        assert torch.equal(row.sort().values, torch.arange(784))
+        assert not torch.equal(row, torch.arange(784))
+    assert len({tuple(row.tolist()) for row in perms}) == 10
+    assert torch.equal(perms, permutations(10, 784, seed=3))
+    assert not torch.equal(perms, permutations(10, 784, seed=4))
+    # Permuting frames is a gather that the inverse permutation undoes.
+    x = torch.rand(2, 784)
+    assert torch.equal(x[:, perms[5]][:, perms[5].argsort()], x)
+
+
+def test_permutations_rejects_empty():
+    with pytest.raises(ValueError, match="num_tasks >= 1"):
+        permutations(0, 784, seed=0)

@@ -1,0 +1,261 @@
+"""StreamLearner: awake/sleep updates, schedules, memory bounds, checkpoints, bad input."""
+
+import copy
+
+import pytest
+import torch
+from conftest import blobs
+from river import drift
+
+from ffstream.stream import (
+    CallableDreams,
+    ClassBalancedMemory,
+    EveryN,
+    HybridDreams,
+    Interleaved,
+    LangevinDreams,
+    Manual,
+    OnDrift,
+    RecentMemory,
+    ReservoirMemory,
+    StreamLearner,
+)
+
+
+def small(num_classes=3, **kw):
+    kw.setdefault("hidden", (32, 32))
+    kw.setdefault("seed", 0)
+    kw.setdefault("device", "cpu")
+    return StreamLearner(12, num_classes, **kw)
+
+
+def test_awake_raises_goodness_of_real_frames():
+    learner = small(None, schedule=Manual())
+    x = torch.rand(8, 12)
+    before = learner.goodness_of(x).sum(1)
+    for _ in range(10):
+        learner.observe(x)
+    assert bool((learner.goodness_of(x).sum(1) > before).all())
+
+
+def test_sleep_lowers_goodness_of_dreams():
+    learner = small(None, schedule=Manual(), replay=False, sleep_batch=16)
+    x = torch.rand(16, 12)
+    for _ in range(20):  # make x familiar: its goodness is now high
+        learner.observe(x)
+    learner.dreams = CallableDreams(lambda frames, labels, g: (x, labels))  # dream of x itself
+    before = learner.goodness_of(x).sum(1)
+    learner.sleep(steps=30)
+    assert bool((learner.goodness_of(x).sum(1) < before).all())
+
+
+def test_every_n_schedule_sleeps_on_time():
+    learner = small(schedule=EveryN(frames=5, steps=2))
+    x, y = blobs(20, 3, 12)
+    slept = [learner.observe(x[i], int(y[i])).slept for i in range(20)]
+    assert [i for i, s in enumerate(slept) if s] == [4, 9, 14, 19]
+    assert learner.sleeps == 4
+
+
+def test_full_sleep_balances_awake_updates_then_clears_recent_frames():
+    learner = small(schedule=Manual(), sleep_batch=4)
+    x, y = blobs(10, 3, 12)
+    learner.observe(x[:4], y[:4])  # one awake update of a batch...
+    for i in range(4, 10):  # ...and six of single frames
+        learner.observe(x[i], int(y[i]))
+    assert len(learner.recent) == 10
+    assert learner.sleep() == 7  # as many sleep steps as awake updates
+    assert len(learner.recent) == 0 and len(learner.memory) == 10
+    assert learner.sleep() == 1  # nothing new: a minimal sleep
+
+
+def test_manual_schedule_never_sleeps_by_itself():
+    learner = small(schedule=Manual())
+    x, y = blobs(50, 3, 12)
+    assert not any(learner.observe(x[i], int(y[i])).slept for i in range(50))
+
+
+def test_interleaved_makes_a_negative_update_every_frame():
+    learner = small(schedule=Interleaved())
+    calls = []
+    original = learner.net.step
+    learner.net.step = lambda pos=None, neg=None, labels=None: (
+        calls.append(neg is not None) or original(pos, neg, labels)
+    )
+    x, y = blobs(5, 3, 12)
+    outs = [learner.observe(x[i], int(y[i])) for i in range(5)]
+    assert calls == [True] * 5 and not any(o.slept for o in outs)
+
+
+def test_drift_schedule_fires_when_the_error_rate_jumps():
+    detector = drift.PageHinkley(min_instances=30, threshold=20.0, mode="up")
+    learner = small(4, schedule=OnDrift(detector, max_frames=200, min_frames=10))
+    x, y = blobs(1000, 4, 12, seed=1)
+    before = [learner.observe(x[i], int(y[i])).slept for i in range(900)]
+    swapped = (y + 1) % 4  # the concept changes: every label moves
+    after = [learner.observe(x[i], int(swapped[i])).slept for i in range(900, 960)]
+    # Before the change only the max_frames fallback sleeps; right after it, the detector does.
+    assert [i for i, slept in enumerate(before) if slept] == [199, 399, 599, 799]
+    assert any(after)
+
+
+@pytest.mark.parametrize("memory_cls", [ReservoirMemory, RecentMemory, ClassBalancedMemory])
+def test_memory_stays_bounded_on_a_long_stream(memory_cls):
+    memory = memory_cls(capacity=64)
+    g = torch.Generator().manual_seed(0)
+    for t in range(2000):
+        memory.add(torch.rand(5, 3, generator=g), torch.tensor([t % 4] * 5), g)
+    assert len(memory) == 64 and memory.frames.shape == (64, 3) and memory.seen == 10_000
+
+
+def test_learner_memory_is_bounded():
+    learner = small(memory_capacity=50, recent_capacity=20, schedule=EveryN(1000))
+    x, y = blobs(300, 3, 12)
+    for i in range(0, 300, 3):
+        learner.observe(x[i : i + 3], y[i : i + 3])
+    assert learner.memory.frames.shape[0] == 50 and learner.recent.frames.shape[0] == 20
+
+
+@pytest.mark.parametrize("dreams", [HybridDreams(), LangevinDreams(steps=3)])
+def test_unsupervised_dreams_have_frame_shape(dreams):
+    learner = small(None, dreams=dreams, schedule=Manual())
+    learner.observe(torch.rand(10, 12))
+    x, y = dreams.generate(learner, 7)
+    assert x.shape == (7, 12) and y is None and bool(torch.isfinite(x).all())
+
+
+def test_learns_labelled_stream_with_default_awake_sleep_schedule():
+    x, y = blobs(3000, 4, 12, seed=1)
+    learner = small(4, schedule=EveryN(200))
+    for i in range(0, 2500):
+        learner.observe(x[i], int(y[i]))
+    assert learner.sleeps >= 10
+    accuracy = (learner.predict(x[2500:]) == y[2500:]).float().mean().item()
+    assert accuracy >= 0.9, accuracy
+
+
+def test_novelty_is_higher_for_unfamiliar_frames():
+    learner = small(None, schedule=EveryN(100))
+    g = torch.Generator().manual_seed(0)
+    normal = lambda n: torch.rand(n, 12, generator=g) * torch.linspace(0, 1, 12)  # noqa: E731
+    for _ in range(300):
+        learner.observe(normal(4))
+    familiar = learner.score(normal(200)).mean()
+    strange = learner.score(torch.rand(200, 12, generator=g) * torch.linspace(1, 0, 12)).mean()
+    assert strange > familiar
+
+
+def _snapshot(learner):
+    return copy.deepcopy(
+        {
+            "net": learner.net.state_dict(),
+            "opt": str(learner.net.optimizer.state_dict()),
+            "memory": learner.memory.state_dict(),
+            "recent": learner.recent.state_dict(),
+            "readout": learner.readout.state_dict(),
+            "frames": learner.frames_seen,
+        }
+    )
+
+
+def _same(a, b):
+    for key in ("net", "readout"):
+        for name in a[key]:
+            assert torch.equal(a[key][name], b[key][name]), name
+    assert a["opt"] == b["opt"] and a["frames"] == b["frames"]
+    for key in ("memory", "recent"):
+        assert torch.equal(a[key]["frames"], b[key]["frames"]) and a[key]["size"] == b[key]["size"]
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "message"),
+    [
+        ([float("nan")] + [0.0] * 11, 0, "NaN or Inf"),
+        ([float("inf")] * 12, 0, "NaN or Inf"),
+        ([0.0] * 11, 0, "shape"),
+        (torch.ones(2, 13), [0, 1], "shape"),
+        (torch.ones(1, 12, dtype=torch.int64), 0, "dtype"),
+        (torch.ones(0, 12), [], "empty"),
+        (torch.ones(1, 12), 7, "outside"),
+        (torch.ones(2, 12), [0, 1, 2], "labels for a batch"),
+        ("abc", 0, "strings"),
+    ],
+)
+def test_bad_input_raises_and_leaves_state_unchanged(x, y, message):
+    learner = small()
+    data, labels = blobs(30, 3, 12)
+    learner.observe(data, labels)
+    before = _snapshot(learner)
+    with pytest.raises(ValueError, match=message):
+        learner.observe(x, y)
+    _same(before, _snapshot(learner))
+    learner.observe(data[:2], labels[:2])  # the stream goes on
+
+
+def test_checkpoint_resume_is_bit_identical(tmp_path):
+    x, y = blobs(200, 3, 12)
+    a = small(schedule=EveryN(30))
+    for i in range(100):
+        a.observe(x[i], int(y[i]))
+    a.save(tmp_path / "learner.ckpt")
+    b = StreamLearner.load(tmp_path / "learner.ckpt", device="cpu")
+    for i in range(100, 200):
+        out_a, out_b = a.observe(x[i], int(y[i])), b.observe(x[i], int(y[i]))
+        assert torch.equal(out_a.goodness, out_b.goodness) and out_a.slept == out_b.slept
+    _same(_snapshot(a), _snapshot(b))
+
+
+def test_checkpoint_keeps_drift_detector_state(tmp_path):
+    a = small(None, schedule=OnDrift(drift.ADWIN(), steps=1))
+    g = torch.Generator().manual_seed(0)
+    for _ in range(100):
+        a.observe(torch.rand(1, 12, generator=g))
+    a.save(tmp_path / "c.ckpt")
+    b = StreamLearner.load(tmp_path / "c.ckpt", device="cpu")
+    assert b.schedule.detector._helper.get_width() == a.schedule.detector._helper.get_width() > 0
+
+
+def test_malicious_checkpoint_is_refused_and_nothing_runs(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "evil.ckpt"
+    torch.save({"format": "ffstream.StreamLearner/1", "payload": Exploit()}, path)
+    with pytest.raises(ValueError, match="refused"):
+        StreamLearner.load(path)
+    assert not marker.exists()
+
+
+def test_checkpoint_errors_are_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        StreamLearner.load(tmp_path / "missing.ckpt")
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        StreamLearner.load(tmp_path / "junk.ckpt")
+
+
+def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
+    learner = small()
+    path = tmp_path / "l.ckpt"
+    learner.save(path)
+    good = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.fsync", boom)
+    with pytest.raises(OSError):
+        learner.save(path)
+    assert path.read_bytes() == good and [p.name for p in tmp_path.iterdir()] == ["l.ckpt"]
+
+
+def test_custom_dreams_must_be_passed_again_on_load(tmp_path):
+    learner = small(dreams=CallableDreams(lambda x, y, g: x))
+    learner.save(tmp_path / "c.ckpt")
+    with pytest.raises(ValueError, match="custom"):
+        StreamLearner.load(tmp_path / "c.ckpt")
+    again = StreamLearner.load(tmp_path / "c.ckpt", dreams=CallableDreams(lambda x, y, g: x))
+    assert isinstance(again.dreams, CallableDreams)
