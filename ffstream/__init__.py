@@ -17,6 +17,7 @@ from ffstream.ff import (
     SupervisedFF,
     SymBa,
 )
+from ffstream.stream import StreamLearner
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ __all__ = [
     "Logistic",
     "OneHotOverlay",
     "SpatialPattern",
+    "StreamLearner",
     "SupervisedFF",
     "SymBa",
     "__version__",

@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ffstream {ffstream.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_bench(commands)
+    _add_run(commands)
     envs = commands.add_parser("envs", help="list the environment ids that --env accepts")
     envs.set_defaults(handler=_envs)
     return parser
@@ -39,6 +40,12 @@ def _add_bench(commands) -> None:
         sub.add_argument("--quick", action="store_true", help="a small configuration for CPUs")
         suite.add_arguments(sub)
         sub.set_defaults(handler=_bench, suite_module=suite)
+
+
+def _add_run(commands) -> None:
+    from ffstream.run import add_parser
+
+    add_parser(commands)
 
 
 def resolve_device(name: str) -> str:

@@ -41,11 +41,11 @@ def test_awake_raises_goodness_of_real_frames():
 def test_sleep_lowers_goodness_of_dreams():
     learner = small(None, schedule=Manual(), replay=False, sleep_batch=16)
     x = torch.rand(16, 12)
-    for _ in range(20):  # make x familiar: its goodness is now high
+    for _ in range(100):  # make x familiar: its goodness is now high
         learner.observe(x)
     learner.dreams = CallableDreams(lambda frames, labels, g: (x, labels))  # dream of x itself
     before = learner.goodness_of(x).sum(1)
-    learner.sleep(steps=30)
+    learner.sleep(steps=100)
     assert bool((learner.goodness_of(x).sum(1) < before).all())
 
 
@@ -120,7 +120,7 @@ def test_learner_memory_is_bounded():
 def test_unsupervised_dreams_have_frame_shape(dreams):
     learner = small(None, dreams=dreams, schedule=Manual())
     learner.observe(torch.rand(10, 12))
-    x, y = dreams.generate(learner, 7)
+    x, y = dreams.generate(learner, *learner.recall(7))
     assert x.shape == (7, 12) and y is None and bool(torch.isfinite(x).all())
 
 

@@ -21,6 +21,12 @@ SUITES: dict[str, str] = {
     "mnist-ff": "ffstream.bench.mnist_ff",
     "mnist-cwc": "ffstream.bench.mnist_cwc",
     "envs": "ffstream.bench.env_throughput",
+    "feeds": "ffstream.bench.feeds",
+    "cartpole": "ffstream.bench.cartpole",
+    "stream-mnist": "ffstream.bench.stream_mnist",
+    "split-mnist": "ffstream.bench.split_mnist",
+    "permuted-mnist": "ffstream.bench.permuted_mnist",
+    "drift": "ffstream.bench.drift",
 }
 
 

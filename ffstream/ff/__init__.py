@@ -4,7 +4,13 @@ Nothing in this package knows about streams; :mod:`ffstream.stream` builds on it
 """
 
 from ffstream.ff.goodness import Goodness
-from ffstream.ff.labels import LabelEncoding, OneHotOverlay, SpatialPattern, scff_pairs
+from ffstream.ff.labels import (
+    LabelEncoding,
+    OneHotAppend,
+    OneHotOverlay,
+    SpatialPattern,
+    scff_pairs,
+)
 from ffstream.ff.layers import FFConv2d, FFLayer, FFLinear, rms_normalize
 from ffstream.ff.negatives import (
     hard_wrong_labels,
@@ -28,6 +34,7 @@ __all__ = [
     "LinearReadout",
     "Logistic",
     "Objective",
+    "OneHotAppend",
     "OneHotOverlay",
     "SpatialPattern",
     "StepStats",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["LabelEncoding", "OneHotOverlay", "SpatialPattern", "scff_pairs"]
+__all__ = ["LabelEncoding", "OneHotAppend", "OneHotOverlay", "SpatialPattern", "scff_pairs"]
 
 
 class LabelEncoding:
@@ -69,6 +69,35 @@ class OneHotOverlay(LabelEncoding):
         out = self._check(x)
         out[:, : self.num_classes] = self.strength / self.num_classes
         return out.view_as(x)
+
+
+class OneHotAppend(LabelEncoding):
+    """Append a one-hot label after the features (``num_classes`` extra inputs).
+
+    Unlike :class:`OneHotOverlay` it destroys no input: use it for sensor and tabular frames,
+    where every feature matters. The neutral label is ``strength / num_classes`` in every slot.
+    The net needs ``num_features + num_classes`` inputs.
+
+    Examples
+    --------
+    >>> enc = OneHotAppend(3)
+    >>> enc.encode(torch.tensor([[5.0, 6.0]]), torch.tensor([2]))
+    tensor([[5., 6., 0., 0., 1.]])
+    >>> enc.neutral(torch.tensor([[5.0, 6.0]])).shape
+    torch.Size([1, 5])
+    """
+
+    def __init__(self, num_classes: int, strength: float = 1.0):
+        self.num_classes = num_classes
+        self.strength = strength
+
+    def encode(self, x, y):
+        onehot = torch.nn.functional.one_hot(y, self.num_classes).to(x.dtype) * self.strength
+        return torch.cat([x.flatten(1), onehot], dim=1)
+
+    def neutral(self, x):
+        fill = x.new_full((x.shape[0], self.num_classes), self.strength / self.num_classes)
+        return torch.cat([x.flatten(1), fill], dim=1)
 
 
 class SpatialPattern(LabelEncoding):

@@ -159,9 +159,12 @@ class FFNet(nn.Module):
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         return rms_normalize(x) if self.normalize_input else x
 
-    @torch.no_grad()
-    def activities(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Each layer's activities (before normalisation) for a batch ``x``."""
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each layer's activities (before normalisation) for a batch ``x``.
+
+        Differentiable with respect to ``x`` (used to dream by goodness ascent); learning never
+        goes through here, only through :meth:`step`.
+        """
         out = []
         h = self._input(x)
         with self._autocast(x):
@@ -172,9 +175,18 @@ class FFNet(nn.Module):
         return out
 
     @torch.no_grad()
+    def activities(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """:meth:`forward` without a graph."""
+        return self.forward(x)
+
+    @torch.no_grad()
     def goodness(self, x: torch.Tensor) -> torch.Tensor:
         """Goodness of every layer: shape ``(batch, num_layers)``."""
-        return torch.stack([self.goodness_fn(h) for h in self.activities(x)], dim=1)
+        return self.goodness_with_grad(x)
+
+    def goodness_with_grad(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`goodness`, differentiable with respect to ``x``."""
+        return torch.stack([self.goodness_fn(h) for h in self.forward(x)], dim=1)
 
     @torch.no_grad()
     def features(self, x: torch.Tensor, skip_first: bool = True) -> torch.Tensor:

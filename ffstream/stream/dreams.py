@@ -1,7 +1,9 @@
 """Dream generators: the negative data a learner makes for itself while it sleeps.
 
-Every generator gets the learner (for its memory and its model) and returns a batch of frames
-and, for labelled streams, the (wrong) labels the dream claims.
+A generator turns a batch of remembered frames (the same batch that sleep replays as positives)
+into dreams: frames and, for labelled streams, the (wrong) labels they claim. Pairing each
+dream with the memory it came from makes the contrast between a positive and its negative as
+small as the change the dream made, which is what the interleaved FF recipe gets for free.
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ Batch = tuple[torch.Tensor, torch.Tensor | None]
 
 
 class Dreams:
-    """Base class: ``generate(learner, n)`` returns ``n`` dreamed frames (and labels)."""
+    """Base class: ``generate(learner, x, y)`` dreams from remembered frames ``x`` (labels ``y``).
+
+    It returns ``(frames, labels)`` with one dream per remembered frame; ``labels`` is None for
+    unlabelled streams.
+    """
 
     needs_labels: bool = False
 
-    def generate(self, learner: StreamLearner, n: int) -> Batch:
+    def generate(self, learner: StreamLearner, x: torch.Tensor, y: torch.Tensor | None) -> Batch:
         raise NotImplementedError  # abstract: every generator overrides it
 
     def __repr__(self) -> str:
@@ -48,8 +54,7 @@ class WrongLabelDreams(Dreams):
     def __init__(self, hard: bool = True):
         self.hard = hard
 
-    def generate(self, learner, n):
-        x, y = learner.recall(n)
+    def generate(self, learner, x, y):
         if y is None:
             raise ValueError("WrongLabelDreams needs labelled memories; use HybridDreams")
         if self.hard:
@@ -66,9 +71,9 @@ class HybridDreams(Dreams):
     the first memory. The default dream for unlabelled streams.
     """
 
-    def generate(self, learner, n):
-        a, y = learner.recall(n)
-        b, _ = learner.recall(n)
+    def generate(self, learner, x, y):
+        a = x
+        b, _ = learner.recall(x.shape[0])
         shape = learner.frame_shape
         if len(shape) >= 2:
             return hybrid_images(
@@ -101,8 +106,7 @@ class LangevinDreams(Dreams):
             raise ValueError(f"start must be 'memory' or 'noise', got {start!r}")
         self.steps, self.step_size, self.noise, self.start = steps, step_size, noise, start
 
-    def generate(self, learner, n):
-        x, y = learner.recall(n)
+    def generate(self, learner, x, y):
         if self.start == "noise":
             x = torch.rand(x.shape, generator=learner.generator).to(x)
         if y is not None:  # dream of a random class
@@ -123,7 +127,7 @@ class LangevinDreams(Dreams):
 class CallableDreams(Dreams):
     """A user-supplied generator: ``fn(frames, labels, generator) -> frames or (frames, labels)``.
 
-    ``frames``/``labels`` are ``n`` remembered frames (labels may be None) to start from.
+    ``frames``/``labels`` are the remembered frames (labels may be None) to dream from.
 
     Examples
     --------
@@ -133,8 +137,7 @@ class CallableDreams(Dreams):
     def __init__(self, fn: Callable):
         self.fn = fn
 
-    def generate(self, learner, n):
-        x, y = learner.recall(n)
+    def generate(self, learner, x, y):
         out = self.fn(x, y, learner.generator)
         x_dream, y_dream = out if isinstance(out, tuple) else (out, y)
         return learner.check_frames(x_dream, name="dream"), y_dream

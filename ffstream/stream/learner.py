@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from ffstream._checks import as_frames, as_labels
-from ffstream.ff import FFNet, Goodness, LinearReadout, OneHotOverlay
-from ffstream.ff.negatives import hard_wrong_labels, random_wrong_labels
+from ffstream.ff import FFNet, Goodness, LinearReadout, OneHotAppend
+from ffstream.ff.negatives import hard_wrong_labels
 from ffstream.stream.checkpoint import from_spec, load_checkpoint, save_checkpoint, to_spec
 from ffstream.stream.dreams import Dreams, HybridDreams, WrongLabelDreams
 from ffstream.stream.memory import RecentMemory, ReservoirMemory
@@ -79,8 +79,12 @@ class StreamLearner:
         Frames per sleep step.
     lr, optimizer
         Local optimizer of the FF layers.
+    readout_lr
+        SGD step of the linear readout (labelled streams).
     predict_with
-        ``"goodness"`` (try every label) or ``"readout"`` (one pass, linear softmax).
+        ``"readout"`` (one pass with the neutral label and a linear softmax on the normalised
+        activities, trained locally; the default: it is C times cheaper and, on streams, it is
+        right long before the goodness of every label is) or ``"goodness"`` (try every label).
     device
         ``"cpu"``, ``"cuda"``, ... or ``"auto"``.
     seed
@@ -108,11 +112,12 @@ class StreamLearner:
         recent_capacity: int = 1000,
         replay: bool = True,
         sleep_batch: int = 8,
-        lr: float = 1e-3,
+        lr: float = 3e-4,
+        readout_lr: float = 0.01,
         optimizer: str = "adam",
         goodness: Literal["sum", "mean"] = "sum",
         weight_norm: float | None = None,
-        predict_with: Literal["goodness", "readout"] = "goodness",
+        predict_with: Literal["goodness", "readout"] = "readout",
         device: str | torch.device | None = "auto",
         seed: int | None = 0,
     ):
@@ -133,6 +138,7 @@ class StreamLearner:
             replay=replay,
             sleep_batch=sleep_batch,
             lr=lr,
+            readout_lr=readout_lr,
             optimizer=optimizer,
             goodness=goodness,
             weight_norm=weight_norm,
@@ -141,8 +147,9 @@ class StreamLearner:
         )
         self.generator = torch.Generator()
         self.generator.manual_seed(seed if seed is not None else torch.seed())
+        label_inputs = num_classes or 0  # labels are appended to the features, never overlaid
         self.net = FFNet.mlp(
-            [self.num_features, *hidden],
+            [self.num_features + label_inputs, *hidden],
             seed=seed,
             device=self.device,
             lr=lr,
@@ -150,11 +157,14 @@ class StreamLearner:
             goodness=Goodness(goodness),
             weight_norm=weight_norm,
         )
-        self.encoding = OneHotOverlay(num_classes) if num_classes else None
+        self.encoding = OneHotAppend(num_classes) if num_classes else None
+        self._thresholds = torch.tensor(
+            [self.net.goodness_fn.threshold_for(width) for width in hidden], device=self.device
+        )
         self.readout = None
         if num_classes:
             width = sum(hidden[1:]) if len(hidden) > 1 else hidden[0]
-            self.readout = LinearReadout(width, num_classes, lr=0.01).to(self.device)
+            self.readout = LinearReadout(width, num_classes, lr=readout_lr).to(self.device)
         self.schedule = schedule if schedule is not None else EveryN(1000)
         self.dreams = (
             dreams
@@ -189,22 +199,10 @@ class StreamLearner:
         weights are never updated through it).
         """
         x = self._encode(x, y)
-        if not grad:
-            return self.net.goodness(x)
-        h = self.net._input(x)
-        out = []
-        for layer in self.net.layers:
-            h = layer(h)
-            out.append(self.net.goodness_fn(h))
-            h = h / h.square().mean(1, keepdim=True).add(1e-8).sqrt()
-        return torch.stack(out, dim=1)
+        return self.net.goodness_with_grad(x) if grad else self.net.goodness(x)
 
     def _novelty(self, goodness: torch.Tensor) -> torch.Tensor:
-        theta = torch.tensor(
-            [self.net.goodness_fn.threshold_for(h) for h in self.config["hidden"]],
-            device=goodness.device,
-        )
-        return F.softplus(theta - goodness).sum(1)
+        return F.softplus(self._thresholds - goodness).sum(1)
 
     @torch.no_grad()
     def class_scores(self, x: torch.Tensor) -> torch.Tensor:
@@ -296,15 +294,12 @@ class StreamLearner:
         return Observation(stats.pos_goodness, novelty, prediction, slept)
 
     def _interleaved_negatives(self, x, labels, scores):
-        """The interleaved baseline's negatives: this very frame with a wrong label when the
-        dreams are wrong labels (Hinton's recipe), else a dream made right now."""
-        if labels is not None and isinstance(self.dreams, WrongLabelDreams):
-            if not self.dreams.hard:
-                return x, random_wrong_labels(labels, self.num_classes, self.generator)
-            return x, hard_wrong_labels(scores, labels, self.generator)
-        if len(self.memory) == 0:  # nothing to dream from yet: this frame is all we know
+        """The interleaved baseline's negatives: dreams of this very frame."""
+        if scores is not None and isinstance(self.dreams, WrongLabelDreams) and self.dreams.hard:
+            return x, hard_wrong_labels(scores, labels, self.generator)  # scores already known
+        if len(self.memory) == 0:  # hybrids need a second memory: this frame is all we know
             self.memory.add(x, labels, self.generator)
-        return self.dreams.generate(self, x.shape[0])
+        return self.dreams.generate(self, x, labels)
 
     def sleep(self, steps: int | None = None) -> int:
         """Run a sleep phase now: ``steps`` negative updates on dreams. Returns the steps made.
@@ -320,13 +315,13 @@ class StreamLearner:
         if steps is None:
             steps = max(1, self.awake_updates)
         for _ in range(steps):
-            x_neg, y_neg = self.dreams.generate(self, self.sleep_batch)
+            x, y = self.recall(self.sleep_batch)
+            x_neg, y_neg = self.dreams.generate(self, x, y)
             pos = None
-            if self.replay:
-                x_pos, y_pos = self.recall(self.sleep_batch)
-                pos = self._encode(x_pos, y_pos)
-                if y_pos is not None:
-                    self.readout.step(self.net.features(self.encoding.neutral(x_pos)), y_pos)
+            if self.replay:  # each memory beside the dream made from it
+                pos = self._encode(x, y)
+                if y is not None:
+                    self.readout.step(self.net.features(self.encoding.neutral(x)), y)
             self.net.step(pos=pos, neg=self._encode(x_neg, y_neg))
         self.recent.clear()
         self.awake_updates = 0

@@ -1,0 +1,30 @@
+"""Acting on interactive environments with forward-only learning.
+
+:class:`FFQAgent` learns Q-values layer by layer, with no gradient crossing a layer boundary;
+:class:`AgentLoop` drives it on a vector environment from :func:`ffstream.envs.make`; every
+hyper-parameter lives in :class:`AgentConfig`.
+"""
+
+from ffstream.agents.checkpoint import load_agent_checkpoint, save_agent_checkpoint
+from ffstream.agents.config import AgentConfig, load_config
+from ffstream.agents.ffq import FFQAgent, LocalQLayer, RunningNorm
+from ffstream.agents.loop import AgentLoop, EnvStepError, Episode, evaluate, solved_threshold
+from ffstream.agents.spaces import ActionMap, ObservationMap, UnsupportedSpaceError
+
+__all__ = [
+    "ActionMap",
+    "AgentConfig",
+    "AgentLoop",
+    "EnvStepError",
+    "Episode",
+    "FFQAgent",
+    "LocalQLayer",
+    "ObservationMap",
+    "RunningNorm",
+    "UnsupportedSpaceError",
+    "evaluate",
+    "load_agent_checkpoint",
+    "load_config",
+    "save_agent_checkpoint",
+    "solved_threshold",
+]

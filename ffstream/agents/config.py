@@ -1,0 +1,149 @@
+"""Every hyper-parameter of the forward-only agent, in one visible place (CleanRL style)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+__all__ = ["AgentConfig", "load_config"]
+
+
+@dataclass
+class AgentConfig:
+    """Hyper-parameters of :class:`~ffstream.agents.FFQAgent`.
+
+    Units: *env steps* count single environment transitions (a vector step of ``N`` envs is
+    ``N`` env steps); *updates* count local learning steps on a minibatch.
+
+    Examples
+    --------
+    >>> cfg = AgentConfig(hidden=(64, 64), lr=3e-4)
+    >>> cfg.hidden, cfg.gamma
+    ((64, 64), 0.99)
+    >>> AgentConfig.from_dict({"hiden": [8]})
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown agent config key 'hiden'; did you mean 'hidden'? ...
+    """
+
+    # -- network: a stack of FF layers, each with its own local Q readout
+    hidden: tuple[int, ...] = (256, 256)
+    """Widths of the FF layers, bottom first."""
+    readout: str = "mean"
+    """How the acting Q-values combine the layers' local readouts: ``"mean"`` or ``"last"``."""
+    # -- temporal-difference learning (the third factor)
+    gamma: float = 0.99
+    lr: float = 1e-3
+    adam_beta1: float = 0.9
+    batch_size: int = 64
+    memory_size: int = 50_000
+    """Capacity of the replay memory of real transitions (a ring buffer)."""
+    learning_starts: int = 1_000
+    """Env steps before the first update."""
+    replay_ratio: float = 0.5
+    """Updates per env step once learning has started."""
+    target_every: int = 250
+    """Updates between copies of the online layers into the (per-layer) target layers."""
+    double_q: bool = True
+    huber: bool = True
+    max_grad_norm: float = 10.0
+    """Each layer's gradient is clipped to this norm, layer by layer (0 disables)."""
+    # -- exploration
+    eps_start: float = 1.0
+    eps_end: float = 0.01
+    eps_decay_steps: int = 10_000
+    # -- Forward-Forward terms
+    ff_weight: float = 0.1
+    """Weight of the FF goodness objective next to the TD loss in every layer."""
+    sleep_every: int = 1_000
+    """Env steps between sleep phases (0: never sleep)."""
+    sleep_steps: int = 4
+    """Negative updates on dreamed states per sleep phase."""
+    dream_noise: float = 0.5
+    """Std of the noise added to feature-shuffled memories to make dreams (normalised units)."""
+    # -- normalisation (stream-x)
+    normalize_obs: bool = True
+    obs_clip: float = 5.0
+    reward_scale: float = 1.0
+    # -- action spaces
+    action_bins: int = 5
+    """Box action spaces are discretised into this many bins per dimension."""
+    max_actions: int = 256
+    """Refuse a discretised Box space with more joint actions than this."""
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Reserved; always empty (kept so configs can be extended without breaking checkpoints)."""
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(int(h) for h in self.hidden)
+        if not self.hidden or any(h <= 0 for h in self.hidden):
+            raise ValueError(f"hidden must list positive layer widths, got {self.hidden}")
+        if self.readout not in ("mean", "last"):
+            raise ValueError(f"readout must be 'mean' or 'last', got {self.readout!r}")
+        for name in ("batch_size", "memory_size", "target_every", "action_bins", "max_actions"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("learning_starts", "sleep_every", "sleep_steps", "eps_decay_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.gamma < 1.0:
+            raise ValueError(f"gamma must be in [0, 1), got {self.gamma}")
+        if self.lr <= 0 or self.replay_ratio <= 0:
+            raise ValueError("lr and replay_ratio must be positive")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AgentConfig:
+        """Build a config from plain data; unknown keys raise ``ValueError`` naming them."""
+        names = [f.name for f in fields(cls) if f.name != "extra"]
+        for key in data:
+            if key not in names:
+                import difflib
+
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(
+                    f"unknown agent config key {key!r}{hint} (valid keys: {', '.join(names)})"
+                )
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists for tuples), suitable for JSON, TOML and checkpoints."""
+        out = dataclasses.asdict(self)
+        out.pop("extra")
+        out["hidden"] = list(self.hidden)
+        return out
+
+    def replace(self, **changes: Any) -> AgentConfig:
+        """A copy with some fields changed (``None`` values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def load_config(path: str | os.PathLike) -> AgentConfig:
+    """Read an :class:`AgentConfig` from a TOML file whose keys are the config's fields.
+
+    The keys may sit at the top level or under an ``[agent]`` table. Errors (missing file, bad
+    TOML, unknown keys, bad values) raise ``ValueError`` or ``FileNotFoundError`` naming the file.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "agent.toml"
+    >>> _ = path.write_text("hidden = [32]\\nlr = 0.0005\\n")
+    >>> load_config(path).hidden
+    (32,)
+    """
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no config file at {path}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path} is not valid TOML: {err}") from None
+    if set(data) == {"agent"} and isinstance(data["agent"], dict):
+        data = data["agent"]
+    try:
+        return AgentConfig.from_dict(data)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None

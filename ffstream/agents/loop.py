@@ -1,0 +1,205 @@
+"""The interaction loop: act, step the vector env, remember, learn; count episodes.
+
+:class:`AgentLoop` keeps the loop readable top to bottom (see :meth:`AgentLoop.step`) and holds
+the bookkeeping that both ``ffstream run`` and ``ffstream bench cartpole`` need: episode returns,
+the running 100-episode mean, and when the environment counts as solved.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ffstream.agents.ffq import FFQAgent
+
+__all__ = ["AgentLoop", "EnvStepError", "Episode", "evaluate", "solved_threshold"]
+
+#: gymnasium's reward thresholds for our own envs (CartPole-v1: 475 over 100 episodes)
+_THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0}
+
+
+def solved_threshold(env_id: str) -> float | None:
+    """The mean return over 100 episodes at which ``env_id`` counts as solved, if one is known.
+
+    Examples
+    --------
+    >>> solved_threshold("CartPole-v1")
+    475.0
+    """
+    if env_id in _THRESHOLDS:
+        return _THRESHOLDS[env_id]
+    try:
+        import gymnasium
+
+        return gymnasium.spec(env_id).reward_threshold
+    except Exception:  # unknown or plugin ids have no spec
+        return None
+
+
+class EnvStepError(RuntimeError):
+    """The environment raised inside ``reset`` or ``step``; the cause is chained."""
+
+
+@dataclass
+class Episode:
+    """One finished episode: its index, return, length and the total env steps so far."""
+
+    episode: int
+    ret: float
+    length: int
+    steps: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "episode": self.episode,
+            "return": self.ret,
+            "length": self.length,
+            "steps": self.steps,
+        }
+
+
+class AgentLoop:
+    """Drive ``agent`` on a vector ``env`` (NEXT_STEP autoreset) one vector step at a time.
+
+    Examples
+    --------
+    >>> from ffstream import envs
+    >>> from ffstream.agents import AgentConfig, FFQAgent
+    >>> env = envs.make("CartPole-v1", num_envs=4)
+    >>> agent = FFQAgent(env.single_observation_space, env.single_action_space,
+    ...                  AgentConfig(hidden=(16,)), seed=0)
+    >>> loop = AgentLoop(env, agent, seed=0, threshold=475.0)
+    >>> episodes = [e for _ in range(100) for e in loop.step()]
+    >>> len(episodes) > 0, loop.env_steps == agent.env_steps
+    (True, True)
+    """
+
+    def __init__(
+        self,
+        env,
+        agent: FFQAgent,
+        *,
+        seed: int = 0,
+        threshold: float | None = None,
+        window: int = 100,
+    ):
+        self.env, self.agent, self.seed = env, agent, seed
+        self.threshold, self.window = threshold, window
+        self.num_envs = env.num_envs
+        self.episodes = 0
+        self.recent: deque[float] = deque(maxlen=window)
+        self.solved_at: int | None = None
+        self.best_mean = -math.inf
+        self._resets = 0
+        self._start()
+
+    def _start(self) -> None:
+        """(Re)start every env; partial episodes are dropped."""
+        device = self.agent.device
+        try:
+            self.obs, _ = self.env.reset(seed=self.seed + 7919 * self._resets)
+        except Exception as err:
+            raise EnvStepError(
+                f"the environment failed in reset(): {type(err).__name__}: {err}"
+            ) from err
+        self._resets += 1
+        self.done = torch.zeros(self.num_envs, dtype=torch.bool, device=device)
+        self.ep_return = torch.zeros(self.num_envs, dtype=torch.float64, device=device)
+        self.ep_length = torch.zeros(self.num_envs, dtype=torch.long, device=device)
+
+    @property
+    def env_steps(self) -> int:
+        return self.agent.env_steps
+
+    @property
+    def mean_return(self) -> float:
+        """Mean return of the last ``window`` episodes (NaN before the first)."""
+        return sum(self.recent) / len(self.recent) if self.recent else math.nan
+
+    def step(self) -> list[Episode]:
+        """One vector step of every env; returns the episodes that finished in it."""
+        agent = self.agent
+        action, index = agent.act(self.obs)
+        try:
+            next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        except Exception as err:
+            raise EnvStepError(
+                f"the environment failed in step(): {type(err).__name__}: {err}"
+            ) from err
+        reward = torch.as_tensor(reward, device=agent.device).float()
+        terminated = torch.as_tensor(terminated, device=agent.device).bool()
+        truncated = torch.as_tensor(truncated, device=agent.device).bool()
+        valid = ~self.done  # an env that ended last step only restarts now (NEXT_STEP)
+        agent.observe(self.obs, index, reward, next_obs, terminated, valid=valid)
+        self.ep_return += torch.where(valid, reward.double(), 0.0)
+        self.ep_length += valid.long()
+        self.done = (terminated | truncated) & valid
+        self.obs = next_obs
+        finished = []
+        for i in self.done.nonzero().view(-1).tolist():
+            self.episodes += 1
+            episode = Episode(
+                self.episodes, float(self.ep_return[i]), int(self.ep_length[i]), agent.env_steps
+            )
+            finished.append(episode)
+            self.recent.append(episode.ret)
+            if len(self.recent) == self.window:
+                self.best_mean = max(self.best_mean, self.mean_return)
+                if (
+                    self.solved_at is None
+                    and self.threshold is not None
+                    and self.mean_return >= self.threshold
+                ):
+                    self.solved_at = agent.env_steps
+        self.ep_return[self.done] = 0.0
+        self.ep_length[self.done] = 0
+        return finished
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "episodes": self.episodes,
+            "recent": list(self.recent),
+            "solved_at": self.solved_at,
+            "best_mean": self.best_mean,
+            "resets": self._resets,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore counters; the envs restart (their physical state is not checkpointed)."""
+        self.episodes = int(state["episodes"])
+        self.recent = deque(state["recent"], maxlen=self.window)
+        self.solved_at = state["solved_at"]
+        self.best_mean = float(state["best_mean"])
+        self._resets = int(state["resets"])
+        self._start()
+
+
+@torch.no_grad()
+def evaluate(agent: FFQAgent, env, seed: int = 10_000) -> list[float]:
+    """Greedy returns of the first episode of every env in ``env`` (learning nothing).
+
+    Examples
+    --------
+    >>> from ffstream import envs
+    >>> from ffstream.agents import FFQAgent
+    >>> env = envs.make("CartPole-v1", num_envs=3)
+    >>> agent = FFQAgent(env.single_observation_space, env.single_action_space, seed=0)
+    >>> len(evaluate(agent, env))
+    3
+    """
+    obs, _ = env.reset(seed=seed)
+    n = env.num_envs
+    returns = torch.zeros(n, dtype=torch.float64)
+    running = torch.ones(n, dtype=torch.bool)
+    while bool(running.any()):
+        action, _ = agent.act(obs, explore=False)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        returns += torch.where(running, torch.as_tensor(reward).double().cpu(), 0.0)
+        running &= ~(torch.as_tensor(terminated) | torch.as_tensor(truncated)).cpu()
+    return returns.tolist()

@@ -1,0 +1,536 @@
+"""The continual-learning scenario runner shared by ``split-mnist`` and ``permuted-mnist``.
+
+Protocol (online, single pass). A *scenario* is a sequence of tasks, each with training and test
+frames. A method sees every training frame exactly once, ``batch_size`` frames at a time, task
+after task; it is never told where one task ends and the next begins. After the last batch of
+task ``i`` it is tested on every task's test set: ``R[i, j]`` is the accuracy on task ``j``.
+Before any training the untrained method is tested too: that row is the baseline ``b`` of
+forward transfer. Along the stream the mean accuracy over the tasks seen so far is measured every
+``eval_every`` frames (the "accuracy along the stream" curve), and the prequential accuracy
+(predict each batch, then learn from it) is counted.
+
+One training run can be scored in several *views*: Split-MNIST trains once on labels 0-9 and is
+scored class-incrementally (argmax over all 10 classes) and task-incrementally (the task is known
+at test time, so the argmax runs over that task's 2 classes only).
+
+Methods, all with the same hidden widths and the same memory budget (in stored frames):
+
+- ``ff``: :class:`~ffstream.stream.StreamLearner`, awake on every frame, asleep every
+  ``sleep_every`` frames. Its memory is counted as ``memory_capacity`` (long-term reservoir)
+  ``+ recent_capacity`` (frames since the last sleep), and the two add up to the budget:
+  ``recent_capacity = min(sleep_every, memory // 2)``, ``memory_capacity = memory - recent``.
+- ``backprop``: an ordinary MLP trained online by SGD on cross-entropy (naive fine-tuning).
+- ``backprop-replay``: the same MLP with experience replay: a reservoir buffer of ``memory``
+  frames; every incoming batch is trained on together with ``replay_batch`` frames drawn from
+  the buffer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.progress import Progress
+
+from ffstream.bench._common import make_progress
+from ffstream.bench.metrics import continual_summary
+from ffstream.stream import EveryN, StreamLearner
+from ffstream.stream.memory import ReservoirMemory
+
+__all__ = [
+    "METHODS",
+    "BackpropMethod",
+    "ContinualConfig",
+    "FFMethod",
+    "Scenario",
+    "TaskData",
+    "add_continual_arguments",
+    "evaluate",
+    "make_method",
+    "markdown_table",
+    "plot_results",
+    "run_scenario",
+    "run_suite",
+    "update_config",
+]
+
+#: the methods every continual suite compares, in the order they run
+METHODS: tuple[str, ...] = ("ff", "backprop", "backprop-replay")
+
+
+@dataclass
+class ContinualConfig:
+    """Hyper-parameters shared by the continual suites (each suite subclasses it)."""
+
+    train_per_task: int | None = None  # training frames per task; None: all of them
+    test_per_task: int | None = None  # test frames per task; None: all of them
+    seeds: tuple[int, ...] = (0, 1, 2)
+    batch_size: int = 10  # frames per observe() call / SGD step (1 to 10 in the protocol)
+    memory: int = 1_000  # memory budget in stored frames, the same for every method
+    hidden: tuple[int, ...] = (500, 500)
+    methods: tuple[str, ...] = METHODS
+    ff_lr: float | None = None  # None: the StreamLearner default
+    sleep_every: int = 200  # FF: frames between sleeps (= its recent-memory size)
+    bp_lr: float = 0.05  # SGD step of the backprop baselines
+    replay_batch: int = 10  # backprop-replay: buffer frames replayed with each batch
+    eval_every: int = 1_000  # frames between points of the along-the-stream curve
+    curve_test_per_task: int = 200  # test frames per task for curve points (R uses all)
+    threads: int | None = 1  # torch CPU threads; 1 suits per-frame work on a shared machine
+
+
+def add_continual_arguments(parser) -> None:
+    """Options common to ``split-mnist`` and ``permuted-mnist``."""
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="folder holding the MNIST IDX files (default: $FFSTREAM_DATA, else ~/.cache/ffstream)",
+    )
+    parser.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="skip the SHA-256 check of the files (only for your own files in the IDX format)",
+    )
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
+    parser.add_argument("--batch-size", type=int, default=None, help="frames per step (10)")
+    parser.add_argument("--memory", type=int, default=None, help="memory budget in frames (1000)")
+    parser.add_argument("--hidden", default=None, help="hidden widths, e.g. 500,500")
+    parser.add_argument("--train-per-task", type=int, default=None, help="training frames/task")
+    parser.add_argument("--test-per-task", type=int, default=None, help="test frames per task")
+    parser.add_argument("--methods", default=None, help=f"subset of {','.join(METHODS)}")
+    parser.add_argument("--ff-lr", type=float, default=None, help="FF lr (learner default)")
+    parser.add_argument("--sleep-every", type=int, default=None, help="FF frames between sleeps")
+    parser.add_argument("--bp-lr", type=float, default=None, help="backprop SGD lr (0.05)")
+    parser.add_argument("--eval-every", type=int, default=None, help="frames per curve point")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1)")
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(s) for s in text.split(",") if s.strip())
+
+
+def update_config(cfg: ContinualConfig, args) -> ContinualConfig:
+    """``cfg`` with the command-line overrides in ``args`` applied (validated)."""
+    import dataclasses
+
+    overrides: dict[str, Any] = {}
+    for name in (
+        "batch_size",
+        "memory",
+        "train_per_task",
+        "test_per_task",
+        "ff_lr",
+        "sleep_every",
+        "bp_lr",
+        "eval_every",
+        "threads",
+    ):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    for name in ("seeds", "hidden"):
+        if getattr(args, name, None):
+            overrides[name] = _ints(getattr(args, name))
+    if getattr(args, "methods", None):
+        overrides["methods"] = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    cfg = dataclasses.replace(cfg, **overrides)
+    if cfg.batch_size < 1:
+        raise ValueError(f"--batch-size must be positive, got {cfg.batch_size}")
+    if cfg.memory < 2:
+        raise ValueError(f"--memory must be at least 2 frames, got {cfg.memory}")
+    if cfg.sleep_every < 1 or cfg.eval_every < 1 or not cfg.seeds:
+        raise ValueError("--sleep-every and --eval-every must be positive; give at least 1 seed")
+    unknown = set(cfg.methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+    return cfg
+
+
+# ---------------------------------------------------------------------------- scenarios
+@dataclass
+class TaskData:
+    """One task: flat float frames and labels, and the classes a task-aware view restricts to."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: tuple[int, ...]
+
+
+@dataclass
+class Scenario:
+    """A task sequence and how it is scored.
+
+    ``views`` maps a view name to whether predictions are restricted to the task's classes
+    (task-incremental) or not; every view gets its own accuracy matrix from the same run.
+    """
+
+    name: str
+    tasks: list[TaskData]
+    num_classes: int
+    views: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def in_features(self) -> int:
+        return self.tasks[0].x_train.shape[1]
+
+
+# ---------------------------------------------------------------------------- methods
+class FFMethod:
+    """The FF StreamLearner under the memory budget (see the module notes for the count)."""
+
+    name = "ff"
+
+    def __init__(self, cfg: ContinualConfig, in_features: int, num_classes: int, seed: int):
+        recent = min(cfg.sleep_every, cfg.memory // 2)
+        extra = {} if cfg.ff_lr is None else {"lr": cfg.ff_lr}
+        self.learner = StreamLearner(
+            in_features,
+            num_classes,
+            hidden=cfg.hidden,
+            schedule=EveryN(recent),
+            memory_capacity=cfg.memory - recent,
+            recent_capacity=recent,
+            device="cpu",
+            seed=seed,
+            **extra,
+        )
+
+    def observe(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.learner.observe(x, y).prediction
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        return self.learner.class_scores(x)
+
+    def stored_frames(self) -> int:
+        """The most frames this method can hold: long-term plus recent capacity."""
+        return self.learner.memory.capacity + self.learner.recent.capacity
+
+
+class BackpropMethod:
+    """Online backprop MLP (SGD, cross-entropy), naive or with reservoir experience replay."""
+
+    def __init__(
+        self, cfg: ContinualConfig, in_features: int, num_classes: int, seed: int, replay: bool
+    ):
+        self.name = "backprop-replay" if replay else "backprop"
+        torch.manual_seed(seed)
+        sizes = (in_features, *cfg.hidden)
+        layers: list[torch.nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+        self.model = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], num_classes))
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.bp_lr)
+        self.buffer = ReservoirMemory(cfg.memory) if replay else None
+        self.replay_batch = cfg.replay_batch
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def observe(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits = self.model(x)
+        prediction = logits.detach().argmax(1)
+        loss = F.cross_entropy(logits, y, reduction="sum")
+        n = len(y)
+        if self.buffer is not None and len(self.buffer):
+            xr, yr = self.buffer.sample(self.replay_batch, self.generator)
+            loss = loss + F.cross_entropy(self.model(xr), yr, reduction="sum")
+            n += len(yr)
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss / n).backward()
+        self.optimizer.step()
+        if self.buffer is not None:
+            self.buffer.add(x, y, self.generator)
+        return prediction
+
+    @torch.no_grad()
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def stored_frames(self) -> int:
+        """The most frames this method can hold: the replay buffer's capacity."""
+        return 0 if self.buffer is None else self.buffer.capacity
+
+
+def make_method(name: str, cfg: ContinualConfig, in_features: int, num_classes: int, seed: int):
+    """A fresh method ``name`` (one of :data:`METHODS`)."""
+    if name == "ff":
+        return FFMethod(cfg, in_features, num_classes, seed)
+    if name in ("backprop", "backprop-replay"):
+        return BackpropMethod(cfg, in_features, num_classes, seed, replay=name.endswith("replay"))
+    raise ValueError(f"unknown method {name!r}")
+
+
+@torch.no_grad()
+def evaluate(method, x: torch.Tensor, y: torch.Tensor, classes: Sequence[int] | None = None):
+    """Accuracy of ``method`` on ``(x, y)``; ``classes`` restricts the argmax (task-aware)."""
+    right = 0
+    for i in range(0, len(x), 1000):
+        scores = method.scores(x[i : i + 1000]).clone()
+        if classes is not None:
+            keep = torch.zeros(scores.shape[1], dtype=torch.bool)
+            keep[list(classes)] = True
+            scores[:, ~keep] = -math.inf
+        right += int((scores.argmax(1) == y[i : i + 1000]).sum())
+    return right / len(x)
+
+
+# ---------------------------------------------------------------------------- the protocol
+def run_scenario(
+    method,
+    scenario: Scenario,
+    cfg: ContinualConfig,
+    seed: int,
+    on_batch: Callable[[int], None] = lambda n: None,
+) -> dict[str, Any]:
+    """Stream ``scenario`` through ``method`` once; accuracy matrices, curve and timing.
+
+    Returns ``{"R": {view: T x T}, "baseline": {view: [T]}, "summary": {view: metrics},
+    "curve": [...], "prequential_accuracy", "frames", "seconds", "frames_per_s",
+    "stored_frames"}`` (``stored_frames``: the memory capacity, the most frames held).
+    """
+    tasks, views = scenario.tasks, scenario.views
+
+    def test_row(upto: int | None = None) -> dict[str, list[float]]:
+        row = {}
+        for view, task_aware in views.items():
+            accs = []
+            for task in tasks[: upto if upto is not None else len(tasks)]:
+                x, y = task.x_test, task.y_test
+                if upto is not None:  # a curve point: fewer test frames
+                    x, y = x[: cfg.curve_test_per_task], y[: cfg.curve_test_per_task]
+                accs.append(evaluate(method, x, y, task.classes if task_aware else None))
+            row[view] = accs
+        return row
+
+    baseline = test_row()
+    R: dict[str, list[list[float]]] = {view: [] for view in views}
+    curve: list[dict[str, Any]] = []
+    frames = hits = 0
+    seconds = 0.0
+    generator = torch.Generator().manual_seed(seed)
+    for i, task in enumerate(tasks):
+        order = torch.randperm(len(task.x_train), generator=generator)
+        x_all, y_all = task.x_train[order], task.y_train[order]
+        for s in range(0, len(x_all), cfg.batch_size):
+            xb, yb = x_all[s : s + cfg.batch_size], y_all[s : s + cfg.batch_size]
+            start = time.perf_counter()
+            prediction = method.observe(xb, yb)
+            seconds += time.perf_counter() - start
+            hits += int((prediction == yb).sum())
+            before, frames = frames, frames + len(yb)
+            on_batch(len(yb))
+            if frames // cfg.eval_every > before // cfg.eval_every:
+                point = {"frames": frames, "task": i}
+                for view, accs in test_row(upto=i + 1).items():
+                    point[view] = float(np.mean(accs))
+                curve.append(point)
+        for view, accs in test_row().items():
+            R[view].append(accs)
+    return {
+        "R": R,
+        "baseline": baseline,
+        "summary": {view: continual_summary(R[view], baseline[view]) for view in views},
+        "curve": curve,
+        "prequential_accuracy": hits / max(frames, 1),
+        "frames": frames,
+        "seconds": seconds,
+        "frames_per_s": frames / seconds if seconds else None,
+        "stored_frames": method.stored_frames(),
+    }
+
+
+def _mean_std(values: list[float | None]) -> dict[str, float | None]:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return {"mean": None, "std": None}
+    return {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+
+
+def run_suite(
+    scenarios: list[Callable[[int], Scenario]],
+    cfg: ContinualConfig,
+    console: Console,
+) -> list[dict[str, Any]]:
+    """Every method on every scenario (built per seed by the callables) and every seed.
+
+    Returns one entry per (scenario, method): per-seed runs, the mean accuracy matrix of each
+    view and the metrics' mean and standard deviation over seeds.
+    """
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    progress: Progress = make_progress(console)
+    with progress:
+        for seed in cfg.seeds:
+            for build in scenarios:
+                scenario = build(seed)
+                total = sum(len(t.x_train) for t in scenario.tasks)
+                for name in cfg.methods:
+                    bar = progress.add_task(
+                        f"{scenario.name} {name} seed {seed}", total=total, status=""
+                    )
+                    method = make_method(
+                        name, cfg, scenario.in_features, scenario.num_classes, seed
+                    )
+                    run = run_scenario(
+                        method, scenario, cfg, seed, lambda n, bar=bar: progress.advance(bar, n)
+                    )
+                    run["seed"] = seed
+                    accs = ", ".join(
+                        f"{v} {s['average_accuracy']:.3f}" for v, s in run["summary"].items()
+                    )
+                    progress.update(bar, status=accs)
+                    if not console.is_terminal:
+                        console.print(f"{scenario.name} {name} seed {seed}: {accs}")
+                    entry = results.setdefault(
+                        (scenario.name, name),
+                        {"scenario": scenario.name, "method": name, "views": {}, "runs": []},
+                    )
+                    entry["views"] = list(scenario.views)
+                    entry["runs"].append(run)
+    out = []
+    for entry in results.values():
+        runs = entry["runs"]
+        entry["R_mean"] = {
+            v: np.mean([r["R"][v] for r in runs], axis=0).tolist() for v in entry["views"]
+        }
+        entry["metrics"] = {
+            v: {m: _mean_std([r["summary"][v][m] for r in runs]) for m in runs[0]["summary"][v]}
+            for v in entry["views"]
+        }
+        entry["prequential_accuracy"] = _mean_std([r["prequential_accuracy"] for r in runs])
+        entry["frames_per_s"] = _mean_std([r["frames_per_s"] for r in runs])
+        entry["stored_frames"] = max(r["stored_frames"] for r in runs)
+        out.append(entry)
+    return out
+
+
+# ---------------------------------------------------------------------------- report
+def _fmt(stat: dict[str, float | None], pct: bool = True) -> str:
+    if stat["mean"] is None:
+        return "-"
+    scale = 100.0 if pct else 1.0
+    text = f"{scale * stat['mean']:.1f}"
+    if stat["std"]:
+        text += f" ± {scale * stat['std']:.1f}"
+    return text
+
+
+def markdown_table(entries: list[dict[str, Any]]) -> str:
+    """One row per (view, method): accuracy metrics in percent, mean ± std over seeds."""
+    lines = [
+        "| scenario | method | avg acc % | forgetting | BWT | FWT | prequential % | frames/s |"
+        " stored |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = []
+    for e in entries:
+        for view in e["views"]:
+            rows.append((view, e))
+    for view, e in sorted(rows, key=lambda r: r[0]):
+        m = e["metrics"][view]
+        fps = e["frames_per_s"]["mean"]
+        lines.append(
+            f"| {view} | {e['method']} | {_fmt(m['average_accuracy'])} | "
+            f"{_fmt(m['forgetting'])} | {_fmt(m['backward_transfer'])} | "
+            f"{_fmt(m['forward_transfer'])} | {_fmt(e['prequential_accuracy'])} | "
+            f"{fps:.0f} | {e['stored_frames']} |"
+            if fps is not None
+            else f"| {view} | {e['method']} | {_fmt(m['average_accuracy'])} |" + " - |" * 6
+        )
+    return "\n".join(lines)
+
+
+def _pyplot(console: Console):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        console.print(
+            "matplotlib is not installed, so no plots were written (pip install matplotlib)"
+        )
+        return None
+    return plt
+
+
+def plot_results(entries: list[dict[str, Any]], out: str | None, console: Console) -> list[str]:
+    """Accuracy-matrix heat maps and accuracy along the stream, as PNGs next to ``out``."""
+    if not out:
+        console.print("no --out given, so no plots were written")
+        return []
+    plt = _pyplot(console)
+    if plt is None:
+        return []
+    stem = Path(out).with_suffix("")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    views = sorted({v for e in entries for v in e["views"]})
+    methods = list(dict.fromkeys(e["method"] for e in entries))
+    by_key = {(v, e["method"]): e for e in entries for v in e["views"]}
+    paths = []
+
+    fig, axes = plt.subplots(
+        len(views), len(methods), figsize=(3.2 * len(methods), 3.0 * len(views)), squeeze=False
+    )
+    for r, view in enumerate(views):
+        for c, method in enumerate(methods):
+            ax = axes[r][c]
+            entry = by_key.get((view, method))
+            if entry is None:
+                ax.axis("off")
+                continue
+            R = np.asarray(entry["R_mean"][view])
+            ax.imshow(R, vmin=0, vmax=1, cmap="viridis")
+            if len(R) <= 10:
+                for i in range(len(R)):
+                    for j in range(len(R)):
+                        ax.text(
+                            j,
+                            i,
+                            f"{100 * R[i, j]:.0f}",
+                            ha="center",
+                            va="center",
+                            fontsize=6,
+                            color="w" if R[i, j] < 0.6 else "k",
+                        )
+            ax.set_title(f"{view}\n{method}", fontsize=8)
+            ax.set_xlabel("test task j", fontsize=7)
+            ax.set_ylabel("trained through task i", fontsize=7)
+    fig.tight_layout()
+    path = f"{stem}-heatmaps.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    paths.append(path)
+
+    fig, axes = plt.subplots(1, len(views), figsize=(4.5 * len(views), 3.4), squeeze=False)
+    for c, view in enumerate(views):
+        ax = axes[0][c]
+        for method in methods:
+            entry = by_key.get((view, method))
+            if entry is None or not entry["runs"][0]["curve"]:
+                continue
+            frames = [p["frames"] for p in entry["runs"][0]["curve"]]
+            accs = np.mean([[p[view] for p in r["curve"]] for r in entry["runs"]], axis=0)
+            ax.plot(frames, accs, label=method)
+        ax.set_title(view, fontsize=9)
+        ax.set_xlabel("frames seen")
+        ax.set_ylabel("mean test accuracy, tasks so far")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = f"{stem}-stream.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    paths.append(path)
+    for p in paths:
+        console.print(f"wrote {p}")
+    return paths

@@ -1,0 +1,148 @@
+"""Split-MNIST: five tasks of two digits, learned online in one pass under a memory budget.
+
+Three settings (van de Ven & Tolias 2019), from two training runs per method and seed:
+
+- **class-incremental**: one 10-way head; the task is unknown at test time.
+- **task-incremental**: the same run, but at test time the task is given, so the prediction is
+  the better of that task's two classes.
+- **domain-incremental**: labels mapped to 0/1 within each task (a 2-way head), task unknown.
+
+Methods: FF :class:`~ffstream.stream.StreamLearner`, naive online backprop and backprop with
+experience replay under the same memory budget (see :mod:`ffstream.bench.continual`).
+
+Run: ``ffstream bench split-mnist --quick --data DIR --out split-mnist-quick.json``
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from ffstream.bench._common import result_skeleton
+from ffstream.bench.continual import (
+    ContinualConfig,
+    Scenario,
+    TaskData,
+    add_continual_arguments,
+    markdown_table,
+    plot_results,
+    run_suite,
+    update_config,
+)
+from ffstream.data import load_mnist, split_tasks, to_unit_float
+
+__all__ = [
+    "DESCRIPTION",
+    "FULL",
+    "QUICK",
+    "SplitConfig",
+    "add_arguments",
+    "build_scenarios",
+    "config_from_args",
+    "run",
+]
+
+DESCRIPTION = (
+    "Split-MNIST online (class-, task- and domain-incremental), FF vs backprop and replay, "
+    "memory budget 1,000 frames"
+)
+
+
+@dataclass
+class SplitConfig(ContinualConfig):
+    """Split-MNIST hyper-parameters (everything else: :class:`ContinualConfig`)."""
+
+    classes_per_task: int = 2
+    domain_incremental: bool = True  # also the 0/1-label run (a second training run)
+
+
+#: All training frames (~12,000 per task) and test frames, three seeds.
+FULL = SplitConfig()
+
+#: 2,000 training and 500 test frames per task, one seed: a few minutes on a busy CPU.
+QUICK = SplitConfig(train_per_task=2_000, test_per_task=500, seeds=(0,), eval_every=500)
+
+
+def add_arguments(parser) -> None:
+    """Options of ``ffstream bench split-mnist``."""
+    add_continual_arguments(parser)
+    parser.add_argument("--no-domain", action="store_true", help="skip the domain-incremental run")
+
+
+def config_from_args(args) -> SplitConfig:
+    """The base configuration (full or ``--quick``) with command-line overrides applied."""
+    cfg = update_config(QUICK if getattr(args, "quick", False) else FULL, args)
+    if getattr(args, "no_domain", False):
+        cfg = dataclasses.replace(cfg, domain_incremental=False)
+    return cfg
+
+
+def _load(root, verify: bool) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    data = {}
+    for split in ("train", "test"):
+        images, labels = load_mnist(root, split=split, verify=verify)
+        data[split] = (to_unit_float(images), torch.as_tensor(labels).long())
+    return data
+
+
+def build_scenarios(data, cfg: SplitConfig) -> list:
+    """Callables ``seed -> Scenario``: the 10-way run (two views) and the 0/1-label run."""
+    (x, y), (xt, yt) = data["train"], data["test"]
+    train_tasks = split_tasks(y, cfg.classes_per_task)
+    test_tasks = split_tasks(yt, cfg.classes_per_task)
+
+    def tasks(seed: int, domain: bool) -> list[TaskData]:
+        generator = torch.Generator().manual_seed(10_000 + seed)
+        out = []
+        for tr, te in zip(train_tasks, test_tasks):
+            idx = tr.indices[torch.randperm(len(tr.indices), generator=generator)]
+            idx = idx[: cfg.train_per_task]
+            tidx = te.indices[: cfg.test_per_task]
+            ytr, yte = y[idx], yt[tidx]
+            classes = tr.classes
+            if domain:  # the position of the label within its task
+                lookup = torch.zeros(10, dtype=torch.long)
+                lookup[list(tr.classes)] = torch.arange(len(tr.classes))
+                ytr, yte, classes = lookup[ytr], lookup[yte], tuple(range(len(tr.classes)))
+            name = "".join(str(c) for c in tr.classes)
+            out.append(TaskData(name, x[idx], ytr, xt[tidx], yte, classes))
+        return out
+
+    def incremental(seed: int) -> Scenario:
+        views = {"class-incremental": False, "task-incremental": True}
+        return Scenario("split-mnist", tasks(seed, False), 10, views)
+
+    def domain(seed: int) -> Scenario:
+        views = {"domain-incremental": False}
+        return Scenario("split-mnist-domain", tasks(seed, True), cfg.classes_per_task, views)
+
+    return [incremental, domain] if cfg.domain_incremental else [incremental]
+
+
+def run(args, console: Console) -> dict[str, Any]:
+    """Run every method on every setting and seed; returns the result dict (also a table)."""
+    cfg = config_from_args(args)
+    result = result_skeleton("split-mnist", args.device, getattr(args, "quick", False), cfg)
+    if args.device != "cpu":
+        console.print(f"note: the continual suites run on the CPU (asked for {args.device})")
+    wall = time.perf_counter()
+    data = _load(args.data, getattr(args, "verify", True))
+    entries = run_suite(build_scenarios(data, cfg), cfg, console)
+    table = markdown_table(entries)
+    console.print(table, highlight=False, markup=False)
+    result.update(
+        protocol=(
+            f"online, one pass, batch {cfg.batch_size}, task boundaries not given; "
+            f"memory budget {cfg.memory} frames"
+        ),
+        results=entries,
+        table=table,
+        plots=plot_results(entries, getattr(args, "out", None), console),
+        wall_seconds=time.perf_counter() - wall,
+    )
+    return result

@@ -1,0 +1,13 @@
+"""River estimators built on Forward-Forward learning.
+
+- :class:`FFClassifier`: ``learn_one(x, y)`` / ``predict_proba_one(x)`` on feature dicts.
+- :class:`FFAnomalyDetector`: ``learn_one(x)`` / ``score_one(x)`` (higher = more anomalous).
+
+Both follow river's estimator contract (``river.checks.check_estimator``) and work in
+``river.evaluate.progressive_val_score``.
+"""
+
+from ffstream.river.anomaly import FFAnomalyDetector
+from ffstream.river.classifier import FFClassifier
+
+__all__ = ["FFClassifier", "FFAnomalyDetector"]

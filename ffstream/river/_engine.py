@@ -1,0 +1,217 @@
+"""The lean per-frame FF engine behind the river estimators (internal).
+
+River calls an estimator once per sample, so every microsecond of per-call overhead counts:
+torch's eager dispatch costs ~4-5 µs per operation on a CPU, which alone caps a batch-1 FF update
+at a few thousand samples per second. :class:`LeanFF` therefore keeps its parameters as torch
+tensors (the source of truth, what :meth:`to_ffnet` exports) and runs the per-sample arithmetic on
+zero-copy numpy views of the same memory, with the closed-form local gradients of the logistic
+FF loss instead of autograd. The arithmetic is the one of :class:`ffstream.ff.FFNet` with
+``goodness="mean"`` (threshold 1 per layer): each layer sees the RMS-normalised, constant
+activities of the layer below and learns only from its own loss.
+
+:class:`RunningStandardizer` keeps Welford's running mean and variance per feature, with a count
+per feature so that features may appear late or be missing from some samples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["LeanFF", "RunningStandardizer", "sigmoid"]
+
+_EPS = 1e-8
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Logistic function (``exp`` overflows harmlessly to 0 for very negative ``z``)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+class LeanFF:
+    """A small fully-connected FF net with closed-form local updates on a few rows at a time.
+
+    Parameters
+    ----------
+    in_features
+        Inputs per row.
+    hidden
+        Hidden layer widths.
+    lr
+        SGD step size of the local updates.
+    seed
+        Seeds the initial weights, ``N(0, 1 / fan_in)`` like :class:`ffstream.ff.FFLinear`.
+    normalize_input
+        Divide each input row by its RMS before the first layer (as ``FFNet`` does).
+
+    Examples
+    --------
+    >>> net = LeanFF(4, (8,), lr=0.5, seed=0)
+    >>> z = np.array([[1.0, -0.5, 0.3, 0.0]])
+    >>> before = net.forward(z)[2][0][0]
+    >>> for _ in range(20):
+    ...     ins, acts, good = net.forward(z)
+    ...     net.update(ins, acts, [-sigmoid(1.0 - g) for g in good])  # positive updates
+    >>> bool(net.forward(z)[2][0][0] > before)
+    True
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden: Sequence[int],
+        *,
+        lr: float,
+        seed: int | None,
+        normalize_input: bool = True,
+    ):
+        generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
+        sizes = [int(in_features), *map(int, hidden)]
+        self.weights = [
+            torch.randn(b, a, generator=generator, dtype=torch.float64) / math.sqrt(a)
+            for a, b in zip(sizes[:-1], sizes[1:])
+        ]
+        self.biases = [torch.zeros(b, dtype=torch.float64) for b in sizes[1:]]
+        self.lr = float(lr)
+        self.normalize_input = normalize_input
+        self._make_views()
+
+    # numpy views share memory with the torch tensors; they are rebuilt, never pickled.
+    def _make_views(self) -> None:
+        self._w = [w.numpy() for w in self.weights]
+        self._b = [b.numpy() for b in self.biases]
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_w")
+        state.pop("_b")
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._make_views()
+
+    @property
+    def in_features(self) -> int:
+        return self.weights[0].shape[1]
+
+    def forward(self, z: np.ndarray, scale: float | None = None):
+        """Inputs, activities and mean goodness of every layer for rows ``z`` (``(rows, in)``).
+
+        Returns ``(inputs, activities, goodness)``: per-layer lists; ``goodness[l]`` has shape
+        ``(rows,)``. ``scale`` is ``1 / RMS`` of every row when the caller knows it is the same
+        for all rows (it skips that computation). Nothing is learned.
+        """
+        if scale is not None:
+            a = z * scale
+        elif self.normalize_input:
+            a = z * (1.0 / np.sqrt(np.einsum("ij,ij->i", z, z) / z.shape[1] + _EPS))[:, None]
+        else:
+            a = z
+        ins, acts, good = [], [], []
+        for w, b in zip(self._w, self._b):
+            ins.append(a)
+            h = a @ w.T
+            h += b
+            np.maximum(h, 0.0, out=h)
+            g = (h * h).sum(1)
+            g *= 1.0 / h.shape[1]
+            acts.append(h)
+            good.append(g)
+            a = h * (1.0 / np.sqrt(g + _EPS))[:, None]  # mean goodness = mean square: RMS norm
+        return ins, acts, good
+
+    def update(self, ins, acts, dgood) -> None:
+        """One local SGD step per layer, given ``dL/dgoodness`` per row for every layer.
+
+        ``goodness = mean(h ** 2)`` so ``dL/dpre = dL/dg * 2 h / width`` (zero where the ReLU is
+        off); no gradient crosses a layer boundary.
+        """
+        for w, b, a, h, dg in zip(self._w, self._b, ins, acts, dgood):
+            dpre = h * (dg * (2.0 * self.lr / h.shape[1]))[:, None]  # lr * dL/dpre
+            w -= dpre.T @ a
+            b -= dpre.sum(0)
+
+    def grow_inputs(self, at: int, n: int, init: np.ndarray | None = None) -> None:
+        """Insert ``n`` input columns before column ``at``, with zero weights (or ``init``).
+
+        A new input with zero weights leaves every pre-activation unchanged (up to the RMS
+        normalisation of the input row, which it enters); it starts learning at the next update.
+        """
+        w = self.weights[0]
+        new = torch.zeros(w.shape[0], n, dtype=w.dtype)
+        if init is not None:
+            new.copy_(torch.as_tensor(init, dtype=w.dtype))
+        self.weights[0] = torch.cat([w[:, :at], new, w[:, at:]], dim=1).contiguous()
+        self._make_views()
+
+    def to_ffnet(self):
+        """The same weights as a :class:`ffstream.ff.FFNet` (``goodness="mean"``), in float32."""
+        from ffstream.ff import FFNet, Goodness
+
+        sizes = [self.in_features, *(w.shape[0] for w in self.weights)]
+        net = FFNet.mlp(
+            sizes, seed=0, goodness=Goodness("mean"), normalize_input=self.normalize_input
+        )
+        with torch.no_grad():
+            for layer, w, b in zip(net.layers, self.weights, self.biases):
+                layer.transform.weight.copy_(w)
+                layer.transform.bias.copy_(b)
+        return net
+
+
+class RunningStandardizer:
+    """Running mean and variance per feature (Welford), with a count per feature.
+
+    Examples
+    --------
+    >>> s = RunningStandardizer()
+    >>> s.grow(2)
+    >>> for v in ([1.0, 10.0], [3.0, 10.0]):
+    ...     s.update(np.array(v))
+    >>> s.transform(np.array([3.0, 10.0]), clip=5.0).round(6).tolist()
+    [1.0, 0.0]
+    """
+
+    def __init__(self):
+        self.count = np.zeros(0)
+        self.mean = np.zeros(0)
+        self.m2 = np.zeros(0)
+        self.inv_std = np.zeros(0)
+
+    def grow(self, n: int) -> None:
+        """Track ``n`` more features (appended)."""
+        for name in ("count", "mean", "m2", "inv_std"):
+            setattr(self, name, np.concatenate([getattr(self, name), np.zeros(n)]))
+
+    def update(self, v: np.ndarray, present: np.ndarray | None = None) -> None:
+        """Learn from one sample ``v``; ``present`` masks the features it has (default all)."""
+        if present is None:
+            self.count += 1.0
+            delta = v - self.mean
+            self.mean += delta / self.count
+            self.m2 += delta * (v - self.mean)
+            # A feature constant so far equals its mean exactly, so it standardises to 0.
+            self.inv_std = 1.0 / np.sqrt(self.m2 / self.count + 1e-12)
+            return
+        self.count[present] += 1.0
+        delta = v[present] - self.mean[present]
+        self.mean[present] += delta / self.count[present]
+        self.m2[present] += delta * (v[present] - self.mean[present])
+        self.inv_std = 1.0 / np.sqrt(self.m2 / np.maximum(self.count, 1.0) + 1e-12)
+        self.inv_std[self.count == 0] = 0.0  # features never seen standardise to 0
+
+    def transform(
+        self, v: np.ndarray, clip: float, present: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Standardised ``v`` clipped to ``[-clip, clip]``; missing features become 0."""
+        u = (v - self.mean) * self.inv_std
+        if present is not None:
+            u[~present] = 0.0
+        np.minimum(u, clip, out=u)
+        np.maximum(u, -clip, out=u)
+        return u

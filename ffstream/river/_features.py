@@ -1,0 +1,99 @@
+"""From river's feature dicts to standardised vectors (internal).
+
+Columns are assigned to feature names as they first appear (several new names at once are sorted,
+so the column order never depends on a dict's key order). Values are standardised online; a
+feature missing from a sample (absent or ``None``) standardises to 0, the running mean.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+
+import numpy as np
+
+from ffstream.river._engine import RunningStandardizer
+
+__all__ = ["FeatureColumns"]
+
+
+def _sort_key(name: Hashable) -> tuple[str, str]:
+    return type(name).__name__, str(name)
+
+
+class FeatureColumns:
+    """Feature names -> columns, with a running standardiser per column.
+
+    Examples
+    --------
+    >>> cols = FeatureColumns()
+    >>> v, present, new = cols.read({"b": 2.0, "a": 1.0})
+    >>> new
+    ['a', 'b']
+    >>> cols.add(new)
+    >>> cols.read({"a": 1.0, "b": 2.0})[0].tolist()
+    [1.0, 2.0]
+    >>> cols.read({"a": float("nan"), "b": 2.0})
+    Traceback (most recent call last):
+    ...
+    ValueError: feature 'a' is nan; features must be finite numbers (use None for missing)
+    """
+
+    def __init__(self):
+        self.names: list[Hashable] = []
+        self.index: dict[Hashable, int] = {}
+        self.scaler = RunningStandardizer()
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def read(self, x: dict) -> tuple[np.ndarray, np.ndarray | None, list[Hashable]]:
+        """Values of the known columns, the mask of present ones (None: all), and new names.
+
+        Raises ``ValueError`` naming the feature for NaN, infinite or non-numeric values, before
+        any state changes. Changes nothing itself.
+        """
+        names = self.names
+        if len(x) == len(names):  # the common case: the same features as always
+            try:
+                v = np.array([x[k] for k in names], dtype=np.float64)
+            except (KeyError, TypeError, ValueError):
+                pass
+            else:
+                if math.isfinite(v.sum()) or bool(np.isfinite(v).all()):
+                    return v, None, []
+        return self._read_slow(x)
+
+    def _read_slow(self, x: dict):
+        v = np.zeros(len(self.names))
+        present = np.zeros(len(self.names), dtype=bool)
+        new = []
+        for name, value in x.items():
+            if value is None:
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"feature {name!r} has non-numeric value {value!r} of type "
+                    f"{type(value).__name__}; encode it first (e.g. preprocessing.OneHotEncoder)"
+                ) from None
+            if not math.isfinite(number):
+                raise ValueError(
+                    f"feature {name!r} is {number}; features must be finite numbers "
+                    "(use None for missing)"
+                )
+            i = self.index.get(name)
+            if i is None:
+                new.append(name)
+            else:
+                v[i] = number
+                present[i] = True
+        return v, (None if present.all() else present), sorted(new, key=_sort_key)
+
+    def add(self, names: list[Hashable]) -> None:
+        """Give ``names`` the next columns."""
+        for name in names:
+            self.index[name] = len(self.names)
+            self.names.append(name)
+        self.scaler.grow(len(names))

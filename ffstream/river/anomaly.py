@@ -1,0 +1,151 @@
+"""FFAnomalyDetector: Forward-Forward novelty as a river anomaly detector."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from river import base
+
+from ffstream.river._engine import LeanFF, sigmoid
+from ffstream.river._features import FeatureColumns
+
+__all__ = ["FFAnomalyDetector"]
+
+#: Goodness is a mean square per layer (threshold 1): its spread is small, so the logistic
+#: p(unreal) = sigmoid(T * (1 - goodness)) is sharpened by T to use more of [0, 1].
+_TEMPERATURE = 4.0
+
+
+class FFAnomalyDetector(base.AnomalyDetector):
+    """Online anomaly detector: how far a sample's FF goodness falls below the threshold.
+
+    Each sample is standardised online (running mean and variance per feature, clipped to
+    ``±clip``) and a constant entry is appended before the net's RMS normalisation, so the
+    normalised frame still carries the sample's magnitude (as the share of that constant);
+    without it, goodness would ignore how large a deviation is. ``score_one`` returns the mean
+    over layers of ``p(unreal) = sigmoid(4 * (1 - goodness))`` (mean goodness, threshold 1): a
+    score in ``[0, 1]``, as river's ``metrics.ROCAUC`` expects (it bins scores on ``[0, 1]``).
+
+    ``learn_one`` makes one local FF update per layer with the sample as a positive and, as its
+    negative, a dream made from two remembered samples mixed feature by feature through a random
+    mask (Hinton's hybrid negatives for flat frames: each value realistic, the correlations
+    between features broken); half of the dreams are also scaled up 1.6 to 7.4 times, which
+    teaches the net that too-large frames are unreal. A negative on every step is what stops a
+    long run of positive-only updates from making every input "good".
+
+    Features that appear later get new input columns with zero weights; missing features count
+    as their running mean (0 after standardisation).
+
+    Parameters
+    ----------
+    hidden
+        Widths of the FF layers.
+    lr
+        Step size of the local SGD updates.
+    clip
+        Standardised values are clipped to ``[-clip, clip]``.
+    memory
+        Recent samples kept for the hybrid dreams.
+    seed
+        Seeds the initial weights and the dreams.
+
+    Examples
+    --------
+    >>> import random
+    >>> from river import metrics
+    >>> from ffstream.river import FFAnomalyDetector
+    >>> rng = random.Random(0)
+    >>> detector, auc = FFAnomalyDetector(seed=0), metrics.ROCAUC()
+    >>> for t in range(2000):
+    ...     a = rng.gauss(0, 1)
+    ...     x = {"a": a, "b": a + rng.gauss(0, 0.1), "c": rng.gauss(0, 1)}
+    ...     anomalous = t > 500 and t % 50 == 0
+    ...     if anomalous:
+    ...         x["c"] += 6.0  # a spike
+    ...     auc.update(anomalous, detector.score_one(x))
+    ...     detector.learn_one(x)
+    >>> bool(auc.get() > 0.9)
+    True
+    """
+
+    def __init__(
+        self,
+        hidden: tuple[int, ...] = (32,),
+        lr: float = 0.1,
+        clip: float = 10.0,
+        memory: int = 256,
+        seed: int | None = 0,
+    ):
+        self.hidden = hidden
+        self.lr = lr
+        self.clip = clip
+        self.memory = memory
+        self.seed = seed
+        self._columns = FeatureColumns()
+        self._net: LeanFF | None = None
+        self._memory = np.zeros((0, 0))
+        self._remembered = 0
+        self._rng = np.random.default_rng(seed)
+
+    @classmethod
+    def _unit_test_params(cls):
+        yield {"hidden": (16,), "seed": 42}
+        yield {"hidden": (16, 16), "memory": 32, "seed": 42}
+
+    @property
+    def _is_stochastic(self) -> bool:
+        return True
+
+    def _frame(self, u: np.ndarray) -> np.ndarray:
+        """One input row: the standardised sample and the constant that keeps its magnitude."""
+        z = np.empty((1, len(u) + 1))
+        z[0, :-1] = u
+        z[0, -1] = 1.0
+        return z
+
+    def _standardised(self, x: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        v, present, _ = self._columns.read(x)
+        return v, self._columns.scaler.transform(v, self.clip, present), present
+
+    def score_one(self, x: dict) -> float:
+        if self._net is None:
+            return 0.0
+        _, u, _ = self._standardised(x)
+        _, _, good = self._net.forward(self._frame(u))
+        return float(sum(sigmoid(_TEMPERATURE * (1.0 - g[0])) for g in good)) / len(good)
+
+    def learn_one(self, x: dict) -> None:
+        _, _, new = self._columns.read(x)  # validates x before anything changes
+        if new:
+            at = len(self._columns)
+            self._columns.add(new)
+            if self._net is not None:
+                self._net.grow_inputs(at, len(new))
+            old = self._memory.reshape(len(self._memory), at)
+            self._memory = np.concatenate([old, np.zeros((len(old), len(new)))], axis=1)
+        if self._net is None:
+            seed = self.seed if self.seed is not None else int(self._rng.integers(2**31))
+            self._net = LeanFF(len(self._columns) + 1, self.hidden, lr=self.lr, seed=seed)
+        v, u, present = self._standardised(x)
+        rows = [self._frame(u)]
+        if len(self._memory) >= 2:
+            i, j = self._rng.integers(len(self._memory), size=2)
+            mask = self._rng.random(len(u)) < 0.5
+            dream = np.where(mask, self._memory[i], self._memory[j])
+            if self._rng.random() < 0.5:  # a magnitude dream: the hybrid, 1.6 to 7.4 times larger
+                dream = dream * math.exp(self._rng.uniform(0.5, 2.0))
+            rows.append(self._frame(dream))
+        z = np.concatenate(rows)
+        ins, acts, good = self._net.forward(z)
+        sign = np.array([-1.0, 1.0])[: len(z)]  # the sample is positive, the dream negative
+        self._net.update(ins, acts, [sign * sigmoid(sign * (g - 1.0)) for g in good])
+        self._remember(u)
+        self._columns.scaler.update(v, present)
+
+    def _remember(self, u: np.ndarray) -> None:
+        if len(self._memory) < self.memory:
+            self._memory = np.concatenate([self._memory.reshape(-1, len(u)), u[None]])
+        else:
+            self._memory[self._remembered % self.memory] = u
+        self._remembered += 1

@@ -1,0 +1,141 @@
+"""The continual suites (split-mnist, permuted-mnist, drift) end to end on tiny data.
+
+MNIST-shaped IDX files are generated (a bright square whose place gives the class away), so the
+suites run with ``--no-verify``. The tests check the shape of the results, not accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from ffstream import bench, cli
+from ffstream.bench import continual, drift, split_mnist
+from ffstream.data import write_idx
+from ffstream.data.mnist import FILES
+
+N_TRAIN, N_TEST = 300, 60
+TINY = ["--hidden", "16,16", "--eval-every", "50", "--memory", "40", "--sleep-every", "10"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data") / "mnist"
+    folder.mkdir()
+    for seed, (split, (images_name, labels_name)) in enumerate(FILES.items()):
+        n = N_TRAIN if split == "train" else N_TEST
+        rng = np.random.default_rng(seed)
+        labels = np.arange(n) % 10  # every class present in both splits
+        rng.shuffle(labels)
+        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        for i, label in enumerate(labels):
+            r, c = 2 + 5 * (label // 5), 2 + 5 * (label % 5)
+            images[i, r : r + 8, c : c + 8] = 255
+        write_idx(folder / images_name, images)
+        write_idx(folder / labels_name, labels.astype(np.uint8))
+    return folder.parent
+
+
+def _args(module, data_dir, *extra):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default=None)
+    module.add_arguments(parser)
+    args = parser.parse_args(["--data", str(data_dir), "--no-verify", *extra])
+    args.device = "cpu"
+    return args
+
+
+def test_suites_are_registered():
+    for name in ("split-mnist", "permuted-mnist", "drift"):
+        assert bench.load_suite(name).DESCRIPTION
+
+
+def test_split_mnist_matrices_and_metrics(data_dir):
+    args = _args(split_mnist, data_dir, "--quick", *TINY, "--train-per-task", "40")
+    result = split_mnist.run(args, Console(file=io.StringIO()))
+    entries = {(e["scenario"], e["method"]): e for e in result["results"]}
+    assert set(entries) == {
+        (s, m) for s in ("split-mnist", "split-mnist-domain") for m in continual.METHODS
+    }
+    for (scenario, _method), e in entries.items():
+        views = (
+            {"class-incremental", "task-incremental"}
+            if scenario == "split-mnist"
+            else {"domain-incremental"}
+        )
+        assert set(e["views"]) == views
+        (run,) = e["runs"]
+        assert run["frames"] == 5 * 40
+        for view in views:
+            R = np.asarray(run["R"][view])
+            assert R.shape == (5, 5) and ((R >= 0) & (R <= 1)).all()
+            assert len(run["baseline"][view]) == 5
+            assert set(e["metrics"][view]) == {
+                "average_accuracy",
+                "backward_transfer",
+                "forgetting",
+                "forward_transfer",
+            }
+            assert e["metrics"][view]["forward_transfer"]["mean"] is not None
+        assert [p["frames"] for p in run["curve"]] == [50, 100, 150, 200]
+        assert e["stored_frames"] <= 40
+    # before training on task j, a class-incremental learner cannot know its classes
+    R = np.asarray(entries[("split-mnist", "backprop")]["runs"][0]["R"]["class-incremental"])
+    assert R[0, 1:].max() == 0.0
+    assert "| class-incremental | ff |" in result["table"]
+    assert result["plots"] == []  # no --out
+
+
+def test_permuted_mnist_cli_writes_json_and_plots(data_dir, tmp_path):
+    out = tmp_path / "permuted.json"
+    argv = ["bench", "permuted-mnist", "--data", str(data_dir), "--no-verify", "--device", "cpu"]
+    argv += ["--out", str(out), "--quick", *TINY, "--tasks", "3", "--train-per-task", "50"]
+    argv += ["--methods", "ff,backprop-replay", "--batch-size", "5"]
+    assert cli.main(argv) == 0
+    result = json.loads(out.read_text())
+    assert result["suite"] == "permuted-mnist" and result["config"]["num_tasks"] == 3
+    assert [e["method"] for e in result["results"]] == ["ff", "backprop-replay"]
+    for e in result["results"]:
+        assert np.asarray(e["R_mean"]["domain-incremental"]).shape == (3, 3)
+    pytest.importorskip("matplotlib")
+    assert len(result["plots"]) == 2
+    for path in result["plots"]:
+        assert path.endswith(".png") and (tmp_path / path.split("/")[-1]).stat().st_size > 0
+
+
+def test_bad_options_are_refused(data_dir):
+    with pytest.raises(ValueError, match="unknown methods"):
+        split_mnist.config_from_args(_args(split_mnist, data_dir, "--methods", "ff,sgd"))
+    with pytest.raises(ValueError, match="batch-size"):
+        split_mnist.config_from_args(_args(split_mnist, data_dir, "--batch-size", "0"))
+
+
+def test_ff_memory_budget_is_respected():
+    cfg = continual.ContinualConfig(memory=100, sleep_every=300, hidden=(8,))
+    method = continual.make_method("ff", cfg, 4, 3, seed=0)
+    assert method.stored_frames() == 100  # long-term + recent capacity
+    assert method.learner.recent.capacity == 50
+
+
+def test_drift_streams_and_cli(tmp_path):
+    # ConceptDriftStream overflows when position / width > ~177: the widths must avoid that
+    for name in drift.STREAMS:
+        samples = list(drift.make_stream(name, 400, seed=0))
+        assert len(samples) == 400
+    out = tmp_path / "drift.json"
+    argv = ["bench", "drift", "--device", "cpu", "--quick", "--samples", "200", "--window", "50"]
+    argv += ["--streams", "sea,rbf", "--models", "ff-river,ff-stream,hat", "--out", str(out)]
+    assert cli.main(argv) == 0
+    result = json.loads(out.read_text())
+    runs = {(e["stream"], e["model"]): e for e in result["results"]}
+    assert set(runs) == {(s, m) for s in ("sea", "rbf") for m in ("ff-river", "ff-stream", "hat")}
+    for e in runs.values():
+        assert 0.0 <= e["prequential_accuracy"]["mean"] <= 1.0
+        assert [p["samples"] for p in e["runs"][0]["curve"]] == [50, 100, 150, 200]
+    assert result["table"].startswith("| stream | ff-river | ff-stream | hat |")

@@ -1,0 +1,148 @@
+"""The stream-mnist benchmark end to end on tiny generated IDX files.
+
+The files are written with :func:`ffstream.data.write_idx` in the official layout; their
+checksums are not the official ones, so the suite runs with ``--no-verify``. The tests check the
+shape of the results and that the bare loop really does the learner's arithmetic, not accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+from rich.console import Console
+
+from ffstream import bench, cli
+from ffstream.bench import stream_mnist
+from ffstream.data import write_idx
+from ffstream.data.mnist import FILES
+
+N_TRAIN, N_TEST = 300, 50
+TINY = [
+    "--hidden",
+    "32,32",
+    "--window",
+    "100",
+    "--speed-batch-sizes",
+    "1,64",
+    "--speed-seconds",
+    "0.02",
+]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data") / "mnist"
+    folder.mkdir()
+    for seed, (split, (images_name, labels_name)) in enumerate(FILES.items()):
+        n = N_TRAIN if split == "train" else N_TEST
+        rng = np.random.default_rng(seed)
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        for i, label in enumerate(labels):  # a bright square whose place gives the class away
+            r, c = 2 + 5 * (label // 5), 2 + 5 * (label % 5)
+            images[i, r : r + 8, c : c + 8] = 255
+        write_idx(folder / images_name, images)
+        write_idx(folder / labels_name, labels)
+    return folder.parent
+
+
+def _args(data_dir, *extra):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    stream_mnist.add_arguments(parser)
+    args = parser.parse_args(["--data", str(data_dir), "--no-verify", *extra])
+    args.device = "cpu"
+    return args
+
+
+def test_run_returns_complete_result(data_dir):
+    args = _args(data_dir, "--quick", *TINY, "--batch-sizes", "10,30")
+    threads = torch.get_num_threads()
+    result = stream_mnist.run(args, Console(quiet=True))
+    assert torch.get_num_threads() == threads  # restored after the run
+    json.dumps(result)  # serialisable as it is
+    assert result["suite"] == "stream-mnist" and result["quick"] is True
+    for key in ("date", "device", "device_name", "torch", "ffstream", "python"):
+        assert isinstance(result[key], str) and result[key]
+    assert result["data"] == {
+        "root": str(data_dir),
+        "stream_frames": N_TRAIN,
+        "test_frames": N_TEST,
+    }
+    assert result["learner_overrides"] == {"hidden": (32, 32)}
+    assert "lr" in result["learner_defaults"]
+
+    names = [c.name for c in stream_mnist.conditions(stream_mnist.QUICK)]
+    assert names == [
+        "ff-interleaved",
+        "ff-sleep-100",
+        "ff-sleep-1000",
+        "ff-sleep-10000",
+        "ff-sleep-1000-no-replay",
+        "backprop-mlp",
+    ]
+    runs = {(r["condition"], r["batch_size"]): r for r in result["runs"]}
+    assert set(runs) == {(name, b) for name in names for b in (10, 30)}
+    for r in result["runs"]:
+        assert 0.0 <= r["prequential_accuracy"] <= 1.0
+        assert 0.0 <= r["test_accuracy"] <= 1.0
+        assert r["frames_per_s"] > 0
+        assert [p["frames"] for p in r["curve"]] == [100, 200, 300]
+    assert runs[("ff-sleep-100", 10)]["sleeps"] == 3
+    assert runs[("ff-sleep-10000", 30)]["sleeps"] == 0
+    assert runs[("ff-interleaved", 10)]["schedule"] == "Interleaved()"
+    assert runs[("ff-sleep-1000-no-replay", 10)]["learner"]["replay"] is False
+    assert set(runs[("ff-interleaved", 10)]["test_accuracy_by_mode"]) == {"goodness", "readout"}
+    tuning = runs[("backprop-mlp", 10)]["tuning"]
+    assert len(tuning["grid"]) == len(stream_mnist.QUICK.bp_grid)
+    assert tuning["chosen"] in tuning["grid"] and tuning["tune_frames"] == N_TRAIN
+    assert runs[("backprop-mlp", 30)]["sizes"] == [784, 32, 32, 10]
+
+    speed = {(s["labelled"], s["batch_size"]): s for s in result["speed"]}
+    assert set(speed) == {(False, 1), (False, 64), (True, 1), (True, 64)}
+    for s in speed.values():
+        assert s["observe_frames_per_s"] > 0 and s["bare_frames_per_s"] > 0
+        assert s["ratio"] > 0 and s["ratio_cpu_time"] > 0
+        assert len(s["ratio_per_round"]) == s["rounds"] >= 3
+    assert all(d < 1e-4 for d in result["speed_equivalence_max_weight_diff"].values())
+
+
+def test_bare_loop_matches_observe():
+    x, y = torch.rand(8, 784), torch.randint(0, 10, (8,))
+    for labelled in (False, True):
+        diff = stream_mnist.equivalence_check(labelled, (16, 16), None, x, y, "cpu", 0, steps=5)
+        assert diff < 1e-5
+
+
+def test_profile_reports_ffstream_functions():
+    learner = stream_mnist._speed_learner(True, (16, 16), None, "cpu", 0)
+    bare = stream_mnist.bare_learner(learner)
+    sample = [(torch.rand(1, 784), torch.tensor([3]))]
+    report = stream_mnist.profile_observe(learner, bare, sample, labelled=True, iters=5)
+    functions = [r["function"] for r in report["ffstream_by_cumulative"]]
+    assert functions[0] == "ffstream/stream/learner.py:observe"
+    assert report["observe_us_profiled"] > 0
+    ops = report["aten_ops_per_call"]
+    assert ops["observe"] > ops["bare"] > 0
+
+
+def test_cli_writes_json(data_dir, tmp_path):
+    out = tmp_path / "result.json"
+    argv = ["bench", "stream-mnist", "--data", str(data_dir), "--no-verify", "--out", str(out)]
+    argv += ["--device", "cpu", "--quick", "--frames", "100", *TINY, "--profile"]
+    assert cli.main(argv) == 0
+    result = json.loads(out.read_text())
+    assert result["suite"] == "stream-mnist" and result["data"]["stream_frames"] == 100
+    assert {r["batch_size"] for r in result["runs"]} == {1}  # --quick: batch 1 only
+    assert all("profile" in s for s in result["speed"])
+
+
+def test_registered_and_quick_is_smaller():
+    suite = bench.load_suite("stream-mnist")
+    assert suite is stream_mnist and stream_mnist.DESCRIPTION
+    assert stream_mnist.QUICK.frames < 60_000 and stream_mnist.QUICK.batch_sizes == (1,)
+    assert stream_mnist.FULL.frames is None and stream_mnist.FULL.batch_sizes == (1, 10)
