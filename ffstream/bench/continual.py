@@ -23,6 +23,12 @@ Methods, all with the same hidden widths and the same memory budget (in stored f
 - ``backprop-replay``: the same MLP with experience replay: a reservoir buffer of ``memory``
   frames; every incoming batch is trained on together with ``replay_batch`` frames drawn from
   the buffer.
+
+Caveat when reading FF numbers: FF sleeps every ``sleep_every`` frames, and its readout is
+retrained on replayed memories while asleep, so its class-incremental accuracy is highest just
+after a sleep and sags between sleeps. When the task length is a multiple of ``sleep_every``
+(the default configurations) every row of ``R`` is measured right after a sleep; the
+along-the-stream curve also samples points between sleeps.
 """
 
 from __future__ import annotations

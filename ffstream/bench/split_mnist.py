@@ -127,6 +127,8 @@ def build_scenarios(data, cfg: SplitConfig) -> list:
 def run(args, console: Console) -> dict[str, Any]:
     """Run every method on every setting and seed; returns the result dict (also a table)."""
     cfg = config_from_args(args)
+    if cfg.threads:  # before the skeleton, which records the thread count
+        torch.set_num_threads(cfg.threads)
     result = result_skeleton("split-mnist", args.device, getattr(args, "quick", False), cfg)
     if args.device != "cpu":
         console.print(f"note: the continual suites run on the CPU (asked for {args.device})")

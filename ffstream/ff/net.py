@@ -234,17 +234,20 @@ class FFNet(nn.Module):
         pos: torch.Tensor | None = None,
         neg: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        *,
+        check: bool = True,
     ) -> StepStats:
         """One local update of every layer; returns the per-layer losses and goodness.
 
         ``pos`` frames are pushed toward high goodness, ``neg`` frames toward low goodness
         (objective permitting); ``labels`` go to objectives that use them (CwC). Both phases in
-        one call go through each layer as one batch.
+        one call go through each layer as one batch. ``check=False`` skips the input validation
+        for callers that have already validated (it costs a full pass over the batch).
         """
         if pos is None and neg is None:
             raise ValueError("step needs positive or negative frames")
         for name, t in (("pos", pos), ("neg", neg)):
-            if t is not None:
+            if t is not None and check:
                 self.check_input(t, name)
         if labels is not None and (
             labels.dtype != torch.long or labels.shape != (0 if pos is None else pos.shape[0],)
@@ -254,22 +257,23 @@ class FFNet(nn.Module):
                 f"{labels.dtype} of shape {tuple(labels.shape)}"
             )
         n_pos = 0 if pos is None else pos.shape[0]
-        x = self._input(torch.cat([t for t in (pos, neg) if t is not None]))
+        both = pos is not None and neg is not None
+        x = self._input(torch.cat([pos, neg]) if both else (pos if pos is not None else neg))
         total = x.new_zeros(())
         losses, goodness = [], []
         with self._autocast(x):
             for layer, objective in zip(self.layers, self.objectives):
                 pre = layer.transform(x)
-                h = layer.activate(pre)
-                h_pos = h[:n_pos].float() if pos is not None else None
-                h_neg = h[n_pos:].float() if neg is not None else None
+                h = layer.activate(pre).float()
+                h_pos, h_neg = _split(h, n_pos, pos is not None, neg is not None)
                 loss = objective.loss(h_pos, h_neg, goodness=self.goodness_fn, labels=labels)
                 if self.peer_norm and h_pos is not None:
+                    pre_pos = pre[:n_pos] if both else pre
                     loss = loss + layer.peer_loss(
-                        pre[:n_pos], h_pos, self.peer_norm, self.peer_momentum
+                        pre_pos, h_pos, self.peer_norm, self.peer_momentum
                     )
                 losses.append(loss.detach())
-                goodness.append(self.goodness_fn(h.detach().float()))
+                goodness.append(self.goodness_fn(h.detach()))
                 total = total + loss
                 # The locality boundary: the next layer sees these activities as constants.
                 x = rms_normalize(h).detach()
@@ -278,9 +282,12 @@ class FFNet(nn.Module):
         self.optimizer.step()
         if self.weight_norm is not None:
             self._project_weights()
-        g = torch.stack(goodness, dim=1)
-        return StepStats(
-            torch.stack(losses),
-            g[:n_pos] if pos is not None else None,
-            g[n_pos:] if neg is not None else None,
-        )
+        g_pos, g_neg = _split(torch.stack(goodness, dim=1), n_pos, pos is not None, neg is not None)
+        return StepStats(torch.stack(losses), g_pos, g_neg)
+
+
+def _split(t: torch.Tensor, n_pos: int, has_pos: bool, has_neg: bool):
+    """The positive and negative parts of a batch (no slicing when only one phase is there)."""
+    if has_pos and has_neg:
+        return t[:n_pos], t[n_pos:]
+    return (t, None) if has_pos else (None, t)

@@ -78,15 +78,18 @@ def from_spec(spec: dict[str, Any]):
     return cls(**params)
 
 
-def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write ``state`` (plain data and tensors) to ``path`` atomically."""
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any], fmt: str = FORMAT) -> Path:
+    """Write ``state`` (plain data and tensors) to ``path`` atomically, tagged with ``fmt``."""
     buffer = io.BytesIO()
-    torch.save({"format": FORMAT, **state}, buffer)
+    torch.save({"format": fmt, **state}, buffer)
     return atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
-def load_checkpoint(path: str | os.PathLike, map_location=None) -> dict[str, Any]:
-    """Read a checkpoint safely. ``ValueError`` for unsafe, foreign or corrupt files."""
+def load_checkpoint(
+    path: str | os.PathLike, map_location=None, fmt: str = FORMAT
+) -> dict[str, Any]:
+    """Read a checkpoint tagged ``fmt`` safely. ``ValueError`` for unsafe, foreign or corrupt
+    files, ``FileNotFoundError`` for missing ones."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
@@ -101,6 +104,7 @@ def load_checkpoint(path: str | os.PathLike, map_location=None) -> dict[str, Any
         ) from None
     except (RuntimeError, EOFError, OSError) as err:
         raise ValueError(f"{path} is not a readable checkpoint: {err}") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path} is not an ffstream StreamLearner checkpoint")
+    if not isinstance(state, dict) or state.get("format") != fmt:
+        found = state.get("format") if isinstance(state, dict) else None
+        raise ValueError(f"{path} is not a {fmt} checkpoint (it holds {found or 'something else'})")
     return state

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ffstream._checks import as_labels
 from ffstream.ff.negatives import hard_wrong_labels, hybrid_images, random_wrong_labels
 
 if TYPE_CHECKING:
@@ -140,4 +141,13 @@ class CallableDreams(Dreams):
     def generate(self, learner, x, y):
         out = self.fn(x, y, learner.generator)
         x_dream, y_dream = out if isinstance(out, tuple) else (out, y)
-        return learner.check_frames(x_dream, name="dream"), y_dream
+        x_dream = learner.check_frames(x_dream, name="dream")
+        if y_dream is not None:
+            y_dream = as_labels(
+                y_dream,
+                x_dream.shape[0],
+                learner.num_classes,
+                device=x_dream.device,
+                name="dream labels",
+            )
+        return x_dream, y_dream

@@ -266,17 +266,25 @@ class StreamLearner:
             if self.num_classes is None:
                 raise ValueError("got labels, but this learner has num_classes=None")
             labels = as_labels(y, x.shape[0], self.num_classes, device=self.device)
-        scores = self.class_scores(x) if labels is not None else None
+        scores = features = None
+        if labels is not None and self.predict_with == "readout":
+            features = self.net.features(self.encoding.neutral(x))
+            scores = self.readout(features)
+        elif labels is not None:
+            scores = self.class_scores(x)
         prediction = scores.argmax(1) if scores is not None else None
 
         pos = self._encode(x, labels)
         neg = None
         if self.schedule.interleaved:
             neg = self._encode(*self._interleaved_negatives(x, labels, scores))
-        stats = self.net.step(pos=pos, neg=neg)
+        stats = self.net.step(pos=pos, neg=neg, check=False)  # x was validated above
         self.awake_updates += 1
         if labels is not None:
-            self.readout.step(self.net.features(self.encoding.neutral(x)), labels)
+            # The readout learns from the features it just predicted with (no second pass).
+            if features is None:
+                features = self.net.features(self.encoding.neutral(x))
+            self.readout.step(features, labels)
 
         self.memory.add(x, labels, self.generator)
         self.recent.add(x, labels, self.generator)
@@ -322,7 +330,7 @@ class StreamLearner:
                 pos = self._encode(x, y)
                 if y is not None:
                     self.readout.step(self.net.features(self.encoding.neutral(x)), y)
-            self.net.step(pos=pos, neg=self._encode(x_neg, y_neg))
+            self.net.step(pos=pos, neg=self._encode(x_neg, y_neg), check=False)
         self.recent.clear()
         self.awake_updates = 0
         self.sleeps += 1

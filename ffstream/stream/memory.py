@@ -10,8 +10,9 @@ __all__ = ["Memory", "ReservoirMemory", "RecentMemory", "ClassBalancedMemory"]
 class Memory:
     """Fixed-capacity storage of frames (and optional labels) as preallocated tensors.
 
-    Storage is allocated once, on first use, so memory use is ``O(capacity)`` however long the
-    stream runs. Subclasses decide which slot a new frame goes to (or whether it is kept).
+    Storage is allocated once, on first use (``capacity`` rows plus one spare row that absorbs
+    the writes of frames not kept), so memory use is ``O(capacity)`` however long the stream
+    runs. Subclasses decide which slot a new frame goes to (or whether it is kept).
     """
 
     def __init__(self, capacity: int):
@@ -22,24 +23,29 @@ class Memory:
         self.labels: torch.Tensor | None = None
         self.size = 0
         self.seen = 0
+        self.labelled = False
 
     def __len__(self) -> int:
         return self.size
 
     def _allocate(self, x: torch.Tensor) -> None:
-        self.frames = x.new_zeros((self.capacity, *x.shape[1:]))
-        self.labels = torch.full((self.capacity,), -1, dtype=torch.long, device=x.device)
+        # One spare row at the end takes the writes of frames that are not kept.
+        self.frames = x.new_zeros((self.capacity + 1, *x.shape[1:]))
+        self.labels = torch.full((self.capacity + 1,), -1, dtype=torch.long, device=x.device)
 
     def add(self, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator) -> None:
         """Offer a batch of frames; ``y`` may be ``None`` for unlabelled streams."""
         if self.frames is None:
             self._allocate(x)
+            self.labelled = y is not None
+        elif self.labelled != (y is not None):
+            raise ValueError("a memory holds either labelled or unlabelled frames, not both")
         slots = self._slots(x.shape[0], y, generator)
-        keep = slots >= 0
-        if bool(keep.any()):
-            self.frames[slots[keep]] = x[keep]
-            if y is not None:
-                self.labels[slots[keep]] = y[keep]
+        # Dropped frames (slot -1) are written to a spare row past the end: no mask, no sync.
+        slots = torch.where(slots >= 0, slots, self.capacity)
+        self.frames.index_copy_(0, slots, x)
+        if y is not None:
+            self.labels.index_copy_(0, slots, y)
         self.seen += x.shape[0]
 
     def _slots(self, n: int, y, generator) -> torch.Tensor:
@@ -52,15 +58,21 @@ class Memory:
         if self.size == 0:
             raise RuntimeError("memory is empty: observe some frames first")
         index = torch.randint(0, self.size, (n,), generator=generator).to(self.frames.device)
-        labels = self.labels[index]
-        return self.frames[index], (labels if bool((labels >= 0).all()) else None)
+        return self.frames[index], (self.labels[index] if self.labelled else None)
 
     def state_dict(self) -> dict:
-        return {"frames": self.frames, "labels": self.labels, "size": self.size, "seen": self.seen}
+        return {
+            "frames": self.frames,
+            "labels": self.labels,
+            "size": self.size,
+            "seen": self.seen,
+            "labelled": self.labelled,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.frames, self.labels = state["frames"], state["labels"]
         self.size, self.seen = int(state["size"]), int(state["seen"])
+        self.labelled = bool(state["labelled"])
 
 
 class ReservoirMemory(Memory):
@@ -96,7 +108,7 @@ class RecentMemory(Memory):
     --------
     >>> memory = RecentMemory(capacity=3)
     >>> memory.add(torch.arange(5.0).view(5, 1), None, torch.Generator())
-    >>> sorted(memory.frames.view(-1).tolist())
+    >>> sorted(memory.frames[: len(memory)].view(-1).tolist())
     [2.0, 3.0, 4.0]
     """
 
