@@ -85,8 +85,8 @@ def sync(device: str | torch.device) -> None:
 
 
 # ---------------------------------------------------------------------------- data
-def add_data_arguments(parser) -> None:
-    """``--data``, ``--no-verify``, ``--val`` and ``--limit``: the options of every MNIST suite."""
+def add_data_source_arguments(parser) -> None:
+    """``--data`` and ``--no-verify``: where every MNIST suite finds its files."""
     parser.add_argument(
         "--data",
         default=None,
@@ -98,6 +98,11 @@ def add_data_arguments(parser) -> None:
         action="store_false",
         help="skip the SHA-256 check of the files (only for your own files in the IDX format)",
     )
+
+
+def add_data_arguments(parser) -> None:
+    """The data source plus ``--val``, ``--limit`` and ``--threads`` of the offline suites."""
+    add_data_source_arguments(parser)
     parser.add_argument(
         "--val",
         type=int,

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import Progress
 
-from ffstream.bench._common import make_progress
+from ffstream.bench._common import add_data_source_arguments, make_progress
 from ffstream.bench.metrics import continual_summary
 from ffstream.stream import EveryN, StreamLearner
 from ffstream.stream.memory import ReservoirMemory
@@ -94,17 +94,7 @@ class ContinualConfig:
 
 def add_continual_arguments(parser) -> None:
     """Options common to ``split-mnist`` and ``permuted-mnist``."""
-    parser.add_argument(
-        "--data",
-        default=None,
-        help="folder holding the MNIST IDX files (default: $FFSTREAM_DATA, else ~/.cache/ffstream)",
-    )
-    parser.add_argument(
-        "--no-verify",
-        dest="verify",
-        action="store_false",
-        help="skip the SHA-256 check of the files (only for your own files in the IDX format)",
-    )
+    add_data_source_arguments(parser)
     parser.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
     parser.add_argument("--batch-size", type=int, default=None, help="frames per step (10)")
     parser.add_argument("--memory", type=int, default=None, help="memory budget in frames (1000)")

@@ -57,7 +57,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ffstream.bench._common import make_progress, result_skeleton, sync
+from ffstream.bench._common import (
+    add_data_source_arguments,
+    make_progress,
+    result_skeleton,
+    sync,
+)
 from ffstream.bench.mnist_ff import backprop_twin
 from ffstream.data import load_mnist, shuffled_stream, to_unit_float
 from ffstream.stream import EveryN, Interleaved, Manual, Schedule, StreamLearner
@@ -133,17 +138,7 @@ QUICK = StreamConfig(frames=2_000, batch_sizes=(1,), bp_tune_frames=1_000, speed
 
 def add_arguments(parser) -> None:
     """Options of ``ffstream bench stream-mnist``."""
-    parser.add_argument(
-        "--data",
-        default=None,
-        help="folder holding the MNIST IDX files (default: $FFSTREAM_DATA, else ~/.cache/ffstream)",
-    )
-    parser.add_argument(
-        "--no-verify",
-        dest="verify",
-        action="store_false",
-        help="skip the SHA-256 check of the files (only for your own files in the IDX format)",
-    )
+    add_data_source_arguments(parser)
     parser.add_argument("--frames", type=int, default=None, help="stream length (default: all)")
     parser.add_argument(
         "--batch-sizes", default=None, help="frames per observe() call, e.g. 1,10 (quick: 1)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import nn
@@ -30,25 +31,65 @@ def rms_normalize(h: torch.Tensor) -> torch.Tensor:
 
 
 class FFLayer(nn.Module):
-    """One locally trained layer: ``h = pool(relu(transform(x)))``.
+    """One locally trained layer: ``h = norm(pool(relu(transform(x))))``.
 
     Also keeps the running mean activity of each unit (channel, for convolutions), which peer
     normalisation uses to keep every unit in play.
+
+    Parameters
+    ----------
+    transform
+        The linear map (``nn.Linear`` or ``nn.Conv2d``).
+    num_units
+        Units (features, or channels for convolutions) the transform produces.
+    pool
+        Max-pooling window applied after the ReLU (convolutions only); ``None`` for none.
+    norm
+        ``None`` (default): the activities are the ReLU (and pool) outputs. ``"batch"``: a
+        per-unit batch normalisation with a learned scale and shift follows them, as in CwComp
+        (Papachristodoulou et al., 2024: conv, ReLU, pool, BatchNorm), and goodness is computed
+        on its output. The learned scale sets how far apart class-group goodness can be, apart
+        from the size of the weights; without it a channel-wise competitive (CwC) layer barely
+        learns. It uses batch statistics in training mode and running statistics after
+        ``.eval()``, so call ``.eval()`` before inference.
+
+    Examples
+    --------
+    >>> layer = FFLayer(nn.Conv2d(1, 4, 3, padding=1), 4, pool=2, norm="batch")
+    >>> h = layer(torch.rand(8, 1, 6, 6))
+    >>> h.shape, abs(h.mean().item()) < 1e-4  # scale 1, shift 0 at the start: zero mean
+    (torch.Size([8, 4, 3, 3]), True)
     """
 
-    def __init__(self, transform: nn.Module, num_units: int, pool: int | None = None):
+    def __init__(
+        self,
+        transform: nn.Module,
+        num_units: int,
+        pool: int | None = None,
+        norm: Literal["batch"] | None = None,
+    ):
         super().__init__()
         self.transform = transform
         self.pool = pool
         self.register_buffer("mean_activity", torch.zeros(num_units))
+        if norm not in (None, "batch"):
+            raise ValueError(f"norm must be None or 'batch', got {norm!r}")
+        # Only registered when asked for, so existing nets keep their parameters and state dicts.
+        if norm == "batch":
+            conv = isinstance(transform, nn.Conv2d)
+            self.norm = (nn.BatchNorm2d if conv else nn.BatchNorm1d)(num_units)
+        else:
+            self.norm = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.activate(self.transform(x))
 
     def activate(self, pre: torch.Tensor) -> torch.Tensor:
-        """ReLU (then max-pool, if set) of the pre-activation."""
+        """ReLU (then max-pool, then normalisation, if set) of the pre-activation."""
         h = F.relu(pre)
-        return F.max_pool2d(h, self.pool) if self.pool else h
+        if self.pool:
+            h = F.max_pool2d(h, self.pool)
+        return self.norm(h) if self.norm is not None else h
 
     def peer_loss(
         self, pre: torch.Tensor, h: torch.Tensor, strength: float, momentum: float
@@ -94,6 +135,9 @@ class FFLinear(FFLayer):
 class FFConv2d(FFLayer):
     """Convolutional FF layer with optional max-pooling after the ReLU.
 
+    ``groups`` splits the channels into independent groups (as CwComp's class-grouped blocks do);
+    ``norm="batch"`` adds CwComp's batch normalisation after the pool (see :class:`FFLayer`).
+
     Examples
     --------
     >>> layer = FFConv2d(1, 8, kernel_size=3, padding=1, pool=2)
@@ -109,11 +153,13 @@ class FFConv2d(FFLayer):
         *,
         padding: int = 1,
         pool: int | None = None,
+        groups: int = 1,
+        norm: Literal["batch"] | None = None,
         generator: torch.Generator | None = None,
     ):
-        conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding)
-        fan_in = in_channels * kernel_size * kernel_size
+        conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, groups=groups)
+        fan_in = in_channels // groups * kernel_size * kernel_size
         with torch.no_grad():
             conv.weight.normal_(0.0, 1.0 / math.sqrt(fan_in), generator=generator)
             conv.bias.zero_()
-        super().__init__(conv, out_channels, pool)
+        super().__init__(conv, out_channels, pool, norm)

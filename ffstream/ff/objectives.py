@@ -116,6 +116,17 @@ class ChannelwiseCompetition(Objective):
     square of group ``c`` and the loss is the cross-entropy of ``(g_1 .. g_C)`` against the label.
     It needs no negative data and no label in the input.
 
+    Parameters
+    ----------
+    num_classes
+        Number of class groups; the layer's channels must divide evenly among them.
+    temperature
+        The logits are ``g_c / temperature``. CwComp computes ``g_c`` after a batch
+        normalisation with a learned scale (``FFLayer(..., norm="batch")``), where every group
+        starts near ``g_c = 1`` and the logits start close together; a temperature of 0.1 lets
+        the competition act within the first epoch. On raw ReLU outputs the loss can instead
+        lower a group's goodness by silencing its units, and whole class groups die.
+
     Examples
     --------
     >>> h = torch.zeros(1, 4, requires_grad=True)
