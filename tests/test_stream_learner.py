@@ -263,3 +263,22 @@ def test_custom_dreams_must_be_passed_again_on_load(tmp_path):
         StreamLearner.load(tmp_path / "c.ckpt")
     again = StreamLearner.load(tmp_path / "c.ckpt", dreams=CallableDreams(lambda x, y, g: x))
     assert isinstance(again.dreams, CallableDreams)
+
+
+def test_reservoir_is_the_same_frame_by_frame_or_in_batches():
+    one, many = ReservoirMemory(50), ReservoirMemory(50)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    frames = torch.arange(1000.0).view(1000, 1)
+    for t in range(1000):
+        one.add(frames[t : t + 1], None, g1)
+    for t in range(0, 1000, 100):  # batches above the small-batch fast path
+        many.add(frames[t : t + 100], None, g2)
+    assert torch.equal(one.frames[:50], many.frames[:50])
+    # uniform over the whole stream, not just its start
+    assert 300 < one.frames[:50].mean() < 700
+
+
+def test_recent_memory_keeps_the_newest_frames_of_a_large_batch():
+    memory = RecentMemory(capacity=4)
+    memory.add(torch.arange(10.0).view(10, 1), None, torch.Generator())
+    assert sorted(memory.frames[:4].view(-1).tolist()) == [6.0, 7.0, 8.0, 9.0]

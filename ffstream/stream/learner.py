@@ -290,11 +290,10 @@ class StreamLearner:
         self.recent.add(x, labels, self.generator)
         self.frames_seen += x.shape[0]
         novelty = self._novelty(stats.pos_goodness)
-        signal = (
-            float((prediction != labels).float().mean())
-            if labels is not None
-            else float(novelty.mean())
-        )
+        signal = None
+        if self.schedule.uses_signal:
+            error = None if labels is None else (prediction != labels).float().mean()
+            signal = float(error if error is not None else novelty.mean())
         due = self.schedule.after_observe(x.shape[0], signal)
         slept = due != 0
         if slept:

@@ -6,6 +6,9 @@ import torch
 
 __all__ = ["Memory", "ReservoirMemory", "RecentMemory", "ClassBalancedMemory"]
 
+#: Up to this many frames per call, slots are computed with Python ints (cheaper at batch 1).
+_SMALL_BATCH = 64
+
 
 class Memory:
     """Fixed-capacity storage of frames (and optional labels) as preallocated tensors.
@@ -92,13 +95,23 @@ class ReservoirMemory(Memory):
     """
 
     def _slots(self, n, y, generator):
-        # Vectorised algorithm R: frame p (0-based) replaces slot j ~ U{0..p} if j < capacity.
+        # Algorithm R: frame p (0-based) replaces slot j ~ U{0..p} if j < capacity.
+        draws = torch.rand(n, generator=generator, dtype=torch.float64)
+        if n <= _SMALL_BATCH:  # a handful of Python ints beats a dozen tiny tensor ops
+            slots = [self._slot(self.seen + i, u) for i, u in enumerate(draws.tolist())]
+            self.size = min(self.capacity, self.seen + n)
+            return torch.tensor(slots, device=self.frames.device)
         positions = torch.arange(self.seen, self.seen + n, dtype=torch.float64)
-        draws = (torch.rand(n, generator=generator, dtype=torch.float64) * (positions + 1)).long()
-        slots = torch.where(positions < self.capacity, positions.long(), draws)
+        slots = torch.where(positions < self.capacity, positions, draws * (positions + 1)).long()
         slots[slots >= self.capacity] = -1
         self.size = min(self.capacity, self.seen + n)
         return slots.to(self.frames.device)
+
+    def _slot(self, position: int, draw: float) -> int:
+        if position < self.capacity:
+            return position
+        j = int(draw * (position + 1))
+        return j if j < self.capacity else -1
 
 
 class RecentMemory(Memory):
@@ -113,11 +126,11 @@ class RecentMemory(Memory):
     """
 
     def _slots(self, n, y, generator):
-        positions = torch.arange(self.seen, self.seen + n) % self.capacity
-        if n > self.capacity:  # only the newest `capacity` frames of the batch survive
-            positions[: n - self.capacity] = -1
+        # Only the newest `capacity` frames of a batch survive; older ones go to the spare row.
+        first_kept = max(0, n - self.capacity)
+        slots = [-1] * first_kept + [(self.seen + i) % self.capacity for i in range(first_kept, n)]
         self.size = min(self.capacity, self.seen + n)
-        return positions.to(self.frames.device)
+        return torch.tensor(slots, device=self.frames.device)
 
     def clear(self) -> None:
         """Forget everything (storage stays allocated)."""

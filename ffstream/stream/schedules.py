@@ -16,9 +16,12 @@ __all__ = ["Schedule", "Interleaved", "EveryN", "Manual", "OnDrift"]
 
 
 class Schedule:
-    """Base class. ``interleaved`` schedules make a negative update with every awake frame."""
+    """Base class. ``interleaved`` schedules make a negative update with every awake frame;
+    ``uses_signal`` schedules read the error/novelty signal (others get ``None``, which spares
+    the learner a host sync per frame)."""
 
     interleaved: bool = False
+    uses_signal: bool = False
 
     def after_observe(self, frames: int, signal: float | None) -> int | None:
         """Sleep steps due after ``frames`` more frames: 0 (awake), an int, or None (full)."""
@@ -99,6 +102,8 @@ class OnDrift(Schedule):
     >>> 200 < fired.index(None) < 260
     True
     """
+
+    uses_signal = True
 
     def __init__(
         self,
