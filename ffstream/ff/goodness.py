@@ -45,7 +45,7 @@ class Goodness:
         self.threshold = threshold
 
     def __call__(self, h: torch.Tensor) -> torch.Tensor:
-        squares = h.flatten(1).square()
+        squares = (h if h.dim() == 2 else h.flatten(1)).square()
         return squares.sum(1) if self.reduction == "sum" else squares.mean(1)
 
     def threshold_for(self, num_units: int) -> float:

@@ -26,8 +26,8 @@ def rms_normalize(h: torch.Tensor) -> torch.Tensor:
     >>> rms_normalize(torch.tensor([[3.0, 4.0]])).square().mean().item()
     1.0
     """
-    rms = h.flatten(1).square().mean(1).add(_EPS).sqrt()
-    return h / rms.view(-1, *([1] * (h.dim() - 1)))
+    rms = h.square().mean(dim=tuple(range(1, h.dim())), keepdim=True).add(_EPS).sqrt()
+    return h / rms
 
 
 class FFLayer(nn.Module):

@@ -11,6 +11,8 @@ Hinton's seed text writes the per-layer losses as ``log(1 + theta - y^2)`` and
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -72,14 +74,18 @@ class Logistic(Objective):
     def loss(self, h_pos, h_neg, *, goodness, labels=None):
         total = 0.0
         if h_pos is not None:
-            theta = goodness.threshold_for(h_pos[0].numel())
-            total = total + F.softplus((theta - goodness(h_pos)) / self.temperature).mean()
+            theta = goodness.threshold_for(math.prod(h_pos.shape[1:]))
+            total = total + F.softplus(self._scaled(theta - goodness(h_pos))).mean()
         if h_neg is not None:
-            theta = goodness.threshold_for(h_neg[0].numel())
-            total = total + F.softplus((goodness(h_neg) - theta) / self.temperature).mean()
+            theta = goodness.threshold_for(math.prod(h_neg.shape[1:]))
+            total = total + F.softplus(self._scaled(goodness(h_neg) - theta)).mean()
         if isinstance(total, float):
             raise ValueError("Logistic.loss needs positive or negative activities")
         return total
+
+
+    def _scaled(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits if self.temperature == 1.0 else logits / self.temperature
 
 
 class SymBa(Objective):

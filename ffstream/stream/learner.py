@@ -269,7 +269,8 @@ class StreamLearner:
         scores = features = None
         if labels is not None and self.predict_with == "readout":
             features = self.net.features(self.encoding.neutral(x))
-            scores = self.readout(features)
+            with torch.no_grad():
+                scores = self.readout(features)
         elif labels is not None:
             scores = self.class_scores(x)
         prediction = scores.argmax(1) if scores is not None else None
