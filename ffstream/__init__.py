@@ -12,23 +12,39 @@ from ffstream.ff import (
     Goodness,
     LinearReadout,
     Logistic,
+    OneHotAppend,
     OneHotOverlay,
     SpatialPattern,
     SupervisedFF,
     SymBa,
 )
-from ffstream.stream import StreamLearner
+from ffstream.stream import (
+    EveryN,
+    Interleaved,
+    Manual,
+    Observation,
+    OnDrift,
+    StreamLearner,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ChannelwiseCompetition",
+    "EveryN",
+    "FFAnomalyDetector",
+    "FFClassifier",
     "FFConv2d",
     "FFLinear",
     "FFNet",
     "Goodness",
+    "Interleaved",
     "LinearReadout",
     "Logistic",
+    "Manual",
+    "Observation",
+    "OnDrift",
+    "OneHotAppend",
     "OneHotOverlay",
     "SpatialPattern",
     "StreamLearner",
@@ -36,3 +52,12 @@ __all__ = [
     "SymBa",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    # The river estimators import river (slow to import): load them on first use only.
+    if name in ("FFClassifier", "FFAnomalyDetector"):
+        from ffstream import river as _river
+
+        return getattr(_river, name)
+    raise AttributeError(f"module 'ffstream' has no attribute {name!r}")

@@ -1,0 +1,55 @@
+"""The package's public surface and its install layout."""
+
+import importlib
+import pathlib
+import subprocess
+import sys
+import tomllib
+
+import ffstream
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_every_public_name_resolves():
+    for name in ffstream.__all__:
+        assert getattr(ffstream, name) is not None, name
+
+
+def test_every_source_package_is_listed_in_pyproject():
+    """The package list is explicit (envs/ ships as ffstream.envs): nothing may be left out."""
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        "ffstream." + ".".join(p.parent.relative_to(ROOT / "ffstream").parts)
+        for p in (ROOT / "ffstream").rglob("__init__.py")
+    }
+    found = {name.rstrip(".") for name in found}
+    found |= {
+        "ffstream.envs" + "".join("." + part for part in p.parent.relative_to(ROOT / "envs").parts)
+        for p in (ROOT / "envs").rglob("__init__.py")
+    }
+    assert found == listed
+
+
+def test_envs_is_not_a_top_level_module():
+    assert importlib.util.find_spec("envs") is None or "site-packages" not in str(
+        importlib.util.find_spec("envs").origin
+    )
+    assert importlib.import_module("ffstream.envs").make is not None
+
+
+def test_cli_version_and_help():
+    out = subprocess.run(
+        [sys.executable, "-m", "ffstream.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == f"ffstream {ffstream.__version__}"
+    help_text = subprocess.run(
+        [sys.executable, "-m", "ffstream.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for command in ("run", "bench", "envs"):
+        assert command in help_text
