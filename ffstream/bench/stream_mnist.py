@@ -352,8 +352,8 @@ def bare_learner(learner: StreamLearner) -> BareFF:
     Raises ``ValueError`` for learner features the bare loop does not reproduce.
     """
     net = learner.net
-    if net.weight_norm is not None or net.bf16 or not net.normalize_input:
-        raise ValueError("the bare loop covers weight_norm=None, bf16=False, normalize_input")
+    if net.bf16 or not net.normalize_input:
+        raise ValueError("the bare loop covers bf16=False, normalize_input=True")
     weights = [layer.transform.weight.detach().clone().requires_grad_() for layer in net.layers]
     biases = [layer.transform.bias.detach().clone().requires_grad_() for layer in net.layers]
     params = [p for pair in zip(weights, biases) for p in pair]

@@ -73,12 +73,6 @@ class FFNet(nn.Module):
         EMA factor of each unit's mean activity (ffcode: 0.9).
     normalize_input
         Divide each input frame by its RMS before the first layer.
-    weight_norm
-        If set, every unit's incoming weight vector is projected back to this length after each
-        update. Goodness can then grow only by *aligning* weights with the data, never by
-        scaling them up, so a long run of positive-only (or negative-only) updates cannot inflate
-        (or deflate) every input's goodness at once — what makes separated awake/sleep phases
-        fail.
     bf16
         Run forward passes under bfloat16 autocast (CUDA only; ignored on CPU).
 
@@ -108,7 +102,6 @@ class FFNet(nn.Module):
         peer_norm: float = 0.03,
         peer_momentum: float = 0.9,
         normalize_input: bool = True,
-        weight_norm: float | None = None,
         bf16: bool = False,
     ):
         super().__init__()
@@ -125,7 +118,6 @@ class FFNet(nn.Module):
         self.peer_norm = peer_norm
         self.peer_momentum = peer_momentum
         self.normalize_input = normalize_input
-        self.weight_norm = weight_norm
         self.bf16 = bf16
         self.optimizer = make_optimizer(layers, optimizer, lr, momentum, weight_decay)
 
@@ -193,18 +185,6 @@ class FFNet(nn.Module):
         """Normalised activities of layers (>= 2 by default), concatenated: readout features."""
         acts = self.activities(x)[1 if skip_first and len(self.layers) > 1 else 0 :]
         return torch.cat([rms_normalize(h).flatten(1) for h in acts], dim=1)
-
-    def thresholds(self, x: torch.Tensor) -> torch.Tensor:
-        """Each layer's goodness threshold for inputs shaped like ``x``: shape ``(num_layers,)``."""
-        widths = [h[0].numel() for h in self.activities(x[:1])]
-        return torch.tensor([self.goodness_fn.threshold_for(w) for w in widths], device=x.device)
-
-    @torch.no_grad()
-    def _project_weights(self) -> None:
-        for layer in self.layers:
-            weight = layer.transform.weight
-            norms = weight.flatten(1).norm(dim=1).clamp_min(1e-12)
-            weight.mul_((self.weight_norm / norms).view(-1, *[1] * (weight.dim() - 1)))
 
     def check_input(self, x: torch.Tensor, name: str = "x") -> None:
         """Raise ``ValueError`` naming the problem if ``x`` is not a valid batch for this net.
@@ -280,8 +260,6 @@ class FFNet(nn.Module):
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
-        if self.weight_norm is not None:
-            self._project_weights()
         g_pos, g_neg = _split(torch.stack(goodness, dim=1), n_pos, pos is not None, neg is not None)
         return StepStats(torch.stack(losses), g_pos, g_neg)
 

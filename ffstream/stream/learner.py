@@ -116,7 +116,6 @@ class StreamLearner:
         readout_lr: float = 0.01,
         optimizer: str = "adam",
         goodness: Literal["sum", "mean"] = "sum",
-        weight_norm: float | None = None,
         predict_with: Literal["goodness", "readout"] = "readout",
         device: str | torch.device | None = "auto",
         seed: int | None = 0,
@@ -141,7 +140,6 @@ class StreamLearner:
             readout_lr=readout_lr,
             optimizer=optimizer,
             goodness=goodness,
-            weight_norm=weight_norm,
             predict_with=predict_with,
             seed=seed,
         )
@@ -155,7 +153,6 @@ class StreamLearner:
             lr=lr,
             optimizer=optimizer,
             goodness=Goodness(goodness),
-            weight_norm=weight_norm,
         )
         self.encoding = OneHotAppend(num_classes) if num_classes else None
         self._thresholds = torch.tensor(
