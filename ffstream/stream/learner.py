@@ -81,6 +81,8 @@ class StreamLearner:
         Local optimizer of the FF layers.
     readout_lr
         SGD step of the linear readout (labelled streams).
+    goodness
+        ``"sum"`` of squares with threshold = width (Hinton's convention) or ``"mean"``.
     predict_with
         ``"readout"`` (one pass with the neutral label and a linear softmax on the normalised
         activities, trained locally; the default: it is C times cheaper and, on streams, it is
@@ -89,6 +91,15 @@ class StreamLearner:
         ``"cpu"``, ``"cuda"``, ... or ``"auto"``.
     seed
         Seeds weights and every random choice; a seeded learner is reproducible on CPU.
+
+    Notes
+    -----
+    FF with positive and negative phases separated in time has been reported to fail (Hinton
+    2022, section 5; Lică & Dinucu-Jianu 2023). Three choices make it work here, each measured
+    in BENCHMARKS.md: sleep *replays* remembered frames as positives beside the dreams; a full
+    sleep makes as many steps as there were awake updates since the last one, so neither phase
+    outweighs the other; and each dream is made from the very memory it is contrasted with (the
+    same frame with a wrong label), so the contrast is as small as the change the dream made.
 
     Examples
     --------
@@ -215,8 +226,9 @@ class StreamLearner:
     def predict_proba(self, x) -> torch.Tensor:
         """Class probabilities for one frame or a batch, shape ``(batch, num_classes)``.
 
-        Goodness scores are sums of squares, so their softmax is sharp; it ranks classes and is
-        calibrated only roughly.
+        The softmax of the readout's logits (``predict_with="readout"``) or of the summed goodness
+        per label (``"goodness"``; sums of squares make that softmax sharp: it ranks classes but
+        is calibrated only roughly).
         """
         return torch.softmax(self.class_scores(self.check_frames(x)), dim=1)
 
