@@ -12,12 +12,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import write_fake_mnist
 from rich.console import Console
 
 from ffstream import bench, cli
 from ffstream.bench import continual, drift, split_mnist
-from ffstream.data import write_idx
-from ffstream.data.mnist import FILES
 
 N_TRAIN, N_TEST = 300, 60
 TINY = ["--hidden", "16,16", "--eval-every", "50", "--memory", "40", "--sleep-every", "10"]
@@ -25,20 +24,7 @@ TINY = ["--hidden", "16,16", "--eval-every", "50", "--memory", "40", "--sleep-ev
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data") / "mnist"
-    folder.mkdir()
-    for seed, (split, (images_name, labels_name)) in enumerate(FILES.items()):
-        n = N_TRAIN if split == "train" else N_TEST
-        rng = np.random.default_rng(seed)
-        labels = np.arange(n) % 10  # every class present in both splits
-        rng.shuffle(labels)
-        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
-        for i, label in enumerate(labels):
-            r, c = 2 + 5 * (label // 5), 2 + 5 * (label % 5)
-            images[i, r : r + 8, c : c + 8] = 255
-        write_idx(folder / images_name, images)
-        write_idx(folder / labels_name, labels.astype(np.uint8))
-    return folder.parent
+    return write_fake_mnist(tmp_path_factory.mktemp("data"), N_TRAIN, N_TEST)
 
 
 def _args(module, data_dir, *extra):

@@ -11,39 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
 import pytest
 import torch
+from conftest import write_fake_mnist
 from rich.console import Console
 
 from ffstream import bench, cli
 from ffstream.bench import _common, mnist_cwc, mnist_ff
-from ffstream.data import write_idx
-from ffstream.data.mnist import FILES
 
 N_TRAIN, N_TEST = 200, 60
 
 
-def _write_split(folder, images_name, labels_name, n, seed):
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n).astype(np.uint8)
-    images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
-    for i, label in enumerate(labels):  # a bright square whose place gives the class away
-        r, c = 2 + 5 * (label // 5), 2 + 5 * (label % 5)
-        images[i, r : r + 8, c : c + 8] = 255
-    write_idx(folder / images_name, images)
-    write_idx(folder / labels_name, labels)
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data") / "mnist"
-    folder.mkdir()
-    for seed, (split, (images_name, labels_name)) in enumerate(FILES.items()):
-        _write_split(
-            folder, images_name, labels_name, N_TRAIN if split == "train" else N_TEST, seed
-        )
-    return folder.parent
+    return write_fake_mnist(tmp_path_factory.mktemp("data"), N_TRAIN, N_TEST)
 
 
 def _args(module, data_dir, *extra):

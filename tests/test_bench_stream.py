@@ -10,15 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
 import pytest
 import torch
+from conftest import write_fake_mnist
 from rich.console import Console
 
 from ffstream import bench, cli
 from ffstream.bench import stream_mnist
-from ffstream.data import write_idx
-from ffstream.data.mnist import FILES
 
 N_TRAIN, N_TEST = 300, 50
 TINY = [
@@ -35,19 +33,7 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data") / "mnist"
-    folder.mkdir()
-    for seed, (split, (images_name, labels_name)) in enumerate(FILES.items()):
-        n = N_TRAIN if split == "train" else N_TEST
-        rng = np.random.default_rng(seed)
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
-        for i, label in enumerate(labels):  # a bright square whose place gives the class away
-            r, c = 2 + 5 * (label // 5), 2 + 5 * (label % 5)
-            images[i, r : r + 8, c : c + 8] = 255
-        write_idx(folder / images_name, images)
-        write_idx(folder / labels_name, labels)
-    return folder.parent
+    return write_fake_mnist(tmp_path_factory.mktemp("data"), N_TRAIN, N_TEST)
 
 
 def _args(data_dir, *extra):
