@@ -32,6 +32,8 @@ from ffstream.data import load_mnist, to_unit_float
 
 __all__ = [
     "add_data_arguments",
+    "add_data_source_arguments",
+    "data_summary",
     "apply_threads",
     "device_name",
     "error_pct",
@@ -42,6 +44,7 @@ __all__ = [
     "set_lr",
     "sync",
     "time_backprop_epoch",
+    "train_supervised",
 ]
 
 
@@ -251,3 +254,70 @@ def make_progress(console: Console) -> Progress:
         console=console,
         disable=not console.is_terminal,
     )
+
+
+# ---------------------------------------------------------------------------- training
+def train_supervised(
+    model,
+    cfg: Any,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    *,
+    device: str,
+    console: Console,
+    validate: Callable[[], dict[str, float]] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Train a :class:`~ffstream.ff.SupervisedFF` for ``cfg.epochs`` with rich progress.
+
+    Batches of ``cfg.batch_size`` in a seeded order; the lr of the net and of the readout follow
+    ``cfg.schedule`` (``"ffcode"``: constant for half the steps, then linear to 0). After every
+    epoch ``validate()`` (if given) returns validation errors in percent. Returns the per-epoch
+    history and the number of steps per epoch.
+    """
+    steps_per_epoch = len(x_train) // cfg.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(x_train)} training frames are fewer than one batch")
+    total_steps = steps_per_epoch * cfg.epochs
+    shuffle = torch.Generator().manual_seed(cfg.seed)
+    history: list[dict[str, Any]] = []
+    step = 0
+    with make_progress(console) as progress:
+        task = progress.add_task("training", total=total_steps, status="")
+        for epoch in range(1, cfg.epochs + 1):
+            sync(device)
+            epoch_start = time.perf_counter()
+            order = torch.randperm(len(x_train), generator=shuffle).to(device)
+            loss_sum = torch.zeros(len(model.net.layers), device=device)
+            for i in range(steps_per_epoch):
+                factor = ffcode_lr_factor(step, total_steps) if cfg.schedule == "ffcode" else 1.0
+                set_lr(model.net.optimizer, cfg.lr * factor)
+                set_lr(model.readout and model.readout.optimizer, cfg.readout_lr * factor)
+                idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+                loss_sum += model.train_step(x_train[idx], y_train[idx]).losses
+                step += 1
+                progress.advance(task)
+            sync(device)
+            seconds = time.perf_counter() - epoch_start
+            losses = (loss_sum / steps_per_epoch).tolist()
+            record = {"epoch": epoch, "seconds": seconds, "loss": losses}
+            line = (
+                f"epoch {epoch:>3}/{cfg.epochs}  {seconds:6.1f} s  "
+                f"loss {' '.join(f'{v:.3f}' for v in losses)}"
+            )
+            if validate is not None:
+                record["val_error_pct"] = validate()
+                line += "  val error " + " / ".join(
+                    f"{v:.2f}%" for v in record["val_error_pct"].values()
+                )
+            history.append(record)
+            progress.update(task, status=f"epoch {epoch}: {seconds:.1f} s")
+            console.print(line, highlight=False)
+    return history, steps_per_epoch
+
+
+def data_summary(root, data: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, Any]:
+    """The ``data`` entry of a result: where the files were and how many frames each split had."""
+    return {
+        "root": None if root is None else str(root),
+        **{f"{split}_frames": len(x) for split, (x, _) in data.items()},
+    }

@@ -54,14 +54,12 @@ from torch import nn
 from ffstream.bench._common import (
     add_data_arguments,
     apply_threads,
+    data_summary,
     error_pct,
-    ffcode_lr_factor,
     load_splits,
-    make_progress,
     result_skeleton,
-    set_lr,
-    sync,
     time_backprop_epoch,
+    train_supervised,
 )
 from ffstream.ff import ChannelwiseCompetition, FFLayer, FFNet, SupervisedFF
 
@@ -232,12 +230,7 @@ def run(args, console: Console) -> dict[str, Any]:
     x_train, y_train = data["train"]
     x_val, y_val = data["val"]
     x_test, y_test = data["test"]
-    result["data"] = {
-        "root": None if args.data is None else str(args.data),
-        "train_frames": len(x_train),
-        "val_frames": len(x_val),
-        "test_frames": len(x_test),
-    }
+    result["data"] = data_summary(args.data, data)
     console.print(
         f"mnist-cwc: channels {'-'.join(map(str, cfg.channels))}, {cfg.epochs} epochs, "
         f"batch {cfg.batch_size}, {len(x_train)} training frames on {result['device_name']}"
@@ -249,46 +242,19 @@ def run(args, console: Console) -> dict[str, Any]:
         "goodness_last_layer": lambda x: predict_last_layer(model, x),
         "readout": lambda x: model.predict(x, "readout"),
     }
-    steps_per_epoch = len(x_train) // cfg.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"{len(x_train)} training frames are fewer than one batch")
-    total_steps = steps_per_epoch * cfg.epochs
-    shuffle = torch.Generator().manual_seed(cfg.seed)
-    history: list[dict[str, Any]] = []
-    step = 0
-    with make_progress(console) as progress:
-        task = progress.add_task("training", total=total_steps, status="")
-        for epoch in range(1, cfg.epochs + 1):
-            sync(device)
-            epoch_start = time.perf_counter()
-            order = torch.randperm(len(x_train), generator=shuffle).to(device)
-            loss_sum = torch.zeros(len(cfg.channels), device=device)
-            for i in range(steps_per_epoch):
-                factor = ffcode_lr_factor(step, total_steps) if cfg.schedule == "ffcode" else 1.0
-                set_lr(model.net.optimizer, cfg.lr * factor)
-                set_lr(model.readout and model.readout.optimizer, cfg.readout_lr * factor)
-                idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-                loss_sum += model.train_step(x_train[idx], y_train[idx]).losses
-                step += 1
-                progress.advance(task)
-            sync(device)
-            seconds = time.perf_counter() - epoch_start
-            losses = (loss_sum / steps_per_epoch).tolist()
-            record = {"epoch": epoch, "seconds": seconds, "loss": losses}
-            line = (
-                f"epoch {epoch:>3}/{cfg.epochs}  {seconds:6.1f} s  "
-                f"loss {' '.join(f'{v:.3f}' for v in losses)}"
-            )
-            if len(x_val):
-                record["val_error_pct"] = {
-                    name: evaluate(model, fn, x_val, y_val) for name, fn in predictors.items()
-                }
-                line += "  val error " + " / ".join(
-                    f"{v:.2f}%" for v in record["val_error_pct"].values()
-                )
-            history.append(record)
-            progress.update(task, status=f"epoch {epoch}: {seconds:.1f} s")
-            console.print(line, highlight=False)
+    history, steps_per_epoch = train_supervised(
+        model,
+        cfg,
+        x_train,
+        y_train,
+        device=device,
+        console=console,
+        validate=(
+            (lambda: {name: evaluate(model, fn, x_val, y_val) for name, fn in predictors.items()})
+            if len(x_val)
+            else None
+        ),
+    )
     train_s = sum(r["seconds"] for r in history)
 
     test_error = {name: evaluate(model, fn, x_test, y_test) for name, fn in predictors.items()}

@@ -64,14 +64,12 @@ from torch import nn
 from ffstream.bench._common import (
     add_data_arguments,
     apply_threads,
+    data_summary,
     error_pct,
-    ffcode_lr_factor,
     load_splits,
-    make_progress,
     result_skeleton,
-    set_lr,
-    sync,
     time_backprop_epoch,
+    train_supervised,
 )
 from ffstream.ff import FFNet, Goodness, OneHotOverlay, SupervisedFF
 
@@ -183,58 +181,29 @@ def run(args, console: Console) -> dict[str, Any]:
     x_train, y_train = data["train"]
     x_val, y_val = data["val"]
     x_test, y_test = data["test"]
-    result["data"] = {
-        "root": None if args.data is None else str(args.data),
-        "train_frames": len(x_train),
-        "val_frames": len(x_val),
-        "test_frames": len(x_test),
-    }
+    result["data"] = data_summary(args.data, data)
     console.print(
         f"mnist-ff: {'-'.join(map(str, cfg.sizes))}, {cfg.epochs} epochs, batch {cfg.batch_size}, "
         f"{len(x_train)} training frames on {result['device_name']}"
     )
 
     model = build_model(cfg, device)
-    steps_per_epoch = len(x_train) // cfg.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"{len(x_train)} training frames are fewer than one batch")
-    total_steps = steps_per_epoch * cfg.epochs
-    shuffle = torch.Generator().manual_seed(cfg.seed)
-    history: list[dict[str, Any]] = []
-    step = 0
-    with make_progress(console) as progress:
-        task = progress.add_task("training", total=total_steps, status="")
-        for epoch in range(1, cfg.epochs + 1):
-            sync(device)
-            epoch_start = time.perf_counter()
-            order = torch.randperm(len(x_train), generator=shuffle).to(device)
-            loss_sum = torch.zeros(len(cfg.sizes) - 1, device=device)
-            for i in range(steps_per_epoch):
-                factor = ffcode_lr_factor(step, total_steps) if cfg.schedule == "ffcode" else 1.0
-                set_lr(model.net.optimizer, cfg.lr * factor)
-                set_lr(model.readout and model.readout.optimizer, cfg.readout_lr * factor)
-                idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-                loss_sum += model.train_step(x_train[idx], y_train[idx]).losses
-                step += 1
-                progress.advance(task)
-            sync(device)
-            seconds = time.perf_counter() - epoch_start
-            losses = (loss_sum / steps_per_epoch).tolist()
-            record = {"epoch": epoch, "seconds": seconds, "loss": losses}
-            line = (
-                f"epoch {epoch:>3}/{cfg.epochs}  {seconds:6.1f} s  "
-                f"loss {' '.join(f'{v:.3f}' for v in losses)}"
-            )
-            if len(x_val):
-                record["val_error_pct"] = {
-                    "goodness": error_pct(model.predict, x_val, y_val),
-                    "readout": error_pct(lambda x: model.predict(x, "readout"), x_val, y_val),
-                }
-                v = record["val_error_pct"]
-                line += f"  val error {v['goodness']:.2f}% / {v['readout']:.2f}%"
-            history.append(record)
-            progress.update(task, status=f"epoch {epoch}: {seconds:.1f} s")
-            console.print(line, highlight=False)
+
+    def validate() -> dict[str, float]:
+        return {
+            "goodness": error_pct(model.predict, x_val, y_val),
+            "readout": error_pct(lambda x: model.predict(x, "readout"), x_val, y_val),
+        }
+
+    history, steps_per_epoch = train_supervised(
+        model,
+        cfg,
+        x_train,
+        y_train,
+        device=device,
+        console=console,
+        validate=validate if len(x_val) else None,
+    )
     train_s = sum(r["seconds"] for r in history)
 
     test_error = {
