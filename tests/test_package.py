@@ -53,3 +53,14 @@ def test_cli_version_and_help():
     ).stdout
     for command in ("run", "bench", "envs"):
         assert command in help_text
+
+
+def test_ci_runs_exactly_the_readme_commands():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    blocks = readme.split("```bash\n")[1:]
+    install, test = (block.split("\n```")[0].strip() for block in blocks[:2])
+    assert "ffstream run --env CartPole-v1" in install and test == "pytest"
+    ci_lines = [line.strip() for line in ci.splitlines() if not line.lstrip().startswith("#")]
+    assert install in ci_lines
+    assert "pytest || status=$?" in ci_lines  # the README's test command, exit 5 handled
