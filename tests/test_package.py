@@ -64,3 +64,11 @@ def test_ci_runs_exactly_the_readme_commands():
     ci_lines = [line.strip() for line in ci.splitlines() if not line.lstrip().startswith("#")]
     assert install in ci_lines
     assert "pytest || status=$?" in ci_lines  # the README's test command, exit 5 handled
+
+
+def test_readme_python_example_runs(capsys):
+    readme = (ROOT / "README.md").read_text()
+    code = readme.split("```python\n")[1].split("```")[0]
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert printed.count("slept") == 4  # EveryN(500) over 2,000 frames

@@ -10,6 +10,7 @@ from ffstream.stream.dreams import (
 from ffstream.stream.learner import Observation, StreamLearner
 from ffstream.stream.memory import ClassBalancedMemory, Memory, RecentMemory, ReservoirMemory
 from ffstream.stream.schedules import EveryN, Interleaved, Manual, OnDrift, Schedule
+from ffstream.stream.sequence import REBER_SYMBOLS, ReberString, SequenceLearner, reber_strings
 
 __all__ = [
     "CallableDreams",
@@ -23,9 +24,13 @@ __all__ = [
     "Memory",
     "Observation",
     "OnDrift",
+    "REBER_SYMBOLS",
+    "ReberString",
     "RecentMemory",
     "ReservoirMemory",
     "Schedule",
+    "SequenceLearner",
     "StreamLearner",
     "WrongLabelDreams",
+    "reber_strings",
 ]
