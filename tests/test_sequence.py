@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ffstream.stream import SequenceLearner, reber_strings
-from ffstream.stream.sequence import REBER_SYMBOLS
+from ffstream.stream.sequence import legal_next_accuracy
 
 CONTEXT = 8
 
@@ -15,16 +15,6 @@ def _stream(strings):
         symbols += s.symbols
         legal += s.legal_next
     return symbols, legal
-
-
-def _legal_accuracy(learner, symbols, legal):
-    """Fraction of predictions that are legal next symbols, and a uniform predictor's."""
-    hits = chance = 0.0
-    positions = range(CONTEXT, len(symbols))
-    for i in positions:
-        hits += learner.predict_next(symbols[i - CONTEXT : i]) in legal[i - 1]
-        chance += len(legal[i - 1]) / len(REBER_SYMBOLS)
-    return hits / len(positions), chance / len(positions)
 
 
 def _small(**kwargs):
@@ -50,8 +40,7 @@ def test_learns_embedded_reber_online_with_sleep():
     learner = _small(sleep_every=200)
     learner.observe(train[:1000])
     assert learner.sleeps == 5
-    test_symbols, test_legal = _stream(reber_strings(40, seed=1000))
-    accuracy, chance = _legal_accuracy(learner, test_symbols, test_legal)
+    accuracy, chance = legal_next_accuracy(learner, reber_strings(40, seed=1000))
     assert chance < 0.3
     assert accuracy > 0.75, (accuracy, chance)
 
@@ -115,3 +104,18 @@ def test_interleaved_schedule_never_sleeps():
     learner = _small(schedule="interleaved", sleep_every=10)
     learner.observe(train[:60])
     assert learner.sleeps == 0 and learner.awake_updates == 60 - CONTEXT
+
+
+def test_sequence_benchmark_writes_its_json(tmp_path):
+    import json
+
+    from ffstream import cli
+
+    out = tmp_path / "sequence.json"
+    code = cli.main(
+        ["bench", "sequence", "--quick", "--symbols", "200", "--device", "cpu", "--out", str(out)]
+    )
+    assert code == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert {r["schedule"] for r in runs} == {"sleep", "interleaved"}
+    assert all(0.0 <= r["after_sleep"] <= 1.0 and 0.0 < r["chance"] < 0.3 for r in runs)

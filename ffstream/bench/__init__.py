@@ -21,6 +21,7 @@ SUITES: dict[str, str] = {
     "mnist-ff": "ffstream.bench.mnist_ff",
     "mnist-cwc": "ffstream.bench.mnist_cwc",
     "envs": "ffstream.bench.env_throughput",
+    "sequence": "ffstream.bench.sequence",
     "feeds": "ffstream.bench.feeds",
     "cartpole": "ffstream.bench.cartpole",
     "stream-mnist": "ffstream.bench.stream_mnist",

@@ -26,6 +26,7 @@ from ffstream.ff import FFNet
 from ffstream.stream.memory import RecentMemory, ReservoirMemory
 
 __all__ = [
+    "legal_next_accuracy",
     "REBER_SYMBOLS",
     "ReberString",
     "SequenceLearner",
@@ -110,6 +111,23 @@ def reber_strings(n: int, seed: int = 0, embedded: bool = True) -> list[ReberStr
         ]
         out.append(ReberString(tuple(symbols), tuple(legal)))
     return out
+
+
+def legal_next_accuracy(
+    learner: SequenceLearner, strings: Sequence[ReberString]
+) -> tuple[float, float]:
+    """How often ``learner`` predicts a symbol the grammar allows next, and a uniform guesser's.
+
+    The strings are joined into one stream; every position with a full context is scored.
+    """
+    symbols = [symbol for s in strings for symbol in s.symbols]
+    legal = [allowed for s in strings for allowed in s.legal_next]
+    positions = range(learner.context, len(symbols))
+    hits = sum(
+        learner.predict_next(symbols[i - learner.context : i]) in legal[i - 1] for i in positions
+    )
+    chance = sum(len(legal[i - 1]) / len(REBER_SYMBOLS) for i in positions)
+    return hits / len(positions), chance / len(positions)
 
 
 def _is_single(symbols) -> bool:
