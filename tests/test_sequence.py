@@ -119,3 +119,12 @@ def test_sequence_benchmark_writes_its_json(tmp_path):
     runs = json.loads(out.read_text())["runs"]
     assert {r["schedule"] for r in runs} == {"sleep", "interleaved"}
     assert all(0.0 <= r["after_sleep"] <= 1.0 and 0.0 < r["chance"] < 0.3 for r in runs)
+
+
+def test_context_ceiling_grows_with_context_and_stays_below_one():
+    from ffstream.bench.sequence import context_ceiling
+
+    train, test = reber_strings(3000, seed=99), reber_strings(50, seed=10_000)
+    short, long = context_ceiling(1, train, test), context_ceiling(8, train, test)
+    assert 0.3 < short < long <= 1.0
+    assert long > 0.9  # eight symbols pin down almost every position of the grammar

@@ -3,7 +3,8 @@
 The learner (:class:`~ffstream.stream.sequence.SequenceLearner`) reads one long stream of
 embedded Reber strings once, symbol by symbol. Its negatives are its own text: teacher-forced
 last symbols and fully self-generated continuations. Scored on held-out strings: the share of
-predictions the grammar allows next (a uniform guesser's share is reported beside it). Because
+predictions the grammar allows next, beside a uniform guesser's share and the best achievable
+with the same context (a lookup table over 20,000 other strings). Because
 awake/sleep learning moves in steps at each sleep, accuracy is measured twice: right after a
 sleep and ``mid_cycle`` symbols later, in the middle of an awake phase.
 
@@ -13,6 +14,7 @@ Run: ``ffstream bench sequence --out sequence.json``
 from __future__ import annotations
 
 import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +22,14 @@ from rich.console import Console
 from rich.table import Table
 
 from ffstream.bench._common import apply_threads, make_progress, result_skeleton
-from ffstream.stream.sequence import SequenceLearner, legal_next_accuracy, reber_strings
+from ffstream.stream.sequence import (
+    ReberString,
+    SequenceLearner,
+    legal_next_accuracy,
+    reber_strings,
+)
 
-__all__ = ["DESCRIPTION", "SequenceConfig", "add_arguments", "run"]
+__all__ = ["DESCRIPTION", "SequenceConfig", "add_arguments", "context_ceiling", "run"]
 
 DESCRIPTION = "embedded Reber grammar: legal next-symbol accuracy, awake/sleep vs interleaved FF"
 
@@ -58,6 +65,31 @@ def _config(args) -> SequenceConfig:
         cfg.seeds = cfg.seeds[:1]
     cfg.threads = args.threads if args.threads is not None else cfg.threads
     return cfg
+
+
+def context_ceiling(context: int, train: list[ReberString], test: list[ReberString]) -> float:
+    """Legal next-symbol accuracy of the best predictor that sees only the last ``context``
+    symbols, estimated with a lookup table built from ``train`` (the symbol most often legal
+    after each context) and scored like :func:`legal_next_accuracy` on ``test``."""
+
+    def positions(strings):
+        symbols = [symbol for s in strings for symbol in s.symbols]
+        legal = [allowed for s in strings for allowed in s.legal_next]
+        for i in range(context, len(symbols)):
+            yield tuple(symbols[i - context : i]), legal[i - 1]
+
+    table: defaultdict[tuple[int, ...], Counter] = defaultdict(Counter)
+    for key, allowed in positions(train):
+        table[key].update(allowed)
+    fallback = Counter(symbol for counts in table.values() for symbol in counts.elements())
+    default = fallback.most_common(1)[0][0]
+    hits = total = 0
+    for key, allowed in positions(test):
+        counts = table.get(key)
+        guess = counts.most_common(1)[0][0] if counts else default
+        hits += guess in allowed
+        total += 1
+    return hits / total
 
 
 def run(args, console: Console) -> dict[str, Any]:
@@ -98,8 +130,10 @@ def run(args, console: Console) -> dict[str, Any]:
                     }
                 )
                 progress.update(task, advance=1, status=f"{schedule} seed {seed}")
-    result.update({"runs": runs, "wall_s": time.perf_counter() - start})
+    ceiling = context_ceiling(cfg.context, reber_strings(20_000, seed=99), test)
+    result.update({"runs": runs, "ceiling": ceiling, "wall_s": time.perf_counter() - start})
     console.print(_table(cfg, runs))
+    console.print(f"best achievable with {cfg.context} symbols of context: {ceiling:.3f}")
     return result
 
 
