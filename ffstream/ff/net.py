@@ -159,11 +159,13 @@ class FFNet(nn.Module):
         """
         out = []
         h = self._input(x)
+        last = len(self.layers) - 1
         with self._autocast(x):
-            for layer in self.layers:
+            for i, layer in enumerate(self.layers):
                 h = layer(h)
                 out.append(h.float())
-                h = rms_normalize(h)
+                if i < last:  # nothing reads the top layer's normalised output
+                    h = rms_normalize(h)
         return out
 
     @torch.no_grad()
@@ -184,7 +186,8 @@ class FFNet(nn.Module):
     def features(self, x: torch.Tensor, skip_first: bool = True) -> torch.Tensor:
         """Normalised activities of layers (>= 2 by default), concatenated: readout features."""
         acts = self.activities(x)[1 if skip_first and len(self.layers) > 1 else 0 :]
-        return torch.cat([rms_normalize(h).flatten(1) for h in acts], dim=1)
+        parts = [rms_normalize(h).flatten(1) for h in acts]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def check_input(self, x: torch.Tensor, name: str = "x") -> None:
         """Raise ``ValueError`` naming the problem if ``x`` is not a valid batch for this net.
@@ -241,8 +244,9 @@ class FFNet(nn.Module):
         x = self._input(torch.cat([pos, neg]) if both else (pos if pos is not None else neg))
         total = x.new_zeros(())
         losses, goodness = [], []
+        last = len(self.layers) - 1
         with self._autocast(x):
-            for layer, objective in zip(self.layers, self.objectives):
+            for i, (layer, objective) in enumerate(zip(self.layers, self.objectives)):
                 pre = layer.transform(x)
                 h = layer.activate(pre).float()
                 h_pos, h_neg = _split(h, n_pos, pos is not None, neg is not None)
@@ -255,8 +259,9 @@ class FFNet(nn.Module):
                 losses.append(loss.detach())
                 goodness.append(self.goodness_fn(h.detach()))
                 total = total + loss
-                # The locality boundary: the next layer sees these activities as constants.
-                x = rms_normalize(h).detach()
+                if i < last:
+                    # The locality boundary: the next layer sees these activities as constants.
+                    x = rms_normalize(h).detach()
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()

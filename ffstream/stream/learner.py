@@ -294,7 +294,7 @@ class StreamLearner:
             # The readout learns from the features it just predicted with (no second pass).
             if features is None:
                 features = self.net.features(self.encoding.neutral(x))
-            self.readout.step(features, labels)
+            self.readout.step(features, labels, logits=scores)
 
         self.memory.add(x, labels, self.generator)
         self.recent.add(x, labels, self.generator)

@@ -43,15 +43,15 @@ class Memory:
             self.labelled = y is not None
         elif self.labelled != (y is not None):
             raise ValueError("a memory holds either labelled or unlabelled frames, not both")
+        # Dropped frames get slot `capacity`, the spare row past the end: no mask, no sync.
         slots = self._slots(x.shape[0], y, generator)
-        # Dropped frames (slot -1) are written to a spare row past the end: no mask, no sync.
-        slots = torch.where(slots >= 0, slots, self.capacity)
         self.frames.index_copy_(0, slots, x)
         if y is not None:
             self.labels.index_copy_(0, slots, y)
         self.seen += x.shape[0]
 
     def _slots(self, n: int, y, generator) -> torch.Tensor:
+        """The row of each of ``n`` new frames; ``capacity`` (the spare row) drops a frame."""
         raise NotImplementedError  # abstract: each policy picks slots
 
     def sample(
@@ -103,15 +103,14 @@ class ReservoirMemory(Memory):
             return torch.tensor(slots, device=self.frames.device)
         positions = torch.arange(self.seen, self.seen + n, dtype=torch.float64)
         slots = torch.where(positions < self.capacity, positions, draws * (positions + 1)).long()
-        slots[slots >= self.capacity] = -1
+        slots.clamp_(max=self.capacity)  # past the reservoir: the spare row
         self.size = min(self.capacity, self.seen + n)
         return slots.to(self.frames.device)
 
     def _slot(self, position: int, draw: float) -> int:
         if position < self.capacity:
             return position
-        j = int(draw * (position + 1))
-        return j if j < self.capacity else -1
+        return min(int(draw * (position + 1)), self.capacity)
 
 
 class RecentMemory(Memory):
@@ -128,7 +127,7 @@ class RecentMemory(Memory):
     def _slots(self, n, y, generator):
         # Only the newest `capacity` frames of a batch survive; older ones go to the spare row.
         first_kept = max(0, n - self.capacity)
-        slots = [-1] * first_kept + [(self.seen + i) % self.capacity for i in range(first_kept, n)]
+        slots = [self.capacity] * first_kept + [(self.seen + i) % self.capacity for i in range(first_kept, n)]
         self.size = min(self.capacity, self.seen + n)
         return torch.tensor(slots, device=self.frames.device)
 
@@ -179,8 +178,8 @@ class ClassBalancedMemory(Memory):
             else:  # reservoir within the class
                 j = int(torch.randint(0, seen, (1,), generator=generator))
                 own = (labels[: self.size] == label).nonzero().view(-1)
-                slots[i] = own[j] if j < len(own) else -1
-            if slots[i] >= 0:
+                slots[i] = own[j] if j < len(own) else self.capacity
+            if slots[i] < self.capacity:
                 labels[slots[i]] = label
         return slots.to(self.frames.device)
 
