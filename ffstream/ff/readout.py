@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["LinearReadout"]
@@ -63,7 +62,7 @@ class LinearReadout(nn.Module):
         >>> readout = LinearReadout(3, 2)
         >>> x, y = torch.randn(4, 3), torch.tensor([0, 1, 1, 0])
         >>> loss = readout.step(x, y)
-        >>> bool(torch.isclose(loss, F.cross_entropy(torch.zeros(4, 2), y)))
+        >>> bool(torch.isclose(loss, torch.nn.functional.cross_entropy(torch.zeros(4, 2), y)))
         True
         """
         features = features.detach()

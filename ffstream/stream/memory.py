@@ -127,7 +127,9 @@ class RecentMemory(Memory):
     def _slots(self, n, y, generator):
         # Only the newest `capacity` frames of a batch survive; older ones go to the spare row.
         first_kept = max(0, n - self.capacity)
-        slots = [self.capacity] * first_kept + [(self.seen + i) % self.capacity for i in range(first_kept, n)]
+        slots = [self.capacity] * first_kept + [
+            (self.seen + i) % self.capacity for i in range(first_kept, n)
+        ]
         self.size = min(self.capacity, self.seen + n)
         return torch.tensor(slots, device=self.frames.device)
 
