@@ -18,6 +18,9 @@ What it does, top to bottom:
      (784-500-500-10 by default), one step per batch, its optimizer and learning rate picked
      from a small grid by prequential accuracy on the first frames of the training stream;
 
+   ``--ablation`` runs :func:`ablation_conditions` instead: one lever of the design at a time
+   (dreams, replay, sleep length, optimizer, goodness) around the default awake/sleep learner;
+
 3. time ``observe()`` against a bare PyTorch loop doing the same arithmetic on the same net
    (same initial weights, same frames, same optimizer) at batch 1 and 8,192, for a labelled
    learner (``predict_with="readout"``) and an unlabelled one (positive update only). Both run
@@ -65,7 +68,16 @@ from ffstream.bench._common import (
 )
 from ffstream.bench.mnist_ff import backprop_twin
 from ffstream.data import load_mnist, shuffled_stream, to_unit_float
-from ffstream.stream import EveryN, Interleaved, Manual, Schedule, StreamLearner
+from ffstream.stream import (
+    EveryN,
+    HybridDreams,
+    Interleaved,
+    LangevinDreams,
+    Manual,
+    Schedule,
+    StreamLearner,
+    WrongLabelDreams,
+)
 
 __all__ = [
     "DESCRIPTION",
@@ -73,6 +85,7 @@ __all__ = [
     "QUICK",
     "Condition",
     "StreamConfig",
+    "ablation_conditions",
     "add_arguments",
     "bare_learner",
     "conditions",
@@ -122,6 +135,7 @@ class StreamConfig:
     speed_max_rounds: int = 40
     speed_ratio_target: float = 0.9  # profile observe() below this ratio
     profile: bool = False  # profile observe() even when the ratio meets the target
+    ablation: bool = False  # run ablation_conditions() instead (no backprop, no speed)
     threads: int | None = 1  # torch CPU threads; 1 suits per-frame work on a shared machine
     seed: int = 0
 
@@ -165,6 +179,11 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default 1 on this suite)"
     )
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="instead of the suite: one lever at a time around the default learner",
+    )
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -182,8 +201,9 @@ def config_from_args(args) -> StreamConfig:
     for name in ("hidden", "batch_sizes", "speed_batch_sizes"):
         if getattr(args, name, None):
             overrides[name] = _ints(getattr(args, name))
-    if getattr(args, "profile", False):
-        overrides["profile"] = True
+    for name in ("profile", "ablation"):
+        if getattr(args, name, False):
+            overrides[name] = True
     cfg = dataclasses.replace(cfg, **overrides)
     if any(b < 1 for b in (*cfg.batch_sizes, *cfg.speed_batch_sizes)) or cfg.window < 1:
         raise ValueError("batch sizes and --window must be positive")
@@ -214,6 +234,7 @@ class Condition:
     kind: str  # "ff" or "backprop"
     schedule: Callable[[], Schedule] | None = None  # a fresh schedule per run (they keep state)
     replay: bool = True
+    options: Callable[[], dict[str, Any]] = dict  # more StreamLearner keywords, made fresh
 
 
 def conditions(cfg: StreamConfig) -> list[Condition]:
@@ -225,6 +246,42 @@ def conditions(cfg: StreamConfig) -> list[Condition]:
     out.append(Condition(f"ff-sleep-{n}-no-replay", "ff", lambda: EveryN(n), replay=False))
     out.append(Condition("backprop-mlp", "backprop"))
     return out
+
+
+def ablation_conditions(cfg: StreamConfig) -> list[Condition]:
+    """The levers of section 5 of the design, one at a time, around the default learner.
+
+    Every condition but the interleaved reference sleeps every ``cfg.ablation_sleep_every``
+    frames and changes one thing: the dreams (uniform wrong labels, unsupervised hybrids,
+    Langevin goodness ascent), no positive replay, short fixed sleeps (32 steps, not balanced
+    with the awake updates), the learning rate, Hinton's "very low learning rate and extremely
+    high momentum" (SGD), or mean-of-squares goodness.
+    """
+    n = cfg.ablation_sleep_every
+
+    def sleep(name: str, replay: bool = True, steps: int | None = None, **options) -> Condition:
+        return Condition(
+            name,
+            "ff",
+            lambda: EveryN(n, steps=steps),
+            replay=replay,
+            options=lambda: {k: v() if callable(v) else v for k, v in options.items()},
+        )
+
+    return [
+        Condition("ff-interleaved", "ff", Interleaved),
+        sleep(f"ff-sleep-{n} (default)"),
+        sleep("no positive replay", replay=False),
+        sleep("dreams: uniform wrong labels", dreams=lambda: WrongLabelDreams(hard=False)),
+        sleep("dreams: hybrid masks", dreams=HybridDreams),
+        sleep("dreams: Langevin goodness ascent", dreams=LangevinDreams),
+        sleep("short sleeps (32 steps)", steps=32),
+        sleep("Adam lr 1e-4", lr=1e-4),
+        sleep("Adam lr 1e-3", lr=1e-3),
+        sleep("SGD lr 1e-3, momentum 0.99", optimizer="sgd", lr=1e-3, momentum=0.99),
+        sleep("SGD lr 1e-2, momentum 0.9", optimizer="sgd", lr=1e-2, momentum=0.9),
+        sleep("goodness: mean of squares", goodness="mean"),
+    ]
 
 
 # ---------------------------------------------------------------------------- data
@@ -249,6 +306,7 @@ def load_stream(
 # ---------------------------------------------------------------------------- learning the stream
 def make_learner(cond: Condition, cfg: StreamConfig, device: str) -> StreamLearner:
     """A fresh labelled learner for an FF condition (defaults unless overridden)."""
+    options = {**_learner_overrides(cfg), **cond.options()}
     return StreamLearner(
         784,
         10,
@@ -256,7 +314,7 @@ def make_learner(cond: Condition, cfg: StreamConfig, device: str) -> StreamLearn
         replay=cond.replay,
         device=device,
         seed=cfg.seed,
-        **_learner_overrides(cfg),
+        **options,
     )
 
 
@@ -713,7 +771,7 @@ def _run(cfg: StreamConfig, args, device: str, console: Console) -> dict[str, An
     runs: list[dict[str, Any]] = []
     with make_progress(console) as progress:
         for batch in cfg.batch_sizes:
-            for cond in conditions(cfg):
+            for cond in ablation_conditions(cfg) if cfg.ablation else conditions(cfg):
                 task = progress.add_task(f"{cond.name} b{batch}", total=len(x), status="")
                 seen = [0, 0]
 
@@ -732,7 +790,24 @@ def _run(cfg: StreamConfig, args, device: str, console: Console) -> dict[str, An
                     highlight=False,
                 )
     result["runs"] = runs
+    if not cfg.ablation:
+        _measure_speed_into(result, cfg, data, device, hidden, console)
+    result["wall_s"] = time.perf_counter() - wall_start
+    for table in _tables(result):
+        console.print(table)
+    return result
 
+
+def _measure_speed_into(
+    result: dict[str, Any],
+    cfg: StreamConfig,
+    data: dict[str, torch.Tensor],
+    device: str,
+    hidden: tuple[int, ...],
+    console: Console,
+) -> None:
+    """Check that observe() and the bare loop compute the same weights, then time both."""
+    x = data["x"]
     result["speed_equivalence_max_weight_diff"] = {
         kind: equivalence_check(kind == "labelled", hidden, cfg.lr, x, data["y"], device, cfg.seed)
         for kind in ("unlabelled", "labelled")
@@ -742,15 +817,12 @@ def _run(cfg: StreamConfig, args, device: str, console: Console) -> dict[str, An
         "observe() against a bare loop of the same arithmetic on the same initial weights "
         "(labelled: neutral-label forward + readout prediction, positive FF update of each "
         "layer with detach and the learner's optimizer and peer normalisation, readout SGD "
-        "step on features recomputed after the update; unlabelled: the positive update only). "
+        "step on the features it predicted with, by autograd in the bare loop and in closed "
+        "form in observe(); unlabelled: the positive update only). "
         "Short alternating rounds in one process: frames/s from the median round of each "
         "side, ratio = median of the per-round ratios (wall clock; ratio_cpu_time uses "
         "process CPU time, steadier on a shared machine)."
     )
-    result["wall_s"] = time.perf_counter() - wall_start
-    for table in _tables(result):
-        console.print(table)
-    return result
 
 
 def run_condition(
@@ -852,6 +924,8 @@ def _tables(result: dict[str, Any]) -> list[Table]:
             sleeps,
             f"{r['frames_per_s']:.0f}",
         )
+    if "speed" not in result:
+        return [table]
     speed = Table(title="observe() vs a bare PyTorch loop, same work", box=box.SIMPLE_HEAD)
     speed.add_column("learner", no_wrap=True)
     for name in ("batch", "observe/s", "bare/s", "ratio", "CPU ratio", "extra us"):

@@ -77,8 +77,9 @@ class StreamLearner:
         Replay remembered frames as positives beside the dream negatives while asleep.
     sleep_batch
         Frames per sleep step.
-    lr, optimizer
-        Local optimizer of the FF layers.
+    lr, optimizer, momentum
+        Local optimizer of the FF layers (``"adam"``, ``"adamw"`` or ``"sgd"``); ``momentum``
+        is SGD's momentum or Adam's first-moment decay (beta 1).
     readout_lr
         SGD step of the linear readout (labelled streams).
     goodness
@@ -126,6 +127,7 @@ class StreamLearner:
         lr: float = 3e-4,
         readout_lr: float = 0.01,
         optimizer: str = "adam",
+        momentum: float = 0.9,
         goodness: Literal["sum", "mean"] = "sum",
         predict_with: Literal["goodness", "readout"] = "readout",
         device: str | torch.device | None = "auto",
@@ -150,6 +152,7 @@ class StreamLearner:
             lr=lr,
             readout_lr=readout_lr,
             optimizer=optimizer,
+            momentum=momentum,
             goodness=goodness,
             predict_with=predict_with,
             seed=seed,
@@ -163,6 +166,7 @@ class StreamLearner:
             device=self.device,
             lr=lr,
             optimizer=optimizer,
+            momentum=momentum,
             goodness=Goodness(goodness),
         )
         self.encoding = OneHotAppend(num_classes) if num_classes else None
