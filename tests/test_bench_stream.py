@@ -132,3 +132,24 @@ def test_registered_and_quick_is_smaller():
     assert suite is stream_mnist and stream_mnist.DESCRIPTION
     assert stream_mnist.QUICK.frames < 60_000 and stream_mnist.QUICK.batch_sizes == (1,)
     assert stream_mnist.FULL.frames is None and stream_mnist.FULL.batch_sizes == (1, 10)
+
+
+def test_ablation_runs_each_lever_once_without_backprop_or_speed(data_dir):
+    args = _args(data_dir, "--frames", "60", "--batch-sizes", "10", "--hidden", "16,16")
+    args.ablation = True
+    args.quick = False
+    result = stream_mnist.run(args, Console(quiet=True))
+    names = [r["condition"] for r in result["runs"]]
+    assert (
+        len(names)
+        == len(set(names))
+        == len(stream_mnist.ablation_conditions(stream_mnist.config_from_args(args)))
+    )
+    assert all(r["kind"] == "ff" for r in result["runs"]) and "speed" not in result
+    by_name = {r["condition"]: r["learner"] for r in result["runs"]}
+    assert by_name["SGD lr 1e-3, momentum 0.99"]["optimizer"] == "sgd"
+    assert by_name["SGD lr 1e-3, momentum 0.99"]["momentum"] == 0.99
+    assert by_name["no positive replay"]["replay"] is False
+    assert "hard=False" in next(
+        r["learner"]["dreams"] for r in result["runs"] if "uniform" in r["condition"]
+    )

@@ -22,8 +22,17 @@ from ffstream.envs.feeds import (
 from river import datasets
 from river.datasets import synth
 
-MODULES = ["", "._rows", ".base", ".class_index", ".csv_file", ".iterator", ".polled",
-           ".river_stream", ".stdin"]
+MODULES = [
+    "",
+    "._rows",
+    ".base",
+    ".class_index",
+    ".csv_file",
+    ".iterator",
+    ".polled",
+    ".river_stream",
+    ".stdin",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -40,6 +49,7 @@ def assert_frame(x, values, device="cpu"):
 
 
 # -- shared row helper -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "row, message",
@@ -66,9 +76,15 @@ def test_to_frame_checks_width():
 
 # -- IteratorFeed ------------------------------------------------------------------------------
 
+
 def test_iterator_feed_accepts_every_item_kind():
-    items = [[1, 2], (3.0, 4.0), np.array([5, 6], dtype=np.int64), torch.tensor([7.0, 8.0],
-             dtype=torch.float64), {"a": 9, "b": 10}]
+    items = [
+        [1, 2],
+        (3.0, 4.0),
+        np.array([5, 6], dtype=np.int64),
+        torch.tensor([7.0, 8.0], dtype=torch.float64),
+        {"a": 9, "b": 10},
+    ]
     frames = list(IteratorFeed(items))
     for x, expected in zip(frames, [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]], strict=True):
         assert x.shape == (2,)
@@ -98,7 +114,7 @@ def test_iterator_feed_labels_and_batches():
 
 
 def test_iterator_feed_regression_targets_are_float():
-    (x, y), = IteratorFeed([([1.0], 2.5)], with_labels=True)
+    ((x, y),) = IteratorFeed([([1.0], 2.5)], with_labels=True)
     assert y.dtype == torch.float32 and y.item() == 2.5
 
 
@@ -121,17 +137,18 @@ def test_feed_options_are_validated():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_frames_land_on_the_device():
-    x, = IteratorFeed([[1.0, 2.0]], device="cuda")
+    (x,) = IteratorFeed([[1.0, 2.0]], device="cuda")
     assert x.device.type == "cuda"
 
 
 def test_frames_land_on_the_meta_device():
     # No GPU here: the meta device still proves frames are moved where they are asked to go.
-    x, = IteratorFeed([[1.0, 2.0]], device="meta")
+    (x,) = IteratorFeed([[1.0, 2.0]], device="meta")
     assert x.device == torch.device("meta") and x.shape == (2,)
 
 
 # -- ClassIndex --------------------------------------------------------------------------------
+
 
 def test_class_index_rules():
     grown = ClassIndex()
@@ -149,19 +166,20 @@ def test_class_index_rules():
 
 # -- CSVFeed -----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def csv_path(tmp_path):
     path = tmp_path / "sensors.csv"
     path.write_text(
-        "t,temp,label\n"      # row 1
-        "0,20.5,cold\n"       # row 2
-        "1,21.0,cold\n"       # row 3
-        "2,nan,hot\n"         # row 4: NaN
-        "3,22\n"              # row 5: short
-        "\n"                  # row 6: empty
-        "4,abc,hot\n"         # row 7: non-numeric
-        "5,1e40,hot\n"        # row 8: Inf in float32
-        "6,23.5,hot\n"        # row 9
+        "t,temp,label\n"  # row 1
+        "0,20.5,cold\n"  # row 2
+        "1,21.0,cold\n"  # row 3
+        "2,nan,hot\n"  # row 4: NaN
+        "3,22\n"  # row 5: short
+        "\n"  # row 6: empty
+        "4,abc,hot\n"  # row 7: non-numeric
+        "5,1e40,hot\n"  # row 8: Inf in float32
+        "6,23.5,hot\n"  # row 9
     )
     return path
 
@@ -190,8 +208,13 @@ def test_csv_feed_regression_and_unlabelled(tmp_path):
 
 @pytest.mark.parametrize(
     "skip_before, row, message",
-    [(0, 4, "column 'temp' is NaN or Inf"), (1, 5, "expected 3 fields, got 2"),
-     (2, 6, "expected 3 fields, got 0"), (3, 7, "not a number: 'abc'"), (4, 8, "NaN or Inf")],
+    [
+        (0, 4, "column 'temp' is NaN or Inf"),
+        (1, 5, "expected 3 fields, got 2"),
+        (2, 6, "expected 3 fields, got 0"),
+        (3, 7, "not a number: 'abc'"),
+        (4, 8, "NaN or Inf"),
+    ],
 )
 def test_csv_feed_raises_with_file_and_row(csv_path, skip_before, row, message):
     # Cut the file just after the bad row under test, dropping the earlier bad ones.
@@ -241,6 +264,7 @@ def test_csv_feed_configuration_errors(tmp_path):
 
 # -- StdinFeed ---------------------------------------------------------------------------------
 
+
 def test_stdin_feed_parses_commas_and_whitespace():
     text = io.StringIO("1, 2, 3\n\n# comment\n4 5\t6\n7,8 ,9\n")
     frames = list(StdinFeed(text))
@@ -263,6 +287,7 @@ def test_stdin_feed_errors_name_the_line():
 
 
 # -- PolledFeed --------------------------------------------------------------------------------
+
 
 class FakeClock:
     def __init__(self):
@@ -311,8 +336,16 @@ def test_polled_feed_drops_missed_polls_after_a_stall():
 def test_polled_feed_batches_labels_and_skips():
     readings = iter([([1.0], 0), ([float("nan")], 1), ([2.0], 1), ([3.0], 0)])
     clock = FakeClock()
-    feed = PolledFeed(lambda: next(readings), 100, max_frames=3, with_labels=True,
-                      batch_size=2, on_error="skip", clock=clock, sleep=clock.sleep)
+    feed = PolledFeed(
+        lambda: next(readings),
+        100,
+        max_frames=3,
+        with_labels=True,
+        batch_size=2,
+        on_error="skip",
+        clock=clock,
+        sleep=clock.sleep,
+    )
     (x0, y0), (x1, y1) = list(feed)
     assert x0.tolist() == [[1.0], [2.0]] and y0.tolist() == [0, 1]
     assert x1.tolist() == [[3.0]] and feed.skipped == 1
@@ -324,6 +357,7 @@ def test_polled_feed_rejects_bad_rate():
 
 
 # -- RiverFeed ---------------------------------------------------------------------------------
+
 
 def test_river_feed_phishing_matches_river():
     expected = list(itertools.islice(datasets.Phishing(), 5))

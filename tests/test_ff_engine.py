@@ -11,6 +11,7 @@ from ffstream.ff import (
     FFConv2d,
     FFNet,
     Goodness,
+    LinearReadout,
     Logistic,
     OneHotOverlay,
     SpatialPattern,
@@ -231,3 +232,21 @@ def test_bad_input_raises_and_changes_nothing(bad, message):
     for key, value in net.state_dict().items():
         assert torch.equal(value, before[key]), key
     assert str(net.optimizer.state_dict()) == str(optim_before)
+
+
+def test_readout_closed_form_step_matches_autograd_sgd():
+    """The readout's hand-written gradient is cross-entropy's, momentum and decay included."""
+    torch.manual_seed(0)
+    fast, slow = LinearReadout(6, 4, lr=0.1), LinearReadout(6, 4, lr=0.1)
+    slow.load_state_dict(fast.state_dict())
+    for step in range(4):
+        x, y = torch.randn(5, 6), torch.randint(0, 4, (5,))
+        logits = fast(x) if step % 2 else None  # with and without the caller's logits
+        loss = fast.step(x, y, logits=logits)
+        reference = torch.nn.functional.cross_entropy(slow(x), y)
+        slow.optimizer.zero_grad()
+        reference.backward()
+        slow.optimizer.step()
+        assert torch.allclose(loss, reference.detach(), atol=1e-6)
+    for a, b in zip(fast.parameters(), slow.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)

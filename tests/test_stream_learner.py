@@ -176,6 +176,8 @@ def _same(a, b):
     [
         ([float("nan")] + [0.0] * 11, 0, "NaN or Inf"),
         ([float("inf")] * 12, 0, "NaN or Inf"),
+        ([3e38, 3e38, float("-inf")] + [0.0] * 9, 0, "NaN or Inf"),
+        (torch.ones(1, 12), -1, "outside"),
         ([0.0] * 11, 0, "shape"),
         (torch.ones(2, 13), [0, 1], "shape"),
         (torch.ones(1, 12, dtype=torch.int64), 0, "dtype"),
@@ -282,3 +284,10 @@ def test_recent_memory_keeps_the_newest_frames_of_a_large_batch():
     memory = RecentMemory(capacity=4)
     memory.add(torch.arange(10.0).view(10, 1), None, torch.Generator())
     assert sorted(memory.frames[:4].view(-1).tolist()) == [6.0, 7.0, 8.0, 9.0]
+
+
+def test_huge_finite_frames_are_accepted():
+    """A frame whose sum overflows float32 is still finite, so it is learned from."""
+    learner = small()
+    out = learner.observe([3e38, 3e38] + [0.0] * 10, 0)
+    assert learner.frames_seen == 1 and out.prediction.shape == (1,)
