@@ -153,3 +153,12 @@ def test_ablation_runs_each_lever_once_without_backprop_or_speed(data_dir):
     assert "hard=False" in next(
         r["learner"]["dreams"] for r in result["runs"] if "uniform" in r["condition"]
     )
+
+
+def test_only_narrows_conditions_and_names_the_choices(data_dir):
+    args = _args(data_dir, "--ablation", "--only", "no positive replay", "--frames", "40")
+    assert [
+        c.name for c in stream_mnist.selected_conditions(stream_mnist.config_from_args(args))
+    ] == ["no positive replay"]
+    with pytest.raises(ValueError, match="unknown condition.*ff-interleaved"):
+        stream_mnist.config_from_args(_args(data_dir, "--only", "no such thing"))

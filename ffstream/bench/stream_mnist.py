@@ -93,6 +93,7 @@ __all__ = [
     "learner_defaults",
     "run",
     "run_condition",
+    "selected_conditions",
 ]
 
 DESCRIPTION = (
@@ -136,6 +137,7 @@ class StreamConfig:
     speed_ratio_target: float = 0.9  # profile observe() below this ratio
     profile: bool = False  # profile observe() even when the ratio meets the target
     ablation: bool = False  # run ablation_conditions() instead (no backprop, no speed)
+    only: tuple[str, ...] = ()  # run only the conditions of these names (empty: all)
     threads: int | None = 1  # torch CPU threads; 1 suits per-frame work on a shared machine
     seed: int = 0
 
@@ -180,6 +182,12 @@ def add_arguments(parser) -> None:
         "--threads", type=int, default=None, help="torch CPU threads (default 1 on this suite)"
     )
     parser.add_argument(
+        "--only",
+        action="append",
+        metavar="CONDITION",
+        help="run only this condition (its exact name; repeat for more)",
+    )
+    parser.add_argument(
         "--ablation",
         action="store_true",
         help="instead of the suite: one lever at a time around the default learner",
@@ -204,9 +212,12 @@ def config_from_args(args) -> StreamConfig:
     for name in ("profile", "ablation"):
         if getattr(args, name, False):
             overrides[name] = True
+    if getattr(args, "only", None):
+        overrides["only"] = tuple(args.only)
     cfg = dataclasses.replace(cfg, **overrides)
     if any(b < 1 for b in (*cfg.batch_sizes, *cfg.speed_batch_sizes)) or cfg.window < 1:
         raise ValueError("batch sizes and --window must be positive")
+    selected_conditions(cfg)  # an unknown --only name fails here, before any data is read
     return cfg
 
 
@@ -280,8 +291,25 @@ def ablation_conditions(cfg: StreamConfig) -> list[Condition]:
         sleep("Adam lr 1e-3", lr=1e-3),
         sleep("SGD lr 1e-3, momentum 0.99", optimizer="sgd", lr=1e-3, momentum=0.99),
         sleep("SGD lr 1e-2, momentum 0.9", optimizer="sgd", lr=1e-2, momentum=0.9),
+        sleep("SGD lr 1e-5, momentum 0.99", optimizer="sgd", lr=1e-5, momentum=0.99),
+        sleep("SGD lr 1e-5, momentum 0.9", optimizer="sgd", lr=1e-5, momentum=0.9),
         sleep("goodness: mean of squares", goodness="mean"),
     ]
+
+
+def selected_conditions(cfg: StreamConfig) -> list[Condition]:
+    """The suite's or the ablation's conditions, narrowed to ``cfg.only`` when it names any.
+
+    Raises ``ValueError`` naming the conditions that exist when a name matches none.
+    """
+    every = ablation_conditions(cfg) if cfg.ablation else conditions(cfg)
+    if not cfg.only:
+        return every
+    names = [c.name for c in every]
+    unknown = [name for name in cfg.only if name not in names]
+    if unknown:
+        raise ValueError(f"unknown condition(s) {unknown}; choose from {names}")
+    return [c for c in every if c.name in cfg.only]
 
 
 # ---------------------------------------------------------------------------- data
@@ -771,7 +799,7 @@ def _run(cfg: StreamConfig, args, device: str, console: Console) -> dict[str, An
     runs: list[dict[str, Any]] = []
     with make_progress(console) as progress:
         for batch in cfg.batch_sizes:
-            for cond in ablation_conditions(cfg) if cfg.ablation else conditions(cfg):
+            for cond in selected_conditions(cfg):
                 task = progress.add_task(f"{cond.name} b{batch}", total=len(x), status="")
                 seen = [0, 0]
 
