@@ -128,3 +128,24 @@ def test_context_ceiling_grows_with_context_and_stays_below_one():
     short, long = context_ceiling(1, train, test), context_ceiling(8, train, test)
     assert 0.3 < short < long <= 1.0
     assert long > 0.9  # eight symbols pin down almost every position of the grammar
+
+
+def test_checkpoint_resume_is_bit_identical_and_refuses_foreign_files(tmp_path):
+    stream = [s for string in reber_strings(40, seed=3) for s in string.symbols]
+    a = SequenceLearner(7, context=3, hidden=(16, 16), sleep_every=25, seed=0)
+    a.observe(stream[:130])  # mid awake phase: memory, history and counters all in play
+    a.save(tmp_path / "seq.ckpt")
+    b = SequenceLearner.load(tmp_path / "seq.ckpt")
+    assert a.observe(stream[130:]) == b.observe(stream[130:])
+    for key, value in a.net.state_dict().items():
+        assert torch.equal(value, b.net.state_dict()[key]), key
+    assert (a.symbols_seen, a.sleeps) == (b.symbols_seen, b.sleeps)
+
+    from ffstream import StreamLearner
+
+    StreamLearner(4, 2, hidden=(8,)).save(tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match="not a ffstream.SequenceLearner/1 checkpoint"):
+        SequenceLearner.load(tmp_path / "other.ckpt")
+    other = SequenceLearner(7, context=2, hidden=(16, 16))
+    with pytest.raises(ValueError, match="another config"):
+        other.load_state_dict(torch.load(tmp_path / "seq.ckpt", weights_only=True))

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ffstream.ff import FFNet
+from ffstream.stream.checkpoint import load_checkpoint, save_checkpoint
 from ffstream.stream.memory import RecentMemory, ReservoirMemory
 
 __all__ = [
@@ -32,6 +33,9 @@ __all__ = [
     "SequenceLearner",
     "reber_strings",
 ]
+
+#: The tag of :meth:`SequenceLearner.save`'s checkpoints.
+FORMAT = "ffstream.SequenceLearner/1"
 
 #: The Reber alphabet; symbol ``i`` is ``REBER_SYMBOLS[i]``.
 REBER_SYMBOLS = "BTPSXVE"
@@ -248,6 +252,21 @@ class SequenceLearner:
             raise ValueError("sleep_every, generate_steps and sleep_batch must be >= 1")
         if dream_temperature <= 0:
             raise ValueError(f"dream_temperature must be > 0, got {dream_temperature}")
+        self.config = dict(
+            vocab_size=int(vocab_size),
+            context=int(context),
+            hidden=[int(h) for h in hidden],
+            sleep_every=int(sleep_every),
+            memory_capacity=int(memory_capacity),
+            recent_capacity=int(recent_capacity),
+            dreams=dreams,
+            schedule=schedule,
+            generate_steps=int(generate_steps),
+            sleep_batch=int(sleep_batch),
+            dream_temperature=float(dream_temperature),
+            lr=float(lr),
+            seed=seed,
+        )
         self.vocab_size = int(vocab_size)
         self.context = int(context)
         self.device = torch.device(device)
@@ -442,3 +461,69 @@ class SequenceLearner:
         self.awake_updates = 0
         self.sleeps += 1
         return steps
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        """Everything needed to continue bit-identically: plain data and tensors only."""
+        return {
+            "config": self.config,
+            "net": self.net.state_dict(),
+            "net_optimizer": self.net.optimizer.state_dict(),
+            "memory": self.memory.state_dict(),
+            "recent": self.recent.state_dict(),
+            "history": list(self.history),
+            "generator": self.generator.get_state(),
+            "counters": {
+                "symbols_seen": self.symbols_seen,
+                "since_sleep": self.since_sleep,
+                "awake_updates": self.awake_updates,
+                "sleeps": self.sleeps,
+            },
+        }
+
+    def save(self, path) -> None:
+        """Write a checkpoint atomically (temporary file, then rename).
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> learner = SequenceLearner(vocab_size=3, context=2, hidden=(8,), sleep_every=4)
+        >>> _ = learner.observe([0, 1, 2, 0, 1, 2])
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "sequence.ckpt"
+        >>> learner.save(path)
+        >>> resumed = SequenceLearner.load(path)
+        >>> resumed.observe(0) == learner.observe(0), resumed.symbols_seen
+        (True, 7)
+        """
+        save_checkpoint(path, self.state_dict(), fmt=FORMAT)
+
+    @classmethod
+    def load(cls, path, *, device: str | torch.device | None = None) -> SequenceLearner:
+        """Rebuild a learner from :meth:`save`'s file (safely: no pickled code runs).
+
+        ``device`` overrides the saved one (the default is the CPU).
+        """
+        state = load_checkpoint(path, map_location="cpu", fmt=FORMAT)
+        learner = cls(**state["config"], device=device or "cpu")
+        learner.load_state_dict(state)
+        return learner
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output into this learner (built with the same config)."""
+        if state["config"] != self.config:
+            raise ValueError("the checkpoint was made by a SequenceLearner with another config")
+        self.net.load_state_dict(state["net"])
+        self.net.optimizer.load_state_dict(state["net_optimizer"])
+        for memory, key in ((self.memory, "memory"), (self.recent, "recent")):
+            memory_state = dict(state[key])
+            for name in ("frames", "labels"):
+                if memory_state[name] is not None:
+                    memory_state[name] = memory_state[name].to(self.device)
+            memory.load_state_dict(memory_state)
+        self.history = deque((int(s) for s in state["history"]), maxlen=self.context)
+        self.generator.set_state(state["generator"])
+        counters = state["counters"]
+        self.symbols_seen = int(counters["symbols_seen"])
+        self.since_sleep = int(counters["since_sleep"])
+        self.awake_updates = int(counters["awake_updates"])
+        self.sleeps = int(counters["sleeps"])
