@@ -59,7 +59,8 @@ def as_frames(
         )
     if t.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch")
-    t = t.to(device=device, dtype=dtype)
+    if t.dtype != dtype or t.device != torch.device(device):
+        t = t.to(device=device, dtype=dtype)
     # NaN and Inf survive a sum: one reduction and one sync on the common, clean path. A sum
     # can also overflow on finite data, so only the full check below decides.
     bad = 0 if math.isfinite(t.sum()) else int((~torch.isfinite(t)).sum())
@@ -89,7 +90,9 @@ def as_labels(y, batch_size: int, num_classes: int, *, device, name: str = "y") 
         t = t.long()
     elif t.dtype == torch.bool or t.is_complex():
         raise ValueError(f"{name} has dtype {t.dtype}; expected integer class labels")
-    t = t.reshape(-1).long()
+    t = t.reshape(-1)
+    if t.dtype != torch.long:
+        t = t.long()
     if t.numel() == 1 and batch_size > 1:
         t = t.expand(batch_size)
     if t.numel() != batch_size:
@@ -98,7 +101,7 @@ def as_labels(y, batch_size: int, num_classes: int, *, device, name: str = "y") 
     if int(low) < 0 or int(high) >= num_classes:
         bad = t[(t < 0) | (t >= num_classes)]
         raise ValueError(f"{name} has labels outside [0, {num_classes}): {bad.unique().tolist()}")
-    return t.to(device)
+    return t if t.device == torch.device(device) else t.to(device)
 
 
 def _to_tensor(x, name: str) -> torch.Tensor:

@@ -163,7 +163,7 @@ class FFNet(nn.Module):
         with self._autocast(x):
             for i, layer in enumerate(self.layers):
                 h = layer(h)
-                out.append(h.float())
+                out.append(_float32(h))
                 if i < last:  # nothing reads the top layer's normalised output
                     h = rms_normalize(h)
         return out
@@ -248,7 +248,7 @@ class FFNet(nn.Module):
         with self._autocast(x):
             for i, (layer, objective) in enumerate(zip(self.layers, self.objectives)):
                 pre = layer.transform(x)
-                h = layer.activate(pre).float()
+                h = _float32(layer.activate(pre))
                 h_pos, h_neg = _split(h, n_pos, pos is not None, neg is not None)
                 loss = objective.loss(h_pos, h_neg, goodness=self.goodness_fn, labels=labels)
                 if self.peer_norm and h_pos is not None:
@@ -267,6 +267,11 @@ class FFNet(nn.Module):
         self.optimizer.step()
         g_pos, g_neg = _split(torch.stack(goodness, dim=1), n_pos, pos is not None, neg is not None)
         return StepStats(torch.stack(losses), g_pos, g_neg)
+
+
+def _float32(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32 (bf16 autocast outputs are cast; float32 ones cost no dispatch)."""
+    return t if t.dtype == torch.float32 else t.float()
 
 
 def _split(t: torch.Tensor, n_pos: int, has_pos: bool, has_neg: bool):

@@ -83,7 +83,6 @@ class Logistic(Objective):
             raise ValueError("Logistic.loss needs positive or negative activities")
         return total
 
-
     def _scaled(self, logits: torch.Tensor) -> torch.Tensor:
         return logits if self.temperature == 1.0 else logits / self.temperature
 
