@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of this suite (``--out``, ``--device``, ``--quick`` come from the CLI)."""
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (5; quick 2)")
     parser.add_argument(
-        "--max-steps", type=int, default=None, help="env step budget per seed (100k; quick 30k)"
+        "--max-steps", type=int, default=None, help="env step budget per seed (150k; quick 30k)"
     )
     parser.add_argument("--num-envs", type=int, default=4, help="parallel training envs")
     parser.add_argument(
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace, console) -> dict[str, Any]:
     """Run every seed and summarise; writes the learning-curve PNG next to ``--out``."""
     quick = getattr(args, "quick", False)
     seeds = getattr(args, "seeds", None) or (2 if quick else 5)
-    max_steps = getattr(args, "max_steps", None) or (30_000 if quick else 100_000)
+    max_steps = getattr(args, "max_steps", None) or (30_000 if quick else 150_000)
     device = getattr(args, "device", None) or "cpu"
     config_path = getattr(args, "config", None)
     config = load_config(config_path) if config_path else AgentConfig()
