@@ -114,9 +114,9 @@ class Acrobot(TorchVectorEnv):
             + (m1 * lc1 + m2 * l1) * g * torch.cos(theta1 - _PI / 2)
             + phi2
         )
-        ddtheta2 = (
-            a + d2 / d1 * phi1 - m2 * l1 * lc2 * dtheta1**2 * torch.sin(theta2) - phi2
-        ) / (m2 * lc2**2 + i2 - d2**2 / d1)
+        ddtheta2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * dtheta1**2 * torch.sin(theta2) - phi2) / (
+            m2 * lc2**2 + i2 - d2**2 / d1
+        )
         ddtheta1 = -(d2 * ddtheta2 + phi1) / d1
         return torch.stack((dtheta1, dtheta2, ddtheta1, ddtheta2))
 

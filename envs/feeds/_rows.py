@@ -146,4 +146,3 @@ class DictOrder:
             extra = [k for k in item if k not in set(self.names)]
             raise ValueError(f"{where}: unexpected feature(s) {extra}")
         return [item[k] for k in self.names]
-
