@@ -97,8 +97,13 @@ def as_labels(y, batch_size: int, num_classes: int, *, device, name: str = "y") 
         t = t.expand(batch_size)
     if t.numel() != batch_size:
         raise ValueError(f"{name} has {t.numel()} labels for a batch of {batch_size} frames")
-    low, high = torch.aminmax(t)
-    if int(low) < 0 or int(high) >= num_classes:
+    # A few CPU labels are cheapest checked as Python ints; larger batches in one reduction.
+    if t.device.type == "cpu" and t.numel() <= 64:
+        values = t.tolist()
+        low, high = min(values), max(values)
+    else:
+        low, high = (int(v) for v in torch.aminmax(t))
+    if low < 0 or high >= num_classes:
         bad = t[(t < 0) | (t >= num_classes)]
         raise ValueError(f"{name} has labels outside [0, {num_classes}): {bad.unique().tolist()}")
     return t if t.device == torch.device(device) else t.to(device)
@@ -106,7 +111,7 @@ def as_labels(y, batch_size: int, num_classes: int, *, device, name: str = "y") 
 
 def _to_tensor(x, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
-        return x.detach()
+        return x.detach() if x.requires_grad else x
     try:
         array = np.asarray(x)
     except (ValueError, TypeError) as err:

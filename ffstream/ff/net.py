@@ -256,7 +256,7 @@ class FFNet(nn.Module):
                     loss = loss + layer.peer_loss(
                         pre_pos, h_pos, self.peer_norm, self.peer_momentum
                     )
-                losses.append(loss.detach())
+                losses.append(loss)
                 goodness.append(self.goodness_fn(h.detach()))
                 total = total + loss
                 if i < last:
@@ -266,7 +266,9 @@ class FFNet(nn.Module):
         total.backward()
         self.optimizer.step()
         g_pos, g_neg = _split(torch.stack(goodness, dim=1), n_pos, pos is not None, neg is not None)
-        return StepStats(torch.stack(losses), g_pos, g_neg)
+        with torch.no_grad():  # detached statistics, with one op for all layers
+            losses_out = torch.stack(losses)
+        return StepStats(losses_out, g_pos, g_neg)
 
 
 def _float32(t: torch.Tensor) -> torch.Tensor:
