@@ -403,12 +403,8 @@ class StreamLearner:
         if self.readout is not None:
             self.readout.load_state_dict(state["readout"])
             self.readout.optimizer.load_state_dict(state["readout_optimizer"])
-        for memory, key in ((self.memory, "memory"), (self.recent, "recent")):
-            memory_state = dict(state[key])
-            for name in ("frames", "labels"):
-                if memory_state[name] is not None:
-                    memory_state[name] = memory_state[name].to(self.device)
-            memory.load_state_dict(memory_state)
+        self.memory.load_state_dict(state["memory"], self.device)
+        self.recent.load_state_dict(state["recent"], self.device)
         self.schedule.load_state_dict(state["schedule_state"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["cpu_rng"])

@@ -72,8 +72,13 @@ class Memory:
             "labelled": self.labelled,
         }
 
-    def load_state_dict(self, state: dict) -> None:
-        self.frames, self.labels = state["frames"], state["labels"]
+    def load_state_dict(self, state: dict, device: torch.device | str | None = None) -> None:
+        """Restore :meth:`state_dict`'s output, moving the stored frames to ``device`` if given."""
+        frames, labels = state["frames"], state["labels"]
+        if device is not None:
+            frames = None if frames is None else frames.to(device)
+            labels = None if labels is None else labels.to(device)
+        self.frames, self.labels = frames, labels
         self.size, self.seen = int(state["size"]), int(state["seen"])
         self.labelled = bool(state["labelled"])
 
@@ -191,6 +196,6 @@ class ClassBalancedMemory(Memory):
         state["class_seen"] = torch.tensor([[k, self.class_seen[k]] for k in keys]).view(-1, 2)
         return state
 
-    def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict(state)
+    def load_state_dict(self, state: dict, device: torch.device | str | None = None) -> None:
+        super().load_state_dict(state, device)
         self.class_seen = {int(k): int(v) for k, v in state["class_seen"].tolist()}

@@ -501,7 +501,8 @@ class SequenceLearner:
     def load(cls, path, *, device: str | torch.device | None = None) -> SequenceLearner:
         """Rebuild a learner from :meth:`save`'s file (safely: no pickled code runs).
 
-        ``device`` overrides the saved one (the default is the CPU).
+        ``device`` is where the learner will live (default: the CPU); checkpoints are
+        device-independent.
         """
         state = load_checkpoint(path, map_location="cpu", fmt=FORMAT)
         learner = cls(**state["config"], device=device or "cpu")
@@ -514,12 +515,8 @@ class SequenceLearner:
             raise ValueError("the checkpoint was made by a SequenceLearner with another config")
         self.net.load_state_dict(state["net"])
         self.net.optimizer.load_state_dict(state["net_optimizer"])
-        for memory, key in ((self.memory, "memory"), (self.recent, "recent")):
-            memory_state = dict(state[key])
-            for name in ("frames", "labels"):
-                if memory_state[name] is not None:
-                    memory_state[name] = memory_state[name].to(self.device)
-            memory.load_state_dict(memory_state)
+        self.memory.load_state_dict(state["memory"], self.device)
+        self.recent.load_state_dict(state["recent"], self.device)
         self.history = deque((int(s) for s in state["history"]), maxlen=self.context)
         self.generator.set_state(state["generator"])
         counters = state["counters"]
