@@ -819,38 +819,39 @@ def _run(cfg: StreamConfig, args, device: str, console: Console) -> dict[str, An
                 )
     result["runs"] = runs
     if not cfg.ablation:
-        _measure_speed_into(result, cfg, data, device, hidden, console)
+        result.update(speed_report(cfg, data, device, hidden, console))
     result["wall_s"] = time.perf_counter() - wall_start
     for table in _tables(result):
         console.print(table)
     return result
 
 
-def _measure_speed_into(
-    result: dict[str, Any],
+def speed_report(
     cfg: StreamConfig,
     data: dict[str, torch.Tensor],
     device: str,
     hidden: tuple[int, ...],
     console: Console,
-) -> None:
+) -> dict[str, Any]:
     """Check that observe() and the bare loop compute the same weights, then time both."""
-    x = data["x"]
-    result["speed_equivalence_max_weight_diff"] = {
-        kind: equivalence_check(kind == "labelled", hidden, cfg.lr, x, data["y"], device, cfg.seed)
-        for kind in ("unlabelled", "labelled")
+    x, y = data["x"], data["y"]
+    return {
+        "speed_equivalence_max_weight_diff": {
+            kind: equivalence_check(kind == "labelled", hidden, cfg.lr, x, y, device, cfg.seed)
+            for kind in ("unlabelled", "labelled")
+        },
+        "speed": measure_speed(cfg, x, y, device, hidden, console),
+        "speed_note": (
+            "observe() against a bare loop of the same arithmetic on the same initial weights "
+            "(labelled: neutral-label forward + readout prediction, positive FF update of each "
+            "layer with detach and the learner's optimizer and peer normalisation, readout SGD "
+            "step on the features it predicted with, by autograd in the bare loop and in closed "
+            "form in observe(); unlabelled: the positive update only). "
+            "Short alternating rounds in one process: frames/s from the median round of each "
+            "side, ratio = median of the per-round ratios (wall clock; ratio_cpu_time uses "
+            "process CPU time, steadier on a shared machine)."
+        ),
     }
-    result["speed"] = measure_speed(cfg, x, data["y"], device, hidden, console)
-    result["speed_note"] = (
-        "observe() against a bare loop of the same arithmetic on the same initial weights "
-        "(labelled: neutral-label forward + readout prediction, positive FF update of each "
-        "layer with detach and the learner's optimizer and peer normalisation, readout SGD "
-        "step on the features it predicted with, by autograd in the bare loop and in closed "
-        "form in observe(); unlabelled: the positive update only). "
-        "Short alternating rounds in one process: frames/s from the median round of each "
-        "side, ratio = median of the per-round ratios (wall clock; ratio_cpu_time uses "
-        "process CPU time, steadier on a shared machine)."
-    )
 
 
 def run_condition(
