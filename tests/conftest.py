@@ -46,3 +46,11 @@ def write_fake_mnist(root, n_train: int, n_test: int):
         write_idx(folder / images_name, images)
         write_idx(folder / labels_name, labels.astype(np.uint8))
     return root
+
+
+def bench_args(suite: str, data_dir, *extra: str):
+    """``ffstream bench SUITE`` options, parsed by the CLI's own parser (CPU, unverified data)."""
+    from ffstream import cli
+
+    argv = ["bench", suite, "--data", str(data_dir), "--no-verify", "--device", "cpu", *extra]
+    return cli.build_parser().parse_args(argv)

@@ -6,13 +6,12 @@ suites run with ``--no-verify``. The tests check the shape of the results, not a
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 
 import numpy as np
 import pytest
-from conftest import write_fake_mnist
+from conftest import bench_args, write_fake_mnist
 from rich.console import Console
 
 from ffstream import bench, cli
@@ -27,23 +26,13 @@ def data_dir(tmp_path_factory):
     return write_fake_mnist(tmp_path_factory.mktemp("data"), N_TRAIN, N_TEST)
 
 
-def _args(module, data_dir, *extra):
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default=None)
-    module.add_arguments(parser)
-    args = parser.parse_args(["--data", str(data_dir), "--no-verify", *extra])
-    args.device = "cpu"
-    return args
-
-
 def test_suites_are_registered():
     for name in ("split-mnist", "permuted-mnist", "drift"):
         assert bench.load_suite(name).DESCRIPTION
 
 
 def test_split_mnist_matrices_and_metrics(data_dir):
-    args = _args(split_mnist, data_dir, "--quick", *TINY, "--train-per-task", "20")
+    args = bench_args("split-mnist", data_dir, "--quick", *TINY, "--train-per-task", "20")
     result = split_mnist.run(args, Console(file=io.StringIO()))
     entries = {(e["scenario"], e["method"]): e for e in result["results"]}
     assert set(entries) == {
@@ -94,9 +83,9 @@ def test_permuted_mnist_cli_writes_json_and_plots(data_dir, tmp_path):
 
 def test_bad_options_are_refused(data_dir):
     with pytest.raises(ValueError, match="unknown methods"):
-        split_mnist.config_from_args(_args(split_mnist, data_dir, "--methods", "ff,sgd"))
+        split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--methods", "ff,sgd"))
     with pytest.raises(ValueError, match="batch-size"):
-        split_mnist.config_from_args(_args(split_mnist, data_dir, "--batch-size", "0"))
+        split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--batch-size", "0"))
 
 
 def test_ff_memory_budget_is_respected():

@@ -8,12 +8,11 @@ the results, not their quality.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 import torch
-from conftest import write_fake_mnist
+from conftest import bench_args, write_fake_mnist
 from rich.console import Console
 
 from ffstream import bench, cli
@@ -25,15 +24,6 @@ N_TRAIN, N_TEST = 200, 60
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     return write_fake_mnist(tmp_path_factory.mktemp("data"), N_TRAIN, N_TEST)
-
-
-def _args(module, data_dir, *extra):
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    module.add_arguments(parser)
-    args = parser.parse_args(["--data", str(data_dir), "--no-verify", *extra])
-    args.device = "cpu"
-    return args
 
 
 def _check_result(result, suite, modes, n_train):
@@ -56,8 +46,8 @@ def _check_result(result, suite, modes, n_train):
 
 
 def test_mnist_ff_run_returns_complete_result(data_dir):
-    args = _args(
-        mnist_ff,
+    args = bench_args(
+        "mnist-ff",
         data_dir,
         "--quick",
         "--epochs",
@@ -77,8 +67,16 @@ def test_mnist_ff_run_returns_complete_result(data_dir):
 
 
 def test_mnist_cwc_run_returns_complete_result(data_dir):
-    args = _args(
-        mnist_cwc, data_dir, "--quick", "--epochs", "1", "--channels", "10,20", "--batch-size", "25"
+    args = bench_args(
+        "mnist-cwc",
+        data_dir,
+        "--quick",
+        "--epochs",
+        "1",
+        "--channels",
+        "10,20",
+        "--batch-size",
+        "25",
     )
     result = mnist_cwc.run(args, Console(quiet=True))
     _check_result(result, "mnist-cwc", {"goodness", "goodness_last_layer", "readout"}, N_TRAIN)

@@ -7,12 +7,11 @@ shape of the results and that the bare loop really does the learner's arithmetic
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 import torch
-from conftest import write_fake_mnist
+from conftest import bench_args, write_fake_mnist
 from rich.console import Console
 
 from ffstream import bench, cli
@@ -36,17 +35,8 @@ def data_dir(tmp_path_factory):
     return write_fake_mnist(tmp_path_factory.mktemp("data"), N_TRAIN, N_TEST)
 
 
-def _args(data_dir, *extra):
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    stream_mnist.add_arguments(parser)
-    args = parser.parse_args(["--data", str(data_dir), "--no-verify", *extra])
-    args.device = "cpu"
-    return args
-
-
 def test_run_returns_complete_result(data_dir):
-    args = _args(data_dir, "--quick", *TINY, "--batch-sizes", "10,30")
+    args = bench_args("stream-mnist", data_dir, "--quick", *TINY, "--batch-sizes", "10,30")
     threads = torch.get_num_threads()
     result = stream_mnist.run(args, Console(quiet=True))
     assert torch.get_num_threads() == threads  # restored after the run
@@ -135,9 +125,8 @@ def test_registered_and_quick_is_smaller():
 
 
 def test_ablation_runs_each_lever_once_without_backprop_or_speed(data_dir):
-    args = _args(data_dir, "--frames", "60", "--batch-sizes", "10", "--hidden", "16,16")
-    args.ablation = True
-    args.quick = False
+    argv = ["--ablation", "--frames", "60", "--batch-sizes", "10", "--hidden", "16,16"]
+    args = bench_args("stream-mnist", data_dir, *argv)
     result = stream_mnist.run(args, Console(quiet=True))
     names = [r["condition"] for r in result["runs"]]
     assert (
@@ -156,9 +145,13 @@ def test_ablation_runs_each_lever_once_without_backprop_or_speed(data_dir):
 
 
 def test_only_narrows_conditions_and_names_the_choices(data_dir):
-    args = _args(data_dir, "--ablation", "--only", "no positive replay", "--frames", "40")
+    args = bench_args(
+        "stream-mnist", data_dir, "--ablation", "--only", "no positive replay", "--frames", "40"
+    )
     assert [
         c.name for c in stream_mnist.selected_conditions(stream_mnist.config_from_args(args))
     ] == ["no positive replay"]
     with pytest.raises(ValueError, match="unknown condition.*ff-interleaved"):
-        stream_mnist.config_from_args(_args(data_dir, "--only", "no such thing"))
+        stream_mnist.config_from_args(
+            bench_args("stream-mnist", data_dir, "--only", "no such thing")
+        )
