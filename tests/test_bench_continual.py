@@ -16,6 +16,7 @@ from rich.console import Console
 
 from ffstream import bench, cli
 from ffstream.bench import continual, drift, split_mnist
+from ffstream.stream import ClassBalancedMemory, ReservoirMemory
 
 N_TRAIN, N_TEST = 300, 60
 TINY = ["--hidden", "16,16", "--eval-every", "50", "--memory", "40", "--sleep-every", "10"]
@@ -93,6 +94,15 @@ def test_ff_memory_budget_is_respected():
     method = continual.make_method("ff", cfg, 4, 3, seed=0)
     assert method.stored_frames() == 100  # long-term + recent capacity
     assert method.learner.recent.capacity == 50
+
+
+def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
+    default = continual.make_method("ff", split_mnist.FULL, 4, 3, seed=0)
+    assert default.learner.readout_learns == "asleep"  # the suite's choices for new classes
+    assert isinstance(default.learner.memory, ClassBalancedMemory)
+    args = bench_args("split-mnist", data_dir, "--ff-readout", "always", "--ff-memory", "reservoir")
+    learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
+    assert learner.readout_learns == "always" and isinstance(learner.memory, ReservoirMemory)
 
 
 def test_drift_streams_and_cli(tmp_path):

@@ -138,6 +138,50 @@ def test_learns_labelled_stream_with_default_awake_sleep_schedule():
     assert accuracy >= 0.9, accuracy
 
 
+def test_asleep_readout_learns_only_while_asleep():
+    learner = small(schedule=Manual(), readout_learns="asleep")
+    x, y = blobs(40, 3, 12)
+    before = copy.deepcopy(learner.readout.state_dict())
+    learner.observe(x, y)
+    assert all(torch.equal(v, learner.readout.state_dict()[k]) for k, v in before.items())
+    learner.sleep()
+    assert not torch.equal(before["linear.weight"], learner.readout.linear.weight)
+
+
+def test_asleep_readout_keeps_old_classes_between_sleeps():
+    # Two tasks of two classes; the test comes 50 frames into an awake phase of the second.
+    x, y = blobs(6000, 4, 12, seed=1, spread=1.0)
+    old = torch.nonzero(y[:4000] < 2).flatten()[:1000]
+    new = torch.nonzero(y[:4000] >= 2).flatten()[:1050]
+    test = 4000 + torch.nonzero(y[4000:] < 2).flatten()
+    accuracy = {}
+    for mode in ("always", "asleep"):
+        learner = small(
+            4, schedule=EveryN(100), memory_capacity=200, recent_capacity=100, readout_learns=mode
+        )
+        for idx in torch.cat([old, new]).split(10):
+            learner.observe(x[idx], y[idx])
+        accuracy[mode] = (learner.predict(x[test]) == y[test]).float().mean().item()
+    assert accuracy["asleep"] >= 0.8, accuracy
+    assert accuracy["asleep"] > accuracy["always"] + 0.1, accuracy
+
+
+def test_unknown_readout_mode_is_refused():
+    with pytest.raises(ValueError, match="readout_learns"):
+        small(readout_learns="never")
+
+
+def test_balanced_memory_gives_late_classes_their_share():
+    learner = small(4, schedule=Manual(), memory_capacity=40, balanced_memory=True)
+    x, y = blobs(400, 4, 12)
+    for idx in torch.argsort(y, stable=True).split(10):  # class 0 first, class 3 last
+        learner.observe(x[idx], y[idx])
+    counts = torch.bincount(learner.memory.labels[: len(learner.memory)], minlength=4)
+    assert counts.tolist() == [10, 10, 10, 10]
+    with pytest.raises(ValueError, match="balanced_memory needs labels"):
+        small(None, balanced_memory=True)
+
+
 def test_novelty_is_higher_for_unfamiliar_frames():
     learner = small(None, schedule=EveryN(100))
     g = torch.Generator().manual_seed(0)
@@ -185,6 +229,7 @@ def _same(a, b):
         (torch.ones(1, 12), 7, "outside"),
         (torch.ones(2, 12), [0, 1, 2], "labels for a batch"),
         ("abc", 0, "strings"),
+        (torch.ones(1, 12), None, "give the labels"),
     ],
 )
 def test_bad_input_raises_and_leaves_state_unchanged(x, y, message):
@@ -198,9 +243,12 @@ def test_bad_input_raises_and_leaves_state_unchanged(x, y, message):
     learner.observe(data[:2], labels[:2])  # the stream goes on
 
 
-def test_checkpoint_resume_is_bit_identical(tmp_path):
+@pytest.mark.parametrize(
+    "options", [{}, {"readout_learns": "asleep", "balanced_memory": True, "memory_capacity": 40}]
+)
+def test_checkpoint_resume_is_bit_identical(tmp_path, options):
     x, y = blobs(200, 3, 12)
-    a = small(schedule=EveryN(30))
+    a = small(schedule=EveryN(30), **options)
     for i in range(100):
         a.observe(x[i], int(y[i]))
     a.save(tmp_path / "learner.ckpt")

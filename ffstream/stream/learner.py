@@ -15,7 +15,7 @@ from ffstream.ff import FFNet, Goodness, LinearReadout, OneHotAppend
 from ffstream.ff.negatives import hard_wrong_labels
 from ffstream.stream.checkpoint import from_spec, load_checkpoint, save_checkpoint, to_spec
 from ffstream.stream.dreams import Dreams, HybridDreams, WrongLabelDreams
-from ffstream.stream.memory import RecentMemory, ReservoirMemory
+from ffstream.stream.memory import ClassBalancedMemory, RecentMemory, ReservoirMemory
 from ffstream.stream.schedules import EveryN, Schedule
 
 __all__ = ["StreamLearner", "Observation"]
@@ -70,7 +70,12 @@ class StreamLearner:
     dreams
         Dream generator (default: hard wrong labels when labelled, hybrids otherwise).
     memory_capacity
-        Long-term memory (reservoir sampling) in frames.
+        Long-term memory in frames.
+    balanced_memory
+        Keep an equal share of the long-term memory per class seen
+        (:class:`~ffstream.stream.memory.ClassBalancedMemory`; labelled streams) instead of a
+        uniform reservoir sample of the stream, so classes that appear late get their share at
+        once.
     recent_capacity
         Short-term memory of frames since the last sleep, replayed during sleep.
     replay
@@ -82,6 +87,13 @@ class StreamLearner:
         is SGD's momentum or Adam's first-moment decay (beta 1).
     readout_lr
         SGD step of the linear readout (labelled streams).
+    readout_learns
+        When the readout learns. ``"always"`` (default): from every labelled frame as it
+        arrives, and from replayed memories while asleep. ``"asleep"``: only while asleep, from
+        the long-term memory (a sample of the whole stream so far), so a long run of frames from
+        a few classes cannot tilt it toward them. For class-incremental streams use it with
+        ``balanced_memory=True``, so new classes are learned from their share of the memory
+        at the first sleep (measured on Split-MNIST in BENCHMARKS.md).
     goodness
         ``"sum"`` of squares with threshold = width (Hinton's convention) or ``"mean"``.
     predict_with
@@ -121,11 +133,13 @@ class StreamLearner:
         schedule: Schedule | None = None,
         dreams: Dreams | None = None,
         memory_capacity: int = 2000,
+        balanced_memory: bool = False,
         recent_capacity: int = 1000,
         replay: bool = True,
         sleep_batch: int = 8,
         lr: float = 3e-4,
         readout_lr: float = 0.01,
+        readout_learns: Literal["always", "asleep"] = "always",
         optimizer: str = "adam",
         momentum: float = 0.9,
         goodness: Literal["sum", "mean"] = "sum",
@@ -139,6 +153,8 @@ class StreamLearner:
             raise ValueError(f"num_classes must be >= 2 or None, got {num_classes}")
         if predict_with not in ("goodness", "readout"):
             raise ValueError(f"predict_with must be 'goodness' or 'readout', got {predict_with!r}")
+        if readout_learns not in ("always", "asleep"):
+            raise ValueError(f"readout_learns must be 'always' or 'asleep', got {readout_learns!r}")
         self.num_classes = num_classes
         self.device = _resolve_device(device)
         self.config = dict(
@@ -146,11 +162,13 @@ class StreamLearner:
             num_classes=num_classes,
             hidden=list(hidden),
             memory_capacity=memory_capacity,
+            balanced_memory=balanced_memory,
             recent_capacity=recent_capacity,
             replay=replay,
             sleep_batch=sleep_batch,
             lr=lr,
             readout_lr=readout_lr,
+            readout_learns=readout_learns,
             optimizer=optimizer,
             momentum=momentum,
             goodness=goodness,
@@ -185,11 +203,18 @@ class StreamLearner:
         )
         if self.dreams.needs_labels and not num_classes:
             raise ValueError(f"{type(self.dreams).__name__} needs num_classes")
-        self.memory = ReservoirMemory(memory_capacity)
+        if balanced_memory and not num_classes:
+            raise ValueError("balanced_memory needs labels: give num_classes")
+        self.memory = (
+            ClassBalancedMemory(memory_capacity)
+            if balanced_memory
+            else ReservoirMemory(memory_capacity)
+        )
         self.recent = RecentMemory(recent_capacity)
         self.replay = replay
         self.sleep_batch = sleep_batch
         self.predict_with = predict_with
+        self.readout_learns = readout_learns
         self.frames_seen = 0
         self.sleeps = 0
         self.awake_updates = 0  # since the last sleep: a full sleep makes as many steps
@@ -275,6 +300,10 @@ class StreamLearner:
         """
         x = self.check_frames(x)
         labels = None
+        if y is None and self.num_classes is not None:
+            raise ValueError(
+                f"this learner has num_classes={self.num_classes}: give the labels y with x"
+            )
         if y is not None:
             if self.num_classes is None:
                 raise ValueError("got labels, but this learner has num_classes=None")
@@ -294,7 +323,7 @@ class StreamLearner:
             neg = self._encode(*self._interleaved_negatives(x, labels, scores))
         stats = self.net.step(pos=pos, neg=neg, check=False)  # x was validated above
         self.awake_updates += 1
-        if labels is not None:
+        if labels is not None and self.readout_learns == "always":
             # The readout learns from the features it just predicted with (no second pass).
             if features is None:
                 features = self.net.features(self.encoding.neutral(x))
@@ -338,16 +367,23 @@ class StreamLearner:
         for _ in range(steps):
             x, y = self.recall(self.sleep_batch)
             x_neg, y_neg = self.dreams.generate(self, x, y)
-            pos = None
-            if self.replay:  # each memory beside the dream made from it
-                pos = self._encode(x, y)
-                if y is not None:
-                    self.readout.step(self.net.features(self.encoding.neutral(x)), y)
+            pos = self._encode(x, y) if self.replay else None  # each memory beside its dream
+            self._readout_sleep_step(x, y)
             self.net.step(pos=pos, neg=self._encode(x_neg, y_neg), check=False)
         self.recent.clear()
         self.awake_updates = 0
         self.sleeps += 1
         return steps
+
+    def _readout_sleep_step(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
+        """One readout step while asleep: on the recalled frames, or on long-term memories."""
+        if y is None or self.readout is None:
+            return
+        if self.readout_learns == "asleep":
+            x, y = self.memory.sample(self.sleep_batch, self.generator)
+        elif not self.replay:
+            return
+        self.readout.step(self.net.features(self.encoding.neutral(x)), y)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
