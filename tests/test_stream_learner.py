@@ -169,6 +169,8 @@ def test_asleep_readout_keeps_old_classes_between_sleeps():
 def test_unknown_readout_mode_is_refused():
     with pytest.raises(ValueError, match="readout_learns"):
         small(readout_learns="never")
+    with pytest.raises(ValueError, match="needs a schedule that sleeps"):
+        small(readout_learns="asleep", schedule=Interleaved())
 
 
 def test_balanced_memory_gives_late_classes_their_share():

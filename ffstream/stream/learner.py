@@ -93,7 +93,9 @@ class StreamLearner:
         the long-term memory (a sample of the whole stream so far), so a long run of frames from
         a few classes cannot tilt it toward them. For class-incremental streams use it with
         ``balanced_memory=True``, so new classes are learned from their share of the memory
-        at the first sleep (measured on Split-MNIST in BENCHMARKS.md).
+        at the first sleep (measured on Split-MNIST in BENCHMARKS.md). The readout learns
+        nothing before the first sleep, so it needs a schedule that sleeps (not
+        :class:`~ffstream.stream.schedules.Interleaved`).
     goodness
         ``"sum"`` of squares with threshold = width (Hinton's convention) or ``"mean"``.
     predict_with
@@ -196,6 +198,10 @@ class StreamLearner:
             width = sum(hidden[1:]) if len(hidden) > 1 else hidden[0]
             self.readout = LinearReadout(width, num_classes, lr=readout_lr).to(self.device)
         self.schedule = schedule if schedule is not None else EveryN(1000)
+        if readout_learns == "asleep" and self.schedule.interleaved:
+            raise ValueError(
+                "readout_learns='asleep' needs a schedule that sleeps (not Interleaved)"
+            )
         self.dreams = (
             dreams
             if dreams is not None
