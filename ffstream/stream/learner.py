@@ -155,6 +155,8 @@ class StreamLearner:
             raise ValueError(f"num_classes must be >= 2 or None, got {num_classes}")
         if predict_with not in ("goodness", "readout"):
             raise ValueError(f"predict_with must be 'goodness' or 'readout', got {predict_with!r}")
+        if balanced_memory and not num_classes:
+            raise ValueError("balanced_memory needs labels: give num_classes")
         if readout_learns not in ("always", "asleep"):
             raise ValueError(f"readout_learns must be 'always' or 'asleep', got {readout_learns!r}")
         self.num_classes = num_classes
@@ -209,8 +211,6 @@ class StreamLearner:
         )
         if self.dreams.needs_labels and not num_classes:
             raise ValueError(f"{type(self.dreams).__name__} needs num_classes")
-        if balanced_memory and not num_classes:
-            raise ValueError("balanced_memory needs labels: give num_classes")
         self.memory = (
             ClassBalancedMemory(memory_capacity)
             if balanced_memory
