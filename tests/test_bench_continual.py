@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from conftest import bench_args, write_fake_mnist
 from rich.console import Console
 
@@ -94,6 +95,29 @@ def test_ff_memory_budget_is_respected():
     method = continual.make_method("ff", cfg, 4, 3, seed=0)
     assert method.stored_frames() == 100  # long-term + recent capacity
     assert method.learner.recent.capacity == 50
+
+
+def _first_task_accuracy_after_second(ewc_lambda: float) -> float:
+    """Two tasks with the same labels (a threshold on feature 0, then on feature 1)."""
+    cfg = continual.ContinualConfig(hidden=(32,), ewc_lambda=ewc_lambda)
+    method = continual.make_method("backprop-ewc", cfg, 6, 2, seed=0)
+    g = torch.Generator().manual_seed(0)
+
+    def batch(task: int, n: int = 10):
+        x = torch.rand(n, 6, generator=g)
+        return x + 2.0 * task, (x[:, task] > 0.5).long()
+
+    for task in (0, 1):
+        for _ in range(300):
+            method.observe(*batch(task))
+        if task == 0:
+            method.end_task()
+    return continual.evaluate(method, *batch(0, 2000))
+
+
+def test_ewc_penalty_keeps_the_first_task():
+    forgetful, held = _first_task_accuracy_after_second(0.0), _first_task_accuracy_after_second(1e4)
+    assert held > forgetful + 0.2, (held, forgetful)  # 1e4 is capped at 1 / lr: no divergence
 
 
 def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
