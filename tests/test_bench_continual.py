@@ -127,6 +127,8 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     args = bench_args("split-mnist", data_dir, "--ff-readout", "always", "--ff-memory", "reservoir")
     learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
     assert learner.readout_learns == "always" and isinstance(learner.memory, ReservoirMemory)
+    with pytest.raises(ValueError, match="ff_memory"):
+        continual.make_method("ff", continual.ContinualConfig(ff_memory="fifo"), 4, 3, 0)
 
 
 def test_drift_streams_and_cli(tmp_path):

@@ -217,6 +217,8 @@ class FFMethod:
     name = "ff"
 
     def __init__(self, cfg: ContinualConfig, in_features: int, num_classes: int, seed: int):
+        if cfg.ff_memory not in ("balanced", "reservoir"):
+            raise ValueError(f"ff_memory must be 'balanced' or 'reservoir', got {cfg.ff_memory!r}")
         recent = min(cfg.sleep_every, cfg.memory // 2)
         extra = {} if cfg.ff_lr is None else {"lr": cfg.ff_lr}
         self.learner = StreamLearner(
