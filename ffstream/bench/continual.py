@@ -275,10 +275,14 @@ class BackpropMethod:
             n += len(yr)
         self.optimizer.zero_grad(set_to_none=True)
         (loss / n).backward()
+        self._before_step(n)
         self.optimizer.step()
         if self.buffer is not None:
             self.buffer.add(x, y, self.generator)
         return prediction
+
+    def _before_step(self, n: int) -> None:
+        """Hook between the gradient of the loss (a mean over ``n`` frames) and the SGD step."""
 
     @torch.no_grad()
     def scores(self, x: torch.Tensor) -> torch.Tensor:
@@ -313,19 +317,15 @@ class EWCMethod(BackpropMethod):
         self.coefficients: list[torch.Tensor] = []  # ewc_lambda * F, capped
         self.anchor: list[torch.Tensor] | None = None
 
-    def observe(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits = self.model(x)
-        self.optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(logits, y).backward()
-        with torch.no_grad():
-            for fisher, p in zip(self.task_fisher, self.params):
-                fisher.add_(p.grad.square(), alpha=len(y))
-            self.task_batches += 1
-            if self.anchor is not None:  # the penalty's gradient, added to the task's
-                for p, coefficient, anchor in zip(self.params, self.coefficients, self.anchor):
-                    p.grad.add_(coefficient * (p - anchor))
-        self.optimizer.step()
-        return logits.detach().argmax(1)
+    @torch.no_grad()
+    def _before_step(self, n: int) -> None:
+        """Accumulate this batch's Fisher estimate, then add the penalty's gradient."""
+        for fisher, p in zip(self.task_fisher, self.params):
+            fisher.add_(p.grad.square(), alpha=n)
+        self.task_batches += 1
+        if self.anchor is not None:
+            for p, coefficient, anchor in zip(self.params, self.coefficients, self.anchor):
+                p.grad.add_(coefficient * (p - anchor))
 
     @torch.no_grad()
     def end_task(self) -> None:
