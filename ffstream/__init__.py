@@ -46,6 +46,7 @@ __all__ = [
     "OnDrift",
     "OneHotAppend",
     "OneHotOverlay",
+    "PiecewiseLinearEncoder",
     "SpatialPattern",
     "StreamLearner",
     "SupervisedFF",
@@ -56,7 +57,7 @@ __all__ = [
 
 def __getattr__(name: str):
     # The river estimators import river (slow to import): load them on first use only.
-    if name in ("FFClassifier", "FFAnomalyDetector"):
+    if name in ("FFClassifier", "FFAnomalyDetector", "PiecewiseLinearEncoder"):
         from ffstream import river as _river
 
         return getattr(_river, name)

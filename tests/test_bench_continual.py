@@ -1,4 +1,4 @@
-"""The continual suites (split-mnist, permuted-mnist, drift) end to end on tiny data.
+"""The continual suites (split-, permuted-, rotated-mnist, drift) end to end on tiny data.
 
 MNIST-shaped IDX files are generated (a bright square whose place gives the class away), so the
 suites run with ``--no-verify``. The tests check the shape of the results, not accuracy.
@@ -16,7 +16,7 @@ from conftest import bench_args, write_fake_mnist
 from rich.console import Console
 
 from ffstream import bench, cli
-from ffstream.bench import continual, drift, split_mnist
+from ffstream.bench import continual, drift, permuted_mnist, rotated_mnist, split_mnist
 from ffstream.stream import ClassBalancedMemory, ReservoirMemory
 
 N_TRAIN, N_TEST = 300, 60
@@ -29,7 +29,7 @@ def data_dir(tmp_path_factory):
 
 
 def test_suites_are_registered():
-    for name in ("split-mnist", "permuted-mnist", "drift"):
+    for name in ("split-mnist", "permuted-mnist", "rotated-mnist", "drift"):
         assert bench.load_suite(name).DESCRIPTION
 
 
@@ -81,6 +81,47 @@ def test_permuted_mnist_cli_writes_json_and_plots(data_dir, tmp_path):
     assert len(result["plots"]) == 2
     for path in result["plots"]:
         assert path.endswith(".png") and (tmp_path / path.split("/")[-1]).stat().st_size > 0
+
+
+def test_rotated_mnist_turns_each_task_and_runs_every_method(data_dir):
+    args = bench_args("rotated-mnist", data_dir, "--quick", *TINY, "--tasks", "3")
+    args.train_per_task = 20
+    cfg = rotated_mnist.config_from_args(args)
+    data = continual.load_frames(data_dir, verify=False)
+    (build,) = rotated_mnist.build_scenarios(data, cfg)
+    scenario = build(0)
+    assert [t.name for t in scenario.tasks] == ["r0", "r60", "r120"]
+    first, second = scenario.tasks[0], scenario.tasks[1]
+    n = len(first.x_test)
+    assert torch.equal(first.x_test, data["test"][0][:n])  # task 0 is MNIST itself
+    turned = rotate_flat(data["test"][0][:n], 60)
+    assert torch.allclose(second.x_test, turned) and not torch.allclose(second.x_test, first.x_test)
+    assert torch.equal(second.y_test, first.y_test) and len(second.x_train) == 20
+    result = rotated_mnist.run(args, Console(file=io.StringIO()))
+    assert [e["method"] for e in result["results"]] == list(continual.METHODS)
+    for e in result["results"]:
+        assert np.asarray(e["R_mean"]["domain-incremental"]).shape == (3, 3)
+    with pytest.raises(ValueError, match="max-degrees"):
+        rotated_mnist.config_from_args(
+            bench_args("rotated-mnist", data_dir, "--max-degrees", "inf")
+        )
+
+
+def rotate_flat(x: torch.Tensor, degrees: float) -> torch.Tensor:
+    from ffstream.data import rotate
+
+    return rotate(x.view(-1, 28, 28), degrees).reshape(len(x), 784)
+
+
+def test_permuted_tasks_are_permutations_of_the_same_frames(data_dir):
+    cfg = permuted_mnist.config_from_args(bench_args("permuted-mnist", data_dir, "--tasks", "2"))
+    data = continual.load_frames(data_dir, verify=False)
+    (build,) = permuted_mnist.build_scenarios(data, cfg)
+    first, second = build(0).tasks
+    assert torch.equal(first.x_test, data["test"][0])  # task 0: the identity permutation
+    assert torch.equal(second.x_test.sort(1).values, first.x_test.sort(1).values)
+    assert not torch.equal(second.x_test, first.x_test)
+    assert torch.equal(build(0).tasks[1].x_train, second.x_train)  # seeded: same frames again
 
 
 def test_bad_options_are_refused(data_dir):
@@ -138,12 +179,21 @@ def test_drift_streams_and_cli(tmp_path):
         assert len(samples) == 300
     out = tmp_path / "drift.json"
     argv = ["bench", "drift", "--device", "cpu", "--quick", "--samples", "100", "--window", "25"]
-    argv += ["--streams", "sea,rbf", "--models", "ff-river,ff-stream,hat", "--out", str(out)]
+    argv += [
+        "--streams",
+        "sea,rbf",
+        "--models",
+        "ff-river,ff-river-bins,ff-stream,hat",
+        "--out",
+        str(out),
+    ]
     assert cli.main(argv) == 0
     result = json.loads(out.read_text())
     runs = {(e["stream"], e["model"]): e for e in result["results"]}
-    assert set(runs) == {(s, m) for s in ("sea", "rbf") for m in ("ff-river", "ff-stream", "hat")}
+    assert set(runs) == {
+        (s, m) for s in ("sea", "rbf") for m in ("ff-river", "ff-river-bins", "ff-stream", "hat")
+    }
     for e in runs.values():
         assert 0.0 <= e["prequential_accuracy"]["mean"] <= 1.0
         assert [p["samples"] for p in e["runs"][0]["curve"]] == [25, 50, 75, 100]
-    assert result["table"].startswith("| stream | ff-river | ff-stream | hat |")
+    assert result["table"].startswith("| stream | ff-river | ff-river-bins | ff-stream | hat |")

@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 
-from ffstream.data import permutations, shuffled_stream, split_tasks, to_unit_float
+from ffstream.data import permutations, rotate, shuffled_stream, split_tasks, to_unit_float
 
 
 def _toy(n=10):
@@ -131,3 +131,26 @@ def test_permutations():
 def test_permutations_rejects_empty():
     with pytest.raises(ValueError, match="num_tasks >= 1"):
         permutations(0, 784, seed=0)
+
+
+def test_rotate_turns_counter_clockwise_and_keeps_the_ink():
+    images = torch.rand(3, 28, 28)
+    # A quarter turn is a pure index shuffle: it must match torch.rot90 (counter-clockwise).
+    assert torch.allclose(rotate(images, 90), torch.rot90(images, 1, dims=(1, 2)), atol=1e-5)
+    assert torch.allclose(rotate(images, -90), torch.rot90(images, -1, dims=(1, 2)), atol=1e-5)
+    assert torch.equal(rotate(images, 360), images)
+    # A digit-like blob in the middle keeps its ink under any angle (nothing leaves the frame).
+    blob = torch.zeros(1, 28, 28)
+    blob[0, 10:18, 12:16] = 1.0
+    turned = rotate(blob, 30)
+    assert abs(float(turned.sum()) - float(blob.sum())) < 0.05 * float(blob.sum())
+    assert not torch.allclose(turned, blob)
+
+
+def test_rotate_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+        rotate(torch.rand(28, 28), 10)
+    with pytest.raises(ValueError, match="float"):
+        rotate(torch.zeros(1, 28, 28, dtype=torch.uint8), 10)
+    with pytest.raises(ValueError, match="finite"):
+        rotate(torch.rand(1, 28, 28), float("nan"))

@@ -27,6 +27,7 @@ SUITES: dict[str, str] = {
     "stream-mnist": "ffstream.bench.stream_mnist",
     "split-mnist": "ffstream.bench.split_mnist",
     "permuted-mnist": "ffstream.bench.permuted_mnist",
+    "rotated-mnist": "ffstream.bench.rotated_mnist",
     "drift": "ffstream.bench.drift",
 }
 

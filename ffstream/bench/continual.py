@@ -1,4 +1,4 @@
-"""The continual-learning scenario runner shared by ``split-mnist`` and ``permuted-mnist``.
+"""The continual-learning scenario runner shared by the split-, permuted- and rotated-MNIST suites.
 
 Protocol (online, single pass). A *scenario* is a sequence of tasks, each with training and test
 frames. A method sees every training frame exactly once, ``batch_size`` frames at a time, task
@@ -56,8 +56,9 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import Progress
 
-from ffstream.bench._common import add_data_source_arguments, make_progress
+from ffstream.bench._common import add_data_source_arguments, make_progress, result_skeleton
 from ffstream.bench.metrics import continual_summary
+from ffstream.data import load_mnist, to_unit_float
 from ffstream.stream import EveryN, StreamLearner
 from ffstream.stream.memory import ReservoirMemory
 
@@ -71,11 +72,14 @@ __all__ = [
     "TaskData",
     "add_continual_arguments",
     "evaluate",
+    "load_frames",
     "make_method",
     "markdown_table",
     "plot_results",
+    "run_continual",
     "run_scenario",
     "run_suite",
+    "transformed_tasks",
     "update_config",
 ]
 
@@ -208,6 +212,46 @@ class Scenario:
     @property
     def in_features(self) -> int:
         return self.tasks[0].x_train.shape[1]
+
+
+def load_frames(root, verify: bool = True) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """MNIST's ``{"train": (x, y), "test": (x, y)}``: flat float frames in [0, 1], file order."""
+    data = {}
+    for split in ("train", "test"):
+        images, labels = load_mnist(root, split=split, verify=verify)
+        data[split] = (to_unit_float(images), torch.as_tensor(labels).long())
+    return data
+
+
+def transformed_tasks(
+    name: str,
+    data: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    transforms: Sequence[tuple[str, Callable[[torch.Tensor], torch.Tensor]]],
+    cfg: ContinualConfig,
+    seed_offset: int,
+) -> Callable[[int], Scenario]:
+    """``seed -> Scenario`` with one task per ``(task_name, transform)`` of the whole dataset.
+
+    The domain-incremental scenarios (Permuted-, Rotated-MNIST): every task has all ten classes
+    under its own input transform, one 10-way head, the task unknown at test time. Each task
+    trains on its own random ``train_per_task`` frames (drawn with ``seed + seed_offset``) and
+    tests on the first ``test_per_task`` test frames, transformed alike.
+    """
+    (x, y), (xt, yt) = data["train"], data["test"]
+    n_train = min(cfg.train_per_task or len(x), len(x))
+    n_test = min(cfg.test_per_task or len(xt), len(xt))
+    classes = tuple(int(c) for c in y.unique(sorted=True))
+
+    def scenario(seed: int) -> Scenario:
+        generator = torch.Generator().manual_seed(seed_offset + seed)
+        tasks = []
+        for task_name, transform in transforms:
+            idx = torch.randperm(len(x), generator=generator)[:n_train]
+            xs, ys = transform(x[idx]), y[idx]
+            tasks.append(TaskData(task_name, xs, ys, transform(xt[:n_test]), yt[:n_test], classes))
+        return Scenario(name, tasks, len(classes), {"domain-incremental": False})
+
+    return scenario
 
 
 # ---------------------------------------------------------------------------- methods
@@ -497,6 +541,43 @@ def run_suite(
         entry["stored_frames"] = max(r["stored_frames"] for r in runs)
         out.append(entry)
     return out
+
+
+def run_continual(
+    suite: str,
+    cfg: ContinualConfig,
+    build_scenarios: Callable[[dict, Any], list[Callable[[int], Scenario]]],
+    args,
+    console: Console,
+) -> dict[str, Any]:
+    """The body of every MNIST continual suite's ``run``: load, run, tabulate, plot.
+
+    ``build_scenarios(data, cfg)`` turns ``{"train": (x, y), "test": (x, y)}`` (flat float
+    frames) into the scenario callables of :func:`run_suite`. The suites run on the CPU: their
+    per-frame batches of 10 gain nothing from a GPU, so ``--device cuda`` is noted and ignored.
+    """
+    if cfg.threads:  # before the skeleton, which records the thread count
+        torch.set_num_threads(cfg.threads)
+    result = result_skeleton(suite, "cpu", getattr(args, "quick", False), cfg)
+    if args.device != "cpu":
+        console.print(f"note: the continual suites run on the CPU (asked for {args.device})")
+        result["requested_device"] = str(args.device)
+    wall = time.perf_counter()
+    data = load_frames(args.data, verify=getattr(args, "verify", True))
+    entries = run_suite(build_scenarios(data, cfg), cfg, console)
+    table = markdown_table(entries)
+    console.print(table, highlight=False, markup=False)
+    result.update(
+        protocol=(
+            f"online, one pass, batch {cfg.batch_size}, task boundaries not given; "
+            f"memory budget {cfg.memory} frames"
+        ),
+        results=entries,
+        table=table,
+        plots=plot_results(entries, getattr(args, "out", None), console),
+        wall_seconds=time.perf_counter() - wall,
+    )
+    return result
 
 
 # ---------------------------------------------------------------------------- report

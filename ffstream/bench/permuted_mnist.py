@@ -10,25 +10,19 @@ Run: ``ffstream bench permuted-mnist --quick --data DIR --out permuted-mnist-qui
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from rich.console import Console
 
-from ffstream.bench._common import result_skeleton
 from ffstream.bench.continual import (
     ContinualConfig,
-    Scenario,
-    TaskData,
     add_continual_arguments,
-    markdown_table,
-    plot_results,
-    run_suite,
+    run_continual,
+    transformed_tasks,
     update_config,
 )
-from ffstream.data import load_mnist, permutations, to_unit_float
+from ffstream.data import permutations
 
 __all__ = [
     "DESCRIPTION",
@@ -82,55 +76,11 @@ def config_from_args(args) -> PermutedConfig:
 
 def build_scenarios(data, cfg: PermutedConfig) -> list:
     """One callable ``seed -> Scenario``: each task a random subset of the training set."""
-    (x, y), (xt, yt) = data["train"], data["test"]
-    perms = permutations(cfg.num_tasks, x.shape[1], seed=cfg.permutation_seed)
-    n_train = min(cfg.train_per_task or len(x), len(x))
-    n_test = min(cfg.test_per_task or len(xt), len(xt))
-
-    def scenario(seed: int) -> Scenario:
-        generator = torch.Generator().manual_seed(20_000 + seed)
-        tasks = []
-        for t, perm in enumerate(perms):
-            idx = torch.randperm(len(x), generator=generator)[:n_train]
-            tasks.append(
-                TaskData(
-                    f"p{t}",
-                    x[idx][:, perm],
-                    y[idx],
-                    xt[:n_test][:, perm],
-                    yt[:n_test],
-                    tuple(range(10)),
-                )
-            )
-        return Scenario("permuted-mnist", tasks, 10, {"domain-incremental": False})
-
-    return [scenario]
+    perms = permutations(cfg.num_tasks, data["train"][0].shape[1], seed=cfg.permutation_seed)
+    transforms = [(f"p{t}", lambda x, perm=perm: x[:, perm]) for t, perm in enumerate(perms)]
+    return [transformed_tasks("permuted-mnist", data, transforms, cfg, seed_offset=20_000)]
 
 
 def run(args, console: Console) -> dict[str, Any]:
     """Run every method on every seed; returns the result dict (also shown as a table)."""
-    cfg = config_from_args(args)
-    if cfg.threads:  # before the skeleton, which records the thread count
-        torch.set_num_threads(cfg.threads)
-    result = result_skeleton("permuted-mnist", args.device, getattr(args, "quick", False), cfg)
-    if args.device != "cpu":
-        console.print(f"note: the continual suites run on the CPU (asked for {args.device})")
-    wall = time.perf_counter()
-    data = {}
-    for split in ("train", "test"):
-        images, labels = load_mnist(args.data, split=split, verify=getattr(args, "verify", True))
-        data[split] = (to_unit_float(images), torch.as_tensor(labels).long())
-    entries = run_suite(build_scenarios(data, cfg), cfg, console)
-    table = markdown_table(entries)
-    console.print(table, highlight=False, markup=False)
-    result.update(
-        protocol=(
-            f"online, one pass, batch {cfg.batch_size}, task boundaries not given; "
-            f"memory budget {cfg.memory} frames"
-        ),
-        results=entries,
-        table=table,
-        plots=plot_results(entries, getattr(args, "out", None), console),
-        wall_seconds=time.perf_counter() - wall,
-    )
-    return result
+    return run_continual("permuted-mnist", config_from_args(args), build_scenarios, args, console)

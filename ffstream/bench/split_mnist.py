@@ -16,25 +16,21 @@ Run: ``ffstream bench split-mnist --quick --data DIR --out split-mnist-quick.jso
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from rich.console import Console
 
-from ffstream.bench._common import result_skeleton
 from ffstream.bench.continual import (
     ContinualConfig,
     Scenario,
     TaskData,
     add_continual_arguments,
-    markdown_table,
-    plot_results,
-    run_suite,
+    run_continual,
     update_config,
 )
-from ffstream.data import load_mnist, split_tasks, to_unit_float
+from ffstream.data import split_tasks
 
 __all__ = [
     "DESCRIPTION",
@@ -82,14 +78,6 @@ def config_from_args(args) -> SplitConfig:
     return cfg
 
 
-def _load(root, verify: bool) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    data = {}
-    for split in ("train", "test"):
-        images, labels = load_mnist(root, split=split, verify=verify)
-        data[split] = (to_unit_float(images), torch.as_tensor(labels).long())
-    return data
-
-
 def build_scenarios(data, cfg: SplitConfig) -> list:
     """Callables ``seed -> Scenario``: the 10-way run (two views) and the 0/1-label run."""
     (x, y), (xt, yt) = data["train"], data["test"]
@@ -126,25 +114,4 @@ def build_scenarios(data, cfg: SplitConfig) -> list:
 
 def run(args, console: Console) -> dict[str, Any]:
     """Run every method on every setting and seed; returns the result dict (also a table)."""
-    cfg = config_from_args(args)
-    if cfg.threads:  # before the skeleton, which records the thread count
-        torch.set_num_threads(cfg.threads)
-    result = result_skeleton("split-mnist", args.device, getattr(args, "quick", False), cfg)
-    if args.device != "cpu":
-        console.print(f"note: the continual suites run on the CPU (asked for {args.device})")
-    wall = time.perf_counter()
-    data = _load(args.data, getattr(args, "verify", True))
-    entries = run_suite(build_scenarios(data, cfg), cfg, console)
-    table = markdown_table(entries)
-    console.print(table, highlight=False, markup=False)
-    result.update(
-        protocol=(
-            f"online, one pass, batch {cfg.batch_size}, task boundaries not given; "
-            f"memory budget {cfg.memory} frames"
-        ),
-        results=entries,
-        table=table,
-        plots=plot_results(entries, getattr(args, "out", None), console),
-        wall_seconds=time.perf_counter() - wall,
-    )
-    return result
+    return run_continual("split-mnist", config_from_args(args), build_scenarios, args, console)

@@ -1,14 +1,14 @@
 """Datasets as tensors and streams: MNIST-family loading, shuffled streams, task splits.
 
-Data flow: ``load_mnist`` (uint8 images, int64 labels) → ``split_tasks`` / ``permutations``
-(which frames belong to which continual-learning task) → ``shuffled_stream`` (float batches
-for the learner).
+Data flow: ``load_mnist`` (uint8 images, int64 labels) → ``split_tasks`` / ``permutations`` /
+``rotate`` (which frames belong to which continual-learning task, and how each task's frames
+look) → ``shuffled_stream`` (float batches for the learner).
 """
 
 from ffstream.data.idx import read_idx, write_idx
 from ffstream.data.mnist import DATASETS, LabelledImages, data_home, load_mnist
 from ffstream.data.streams import shuffled_stream
-from ffstream.data.tasks import Task, permutations, split_tasks
+from ffstream.data.tasks import Task, permutations, rotate, split_tasks
 from ffstream.data.transforms import to_unit_float
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "load_mnist",
     "permutations",
     "read_idx",
+    "rotate",
     "shuffled_stream",
     "split_tasks",
     "to_unit_float",

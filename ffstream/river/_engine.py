@@ -131,6 +131,11 @@ class LeanFF:
         ``goodness = mean(h ** 2)`` so ``dL/dpre = dL/dg * 2 h / width`` (zero where the ReLU is
         off); no gradient crosses a layer boundary.
         """
+        if not all(np.isfinite(h).all() for h in acts):
+            raise FloatingPointError(
+                f"the FF net diverged (its activities overflowed) with lr={self.lr}: use a "
+                "smaller lr. This update was not applied."
+            )
         for w, b, a, h, dg in zip(self._w, self._b, ins, acts, dgood):
             dpre = h * (dg * (2.0 * self.lr / h.shape[1]))[:, None]  # lr * dL/dpre
             w -= dpre.T @ a
