@@ -2,8 +2,8 @@
 the identity), learned online in one pass under a memory budget; domain-incremental (one 10-way
 head, task unknown at test time).
 
-Methods: FF :class:`~ffstream.stream.StreamLearner`, naive online backprop and backprop with
-experience replay under the same memory budget (see :mod:`ffstream.bench.continual`).
+Methods: FF :class:`~ffstream.stream.StreamLearner`, naive online backprop, backprop with
+experience replay and EWC under the same memory budget (see :mod:`ffstream.bench.continual`).
 
 Run: ``ffstream bench permuted-mnist --quick --data DIR --out permuted-mnist-quick.json``
 """
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 DESCRIPTION = (
-    "Permuted-MNIST online (10 tasks, domain-incremental), FF vs backprop and replay, "
+    "Permuted-MNIST online (10 tasks, domain-incremental), FF vs backprop, replay and EWC, "
     "memory budget 1,000 frames"
 )
 

@@ -7,8 +7,8 @@ Three settings (van de Ven & Tolias 2019), from two training runs per method and
   the better of that task's two classes.
 - **domain-incremental**: labels mapped to 0/1 within each task (a 2-way head), task unknown.
 
-Methods: FF :class:`~ffstream.stream.StreamLearner`, naive online backprop and backprop with
-experience replay under the same memory budget (see :mod:`ffstream.bench.continual`).
+Methods: FF :class:`~ffstream.stream.StreamLearner`, naive online backprop, backprop with
+experience replay and EWC under the same memory budget (see :mod:`ffstream.bench.continual`).
 
 Run: ``ffstream bench split-mnist --quick --data DIR --out split-mnist-quick.json``
 """
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 DESCRIPTION = (
-    "Split-MNIST online (class-, task- and domain-incremental), FF vs backprop and replay, "
+    "Split-MNIST online (class-, task- and domain-incremental), FF vs backprop, replay and EWC, "
     "memory budget 1,000 frames"
 )
 

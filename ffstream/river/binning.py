@@ -51,7 +51,9 @@ class PiecewiseLinearEncoder(base.Transformer):
     >>> import itertools
     >>> from river import datasets, evaluate, metrics
     >>> from ffstream.river import FFClassifier
-    >>> model = PiecewiseLinearEncoder() | FFClassifier(hidden=(64,), lr=0.3, seed=0)
+    >>> model = PiecewiseLinearEncoder(bins=24) | FFClassifier(
+    ...     hidden=(64,), lr=0.2, label_strength=3.0, seed=0
+    ... )
     >>> stream = itertools.islice(datasets.synth.Agrawal(classification_function=0, seed=0), 3000)
     >>> metric = evaluate.progressive_val_score(stream, model, metrics.Accuracy())
     >>> bool(metric.get() > 0.85)
