@@ -110,9 +110,13 @@ class ContinualConfig:
     threads: int | None = 1  # torch CPU threads; 1 suits per-frame work on a shared machine
 
 
-def add_continual_arguments(parser) -> None:
-    """Options common to ``split-mnist`` and ``permuted-mnist``."""
+def add_continual_arguments(parser, num_tasks: int | None = None) -> None:
+    """Options common to the MNIST continual suites; ``--tasks`` when ``num_tasks`` is given."""
     add_data_source_arguments(parser)
+    if num_tasks is not None:
+        parser.add_argument(
+            "--tasks", type=int, default=None, help=f"number of tasks ({num_tasks})"
+        )
     parser.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
     parser.add_argument("--batch-size", type=int, default=None, help="frames per step (10)")
     parser.add_argument("--memory", type=int, default=None, help="memory budget in frames (1000)")
@@ -168,6 +172,10 @@ def update_config(cfg: ContinualConfig, args) -> ContinualConfig:
     for name in ("seeds", "hidden"):
         if getattr(args, name, None):
             overrides[name] = _ints(getattr(args, name))
+    if getattr(args, "tasks", None) is not None and hasattr(cfg, "num_tasks"):
+        if args.tasks < 1:
+            raise ValueError(f"--tasks must be positive, got {args.tasks}")
+        overrides["num_tasks"] = args.tasks
     if getattr(args, "methods", None):
         overrides["methods"] = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     cfg = dataclasses.replace(cfg, **overrides)
@@ -553,8 +561,8 @@ def run_continual(
     """The body of every MNIST continual suite's ``run``: load, run, tabulate, plot.
 
     ``build_scenarios(data, cfg)`` turns ``{"train": (x, y), "test": (x, y)}`` (flat float
-    frames) into the scenario callables of :func:`run_suite`. The suites run on the CPU: their
-    per-frame batches of 10 gain nothing from a GPU, so ``--device cuda`` is noted and ignored.
+    frames) into the scenario callables of :func:`run_suite`. The methods are built on the CPU
+    (there is no GPU path for the suites yet), so ``--device cuda`` is noted and ignored.
     """
     if cfg.threads:  # before the skeleton, which records the thread count
         torch.set_num_threads(cfg.threads)
@@ -569,8 +577,8 @@ def run_continual(
     console.print(table, highlight=False, markup=False)
     result.update(
         protocol=(
-            f"online, one pass, batch {cfg.batch_size}, task boundaries not given; "
-            f"memory budget {cfg.memory} frames"
+            f"online, one pass, batch {cfg.batch_size}, task boundaries not given (EWC alone "
+            f"is told them); memory budget {cfg.memory} frames"
         ),
         results=entries,
         table=table,

@@ -58,20 +58,12 @@ QUICK = PermutedConfig(train_per_task=2_000, test_per_task=500, seeds=(0,), eval
 
 def add_arguments(parser) -> None:
     """Options of ``ffstream bench permuted-mnist``."""
-    add_continual_arguments(parser)
-    parser.add_argument("--tasks", type=int, default=None, help="number of tasks (10)")
+    add_continual_arguments(parser, num_tasks=FULL.num_tasks)
 
 
 def config_from_args(args) -> PermutedConfig:
     """The base configuration (full or ``--quick``) with command-line overrides applied."""
-    import dataclasses
-
-    cfg = update_config(QUICK if getattr(args, "quick", False) else FULL, args)
-    if getattr(args, "tasks", None) is not None:
-        if args.tasks < 1:
-            raise ValueError(f"--tasks must be positive, got {args.tasks}")
-        cfg = dataclasses.replace(cfg, num_tasks=args.tasks)
-    return cfg
+    return update_config(QUICK if getattr(args, "quick", False) else FULL, args)
 
 
 def build_scenarios(data, cfg: PermutedConfig) -> list:

@@ -81,8 +81,7 @@ def angles(num_tasks: int, max_degrees: float = 180.0) -> list[float]:
 
 def add_arguments(parser) -> None:
     """Options of ``ffstream bench rotated-mnist``."""
-    add_continual_arguments(parser)
-    parser.add_argument("--tasks", type=int, default=None, help="number of tasks (10)")
+    add_continual_arguments(parser, num_tasks=FULL.num_tasks)
     parser.add_argument(
         "--max-degrees", type=float, default=None, help="rotation span: task t turns t*D/T (180)"
     )
@@ -91,10 +90,6 @@ def add_arguments(parser) -> None:
 def config_from_args(args) -> RotatedConfig:
     """The base configuration (full or ``--quick``) with command-line overrides applied."""
     cfg = update_config(QUICK if getattr(args, "quick", False) else FULL, args)
-    if getattr(args, "tasks", None) is not None:
-        if args.tasks < 1:
-            raise ValueError(f"--tasks must be positive, got {args.tasks}")
-        cfg = dataclasses.replace(cfg, num_tasks=args.tasks)
     if getattr(args, "max_degrees", None) is not None:
         if not math.isfinite(args.max_degrees):
             raise ValueError(f"--max-degrees must be finite, got {args.max_degrees}")

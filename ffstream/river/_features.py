@@ -14,11 +14,27 @@ import numpy as np
 
 from ffstream.river._engine import RunningStandardizer
 
-__all__ = ["FeatureColumns"]
+__all__ = ["FeatureColumns", "as_number"]
 
 
 def _sort_key(name: Hashable) -> tuple[str, str]:
     return type(name).__name__, str(name)
+
+
+def as_number(name: Hashable, value) -> float:
+    """``value`` of feature ``name`` as a finite float, or ``ValueError`` naming the feature."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"feature {name!r} has non-numeric value {value!r} of type "
+            f"{type(value).__name__}; encode it first (e.g. preprocessing.OneHotEncoder)"
+        ) from None
+    if not math.isfinite(number):
+        raise ValueError(
+            f"feature {name!r} is {number}; features must be finite numbers (use None for missing)"
+        )
+    return number
 
 
 class FeatureColumns:
@@ -71,18 +87,7 @@ class FeatureColumns:
         for name, value in x.items():
             if value is None:
                 continue
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"feature {name!r} has non-numeric value {value!r} of type "
-                    f"{type(value).__name__}; encode it first (e.g. preprocessing.OneHotEncoder)"
-                ) from None
-            if not math.isfinite(number):
-                raise ValueError(
-                    f"feature {name!r} is {number}; features must be finite numbers "
-                    "(use None for missing)"
-                )
+            number = as_number(name, value)
             i = self.index.get(name)
             if i is None:
                 new.append(name)

@@ -8,6 +8,8 @@ from collections.abc import Hashable
 import numpy as np
 from river import base, preprocessing
 
+from ffstream.river._features import as_number
+
 __all__ = ["PiecewiseLinearEncoder"]
 
 
@@ -78,21 +80,7 @@ class PiecewiseLinearEncoder(base.Transformer):
 
     def _numbers(self, x: dict) -> dict:
         """The present features as floats; raises ``ValueError`` naming a bad one."""
-        out = {}
-        for name, value in x.items():
-            if value is None:
-                continue
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"feature {name!r} has non-numeric value {value!r} of type "
-                    f"{type(value).__name__}; encode it first (e.g. preprocessing.OneHotEncoder)"
-                ) from None
-            if not math.isfinite(number):
-                raise ValueError(f"feature {name!r} is {number}; features must be finite numbers")
-            out[name] = number
-        return out
+        return {name: as_number(name, value) for name, value in x.items() if value is not None}
 
     def learn_one(self, x: dict) -> None:
         self._scaler.learn_one(self._numbers(x))
