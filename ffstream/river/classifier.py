@@ -63,7 +63,13 @@ class FFClassifier(base.Classifier):
     The per-sample path runs closed-form local gradients on numpy views of the torch weights
     (see ``ffstream.river._engine``): torch's per-operation dispatch would cost more than the
     whole update of a net this small. ``NaN``/``inf`` or non-numeric values raise ``ValueError``
-    naming the feature, before anything is learned.
+    naming the feature, before anything is learned. An ``lr`` so large that the activities
+    overflow raises ``FloatingPointError`` before that update is applied.
+
+    See Also
+    --------
+    PiecewiseLinearEncoder : put it in front (``PiecewiseLinearEncoder() | FFClassifier()``) when
+        the concept is made of thresholds on single features, as trees learn them.
     """
 
     _multiclass = True
