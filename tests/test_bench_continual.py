@@ -17,6 +17,7 @@ from rich.console import Console
 
 from ffstream import bench, cli
 from ffstream.bench import continual, drift, permuted_mnist, rotated_mnist, split_mnist
+from ffstream.bench._common import load_frames
 from ffstream.stream import ClassBalancedMemory, ReservoirMemory
 
 N_TRAIN, N_TEST = 300, 60
@@ -87,7 +88,7 @@ def test_rotated_mnist_turns_each_task_and_runs_every_method(data_dir):
     args = bench_args("rotated-mnist", data_dir, "--quick", *TINY, "--tasks", "3")
     args.train_per_task = 20
     cfg = rotated_mnist.config_from_args(args)
-    data = continual.load_frames(data_dir, verify=False)
+    data = load_frames(data_dir, verify=False)
     (build,) = rotated_mnist.build_scenarios(data, cfg)
     scenario = build(0)
     assert [t.name for t in scenario.tasks] == ["r0", "r60", "r120"]
@@ -115,7 +116,7 @@ def rotate_flat(x: torch.Tensor, degrees: float) -> torch.Tensor:
 
 def test_permuted_tasks_are_permutations_of_the_same_frames(data_dir):
     cfg = permuted_mnist.config_from_args(bench_args("permuted-mnist", data_dir, "--tasks", "2"))
-    data = continual.load_frames(data_dir, verify=False)
+    data = load_frames(data_dir, verify=False)
     (build,) = permuted_mnist.build_scenarios(data, cfg)
     first, second = build(0).tasks
     assert torch.equal(first.x_test, data["test"][0])  # task 0: the identity permutation

@@ -37,6 +37,7 @@ __all__ = [
     "apply_threads",
     "device_name",
     "error_pct",
+    "load_frames",
     "ffcode_lr_factor",
     "load_splits",
     "make_progress",
@@ -135,6 +136,28 @@ def apply_threads(args) -> None:
         torch.set_num_threads(args.threads)
 
 
+def load_frames(
+    root: str | None,
+    *,
+    verify: bool = True,
+    image_shape: bool = False,
+    limit: int | None = None,
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """MNIST's ``{"train": (x, y), "test": (x, y)}`` in file order, on the CPU.
+
+    Frames are ``float32`` in ``[0, 1]``, flat ``(N, 784)`` or, with ``image_shape``, images
+    ``(N, 1, 28, 28)``; labels are ``int64``. ``limit`` keeps the first frames of each split.
+    """
+    out = {}
+    for split in ("train", "test"):
+        images, labels = load_mnist(root, split=split, verify=verify)
+        if limit is not None:
+            images, labels = images[:limit], labels[:limit]
+        x = to_unit_float(images, flatten=not image_shape)
+        out[split] = (x.unsqueeze(1) if image_shape else x, torch.as_tensor(labels).long())
+    return out
+
+
 def load_splits(
     root: str | None,
     *,
@@ -151,15 +174,12 @@ def load_splits(
     ``(N, 1, 28, 28)``. ``val`` holds ``val_frames`` training frames drawn at random with
     ``seed`` (and is empty when 0); the rest stay in ``train``.
     """
-    out = {}
-    for split in ("train", "test"):
-        images, labels = load_mnist(root, split=split, verify=verify)
-        if limit is not None:
-            images, labels = images[:limit], labels[:limit]
-        x = to_unit_float(images, flatten=not image_shape)
-        if image_shape:
-            x = x.unsqueeze(1)
-        out[split] = (x.to(device), labels.to(device))
+    out = {
+        split: (x.to(device), y.to(device))
+        for split, (x, y) in load_frames(
+            root, verify=verify, image_shape=image_shape, limit=limit
+        ).items()
+    }
     x, y = out["train"]
     if not 0 <= val_frames < len(x):
         raise ValueError(f"--val must be in [0, {len(x)}), got {val_frames}")

@@ -56,9 +56,13 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import Progress
 
-from ffstream.bench._common import add_data_source_arguments, make_progress, result_skeleton
+from ffstream.bench._common import (
+    add_data_source_arguments,
+    load_frames,
+    make_progress,
+    result_skeleton,
+)
 from ffstream.bench.metrics import continual_summary
-from ffstream.data import load_mnist, to_unit_float
 from ffstream.stream import EveryN, StreamLearner
 from ffstream.stream.memory import ReservoirMemory
 
@@ -72,7 +76,6 @@ __all__ = [
     "TaskData",
     "add_continual_arguments",
     "evaluate",
-    "load_frames",
     "make_method",
     "markdown_table",
     "plot_results",
@@ -220,15 +223,6 @@ class Scenario:
     @property
     def in_features(self) -> int:
         return self.tasks[0].x_train.shape[1]
-
-
-def load_frames(root, verify: bool = True) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """MNIST's ``{"train": (x, y), "test": (x, y)}``: flat float frames in [0, 1], file order."""
-    data = {}
-    for split in ("train", "test"):
-        images, labels = load_mnist(root, split=split, verify=verify)
-        data[split] = (to_unit_float(images), torch.as_tensor(labels).long())
-    return data
 
 
 def transformed_tasks(
