@@ -130,6 +130,8 @@ def test_bad_options_are_refused(data_dir):
         split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--methods", "ff,sgd"))
     with pytest.raises(ValueError, match="batch-size"):
         split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--batch-size", "0"))
+    with pytest.raises(ValueError, match="ff-sleep-batch"):
+        split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--ff-sleep-batch", "0"))
 
 
 def test_ff_memory_budget_is_respected():
@@ -162,6 +164,43 @@ def test_ewc_penalty_keeps_the_first_task():
     assert held > forgetful + 0.2, (held, forgetful)  # 1e4 is capped at 1 / lr: no divergence
 
 
+def test_iid_reference_shuffles_tasks_and_removes_the_forgetting(data_dir):
+    args = bench_args("split-mnist", data_dir, "--quick", *TINY, "--iid", "--no-domain")
+    args.train_per_task, args.methods, args.hidden = 60, "backprop", "32"
+    result = split_mnist.run(args, Console(file=io.StringIO()))
+    entries = {e["scenario"]: e for e in result["results"]}
+    assert set(entries) == {"split-mnist", "split-mnist-iid"}
+    iid = entries["split-mnist-iid"]
+    assert iid["views"] == ["class-incremental (i.i.d.)", "task-incremental (i.i.d.)"]
+    assert iid["runs"][0]["frames"] == entries["split-mnist"]["runs"][0]["frames"] == 5 * 60
+    sequential = entries["split-mnist"]["metrics"]["class-incremental"]["average_accuracy"]
+    mixed = iid["metrics"]["class-incremental (i.i.d.)"]["average_accuracy"]
+    assert mixed["mean"] > sequential["mean"] + 0.4  # naive SGD forgets only in sequence
+    assert "| class-incremental (i.i.d.) | backprop |" in result["table"]
+
+
+def test_device_option_reaches_the_config_and_the_result(data_dir):
+    args = bench_args("permuted-mnist", data_dir, "--quick", *TINY, "--tasks", "2")
+    args.train_per_task, args.methods = 20, "ff,backprop"
+    cfg = permuted_mnist.config_from_args(args)
+    assert cfg.device == "cpu"
+    result = permuted_mnist.run(args, Console(file=io.StringIO()))
+    assert result["device"] == "cpu" and result["config"]["device"] == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_every_method_runs_on_the_gpu(data_dir):
+    cfg = continual.ContinualConfig(hidden=(16,), memory=40, sleep_every=10, device="cuda")
+    data = load_frames(data_dir, verify=False)
+    scenario = permuted_mnist.build_scenarios(data, permuted_mnist.QUICK)[0](0).to("cuda")
+    scenario.tasks = scenario.tasks[:2]
+    for name in continual.METHODS:
+        method = continual.make_method(name, cfg, scenario.in_features, 10, seed=0)
+        run = continual.run_scenario(method, scenario, cfg, seed=0)
+        assert np.asarray(run["R"]["domain-incremental"]).shape == (2, 2), name
+        assert method.scores(scenario.tasks[0].x_test).device.type == "cuda", name
+
+
 def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     default = continual.make_method("ff", split_mnist.FULL, 4, 3, seed=0)
     assert default.learner.readout_learns == "asleep"  # the suite's choices for new classes
@@ -169,6 +208,11 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     args = bench_args("split-mnist", data_dir, "--ff-readout", "always", "--ff-memory", "reservoir")
     learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
     assert learner.readout_learns == "always" and isinstance(learner.memory, ReservoirMemory)
+    args = bench_args("split-mnist", data_dir, "--ff-sleep-batch", "24")
+    assert (
+        continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner.sleep_batch
+        == 24
+    )
     with pytest.raises(ValueError, match="ff_memory"):
         continual.make_method("ff", continual.ContinualConfig(ff_memory="fifo"), 4, 3, 0)
 

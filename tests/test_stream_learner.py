@@ -111,6 +111,24 @@ def test_memory_stays_bounded_on_a_long_stream(memory_cls):
     assert len(memory) == 64 and memory.frames.shape == (65, 3) and memory.seen == 10_000
 
 
+def test_class_balanced_memory_keeps_equal_shares_and_resumes_exactly():
+    g = torch.Generator().manual_seed(0)
+    stream = [(torch.rand(7, 3, generator=g), torch.full((7,), t // 100)) for t in range(500)]
+    memory, resumed = ClassBalancedMemory(capacity=60), ClassBalancedMemory(capacity=60)
+    draws = torch.Generator().manual_seed(1)
+    for x, y in stream[:300]:  # classes 0, 1, 2 arrive one after another
+        memory.add(x, y, draws)
+    assert torch.bincount(memory.labels[:60]).tolist() == [20, 20, 20]
+    resumed.load_state_dict(memory.state_dict())
+    draws_copy = torch.Generator().manual_seed(2)
+    draws.manual_seed(2)
+    for x, y in stream[300:]:  # classes 3 and 4 take their shares from the others
+        memory.add(x, y, draws)
+        resumed.add(x, y, draws_copy)
+    assert torch.bincount(memory.labels[:60]).tolist() == [12] * 5
+    assert torch.equal(memory.frames, resumed.frames) and torch.equal(memory.labels, resumed.labels)
+
+
 def test_learner_memory_is_bounded():
     learner = small(memory_capacity=50, recent_capacity=20, schedule=EveryN(1000))
     x, y = blobs(300, 3, 12)
@@ -171,6 +189,8 @@ def test_unknown_readout_mode_is_refused():
         small(readout_learns="never")
     with pytest.raises(ValueError, match="needs a schedule that sleeps"):
         small(readout_learns="asleep", schedule=Interleaved())
+    with pytest.raises(ValueError, match="sleep_batch"):
+        small(sleep_batch=0)
 
 
 def test_balanced_memory_gives_late_classes_their_share():

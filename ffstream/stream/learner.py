@@ -157,6 +157,8 @@ class StreamLearner:
             raise ValueError(f"predict_with must be 'goodness' or 'readout', got {predict_with!r}")
         if balanced_memory and not num_classes:
             raise ValueError("balanced_memory needs labels: give num_classes")
+        if sleep_batch < 1:
+            raise ValueError(f"sleep_batch must be at least 1 frame, got {sleep_batch}")
         if readout_learns not in ("always", "asleep"):
             raise ValueError(f"readout_learns must be 'always' or 'asleep', got {readout_learns!r}")
         self.num_classes = num_classes

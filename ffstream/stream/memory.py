@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 import torch
 
 __all__ = ["Memory", "ReservoirMemory", "RecentMemory", "ClassBalancedMemory"]
@@ -162,33 +164,40 @@ class ClassBalancedMemory(Memory):
     def __init__(self, capacity: int):
         super().__init__(capacity)
         self.class_seen: dict[int, int] = {}
+        # Host-side index of the stored slots of each class, kept sorted: choosing slots
+        # needs no device reads, so a memory on a GPU costs no synchronisation per frame.
+        self._slots_of: dict[int, list[int]] = {}
+
+    def _largest_class(self) -> int:
+        """The class with the most stored frames (the smallest label on ties)."""
+        return max(sorted(self._slots_of), key=lambda c: len(self._slots_of[c]))
+
+    def _short_of_share(self, label: int) -> bool:
+        """Whether ``label`` holds less than its equal share and another class holds more."""
+        fair_share = self.capacity // len(self.class_seen)
+        return self._largest_class() != label and len(self._slots_of[label]) < fair_share
 
     def _slots(self, n, y, generator):
         if y is None:
             raise ValueError("ClassBalancedMemory needs labels")
-        slots = torch.empty(n, dtype=torch.long)
-        labels = self.labels
-        for i, label in enumerate(y.tolist()):
+        slots = []
+        for label in y.tolist():
             seen = self.class_seen.get(label, 0) + 1
             self.class_seen[label] = seen
+            own = self._slots_of.setdefault(label, [])
             if self.size < self.capacity:
-                slots[i] = self.size
+                slot = self.size  # above every stored slot: `own` stays sorted
                 self.size += 1
-                labels[slots[i]] = label  # counts below must see it
-                continue
-            counts = torch.bincount(labels[: self.size].cpu(), minlength=label + 1)
-            largest = int(counts.argmax())
-            if largest != label and counts[label] < self.capacity // len(self.class_seen):
-                candidates = (labels[: self.size] == largest).nonzero().view(-1)
-                pick = int(torch.randint(0, len(candidates), (1,), generator=generator))
-                slots[i] = candidates[pick]
+                own.append(slot)
+            elif self._short_of_share(label):  # take a random slot of the largest class
+                donor = self._slots_of[self._largest_class()]
+                slot = donor.pop(int(torch.randint(0, len(donor), (1,), generator=generator)))
+                bisect.insort(own, slot)
             else:  # reservoir within the class
                 j = int(torch.randint(0, seen, (1,), generator=generator))
-                own = (labels[: self.size] == label).nonzero().view(-1)
-                slots[i] = own[j] if j < len(own) else self.capacity
-            if slots[i] < self.capacity:
-                labels[slots[i]] = label
-        return slots.to(self.frames.device)
+                slot = own[j] if j < len(own) else self.capacity
+            slots.append(slot)
+        return torch.tensor(slots, device=self.frames.device)
 
     def state_dict(self) -> dict:
         state = super().state_dict()
@@ -199,3 +208,7 @@ class ClassBalancedMemory(Memory):
     def load_state_dict(self, state: dict, device: torch.device | str | None = None) -> None:
         super().load_state_dict(state, device)
         self.class_seen = {int(k): int(v) for k, v in state["class_seen"].tolist()}
+        self._slots_of = {}
+        if self.labels is not None:
+            for slot, label in enumerate(self.labels[: self.size].tolist()):
+                self._slots_of.setdefault(label, []).append(slot)
