@@ -242,3 +242,12 @@ def test_drift_streams_and_cli(tmp_path):
         assert 0.0 <= e["prequential_accuracy"]["mean"] <= 1.0
         assert [p["samples"] for p in e["runs"][0]["curve"]] == [25, 50, 75, 100]
     assert result["table"].startswith("| stream | ff-river | ff-river-bins | ff-stream | hat |")
+    assert result["device"] == "cpu" and "requested_device" not in result
+
+
+def test_drift_records_the_cpu_when_a_gpu_is_asked_for():
+    args = cli.build_parser().parse_args(["bench", "drift", "--quick", "--samples", "30"])
+    args.device = "cuda"  # as resolved on a GPU machine: the river models still use the CPU
+    args.streams, args.models, args.window = "sea", "hat", 10
+    result = drift.run(args, Console(file=io.StringIO()))
+    assert result["device"] == "cpu" and result["requested_device"] == "cuda"

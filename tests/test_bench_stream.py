@@ -155,3 +155,11 @@ def test_only_narrows_conditions_and_names_the_choices(data_dir):
         stream_mnist.config_from_args(
             bench_args("stream-mnist", data_dir, "--only", "no such thing")
         )
+
+
+def test_sleep_batch_override_reaches_the_learner(data_dir):
+    cfg = stream_mnist.config_from_args(bench_args("stream-mnist", data_dir, "--sleep-batch", "5"))
+    learner = stream_mnist.make_learner(stream_mnist.conditions(cfg)[1], cfg, "cpu")
+    assert learner.sleep_batch == 5
+    with pytest.raises(ValueError, match="sleep-batch"):
+        stream_mnist.config_from_args(bench_args("stream-mnist", data_dir, "--sleep-batch", "0"))

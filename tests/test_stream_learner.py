@@ -1,6 +1,7 @@
 """StreamLearner: awake/sleep updates, schedules, memory bounds, checkpoints, bad input."""
 
 import copy
+import itertools
 
 import pytest
 import torch
@@ -168,20 +169,26 @@ def test_asleep_readout_learns_only_while_asleep():
 
 def test_asleep_readout_keeps_old_classes_between_sleeps():
     # Two tasks of two classes; the test comes 50 frames into an awake phase of the second.
+    # Mean of three seeds: one toy run swings by +-0.1.
     x, y = blobs(6000, 4, 12, seed=1, spread=1.0)
     old = torch.nonzero(y[:4000] < 2).flatten()[:1000]
     new = torch.nonzero(y[:4000] >= 2).flatten()[:1050]
     test = 4000 + torch.nonzero(y[4000:] < 2).flatten()
-    accuracy = {}
-    for mode in ("always", "asleep"):
+    accuracy = {"always": 0.0, "asleep": 0.0}
+    for mode, seed in itertools.product(accuracy, range(3)):
         learner = small(
-            4, schedule=EveryN(100), memory_capacity=200, recent_capacity=100, readout_learns=mode
+            4,
+            schedule=EveryN(100),
+            memory_capacity=200,
+            recent_capacity=100,
+            readout_learns=mode,
+            seed=seed,
         )
         for idx in torch.cat([old, new]).split(10):
             learner.observe(x[idx], y[idx])
-        accuracy[mode] = (learner.predict(x[test]) == y[test]).float().mean().item()
-    assert accuracy["asleep"] >= 0.8, accuracy
-    assert accuracy["asleep"] > accuracy["always"] + 0.1, accuracy
+        accuracy[mode] += (learner.predict(x[test]) == y[test]).float().mean().item() / 3
+    assert accuracy["asleep"] >= 0.75, accuracy
+    assert accuracy["asleep"] > accuracy["always"] + 0.15, accuracy
 
 
 def test_unknown_readout_mode_is_refused():

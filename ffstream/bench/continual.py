@@ -27,8 +27,8 @@ Methods, all with the same hidden widths and the same memory budget (in stored f
   keeps a run of one task's frames from tilting it toward that task's classes; its long-term
   memory keeps an equal share per class (``balanced_memory=True``; ``--ff-memory reservoir``
   for a uniform sample), so late classes are replayed as often as early ones. Each sleep step
-  replays 32 remembered frames (``--ff-sleep-batch``; the learner's default is 8), which lifts
-  Permuted-MNIST by about 5 points and Split-MNIST by about 1 (BENCHMARKS.md). Its memory is
+  replays 32 remembered frames (``--ff-sleep-batch``), which lifted Permuted-MNIST by about 5
+  points and Split-MNIST by about 1 over the 8 used before (BENCHMARKS.md). Its memory is
   counted as ``memory_capacity`` (long-term) ``+ recent_capacity`` (frames since the
   last sleep), and the two add up to the budget: ``recent_capacity = min(sleep_every,
   memory // 2)``, ``memory_capacity = memory - recent``.
@@ -53,7 +53,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,7 @@ class ContinualConfig:
     ff_readout: str = "asleep"  # FF readout_learns: "asleep" resists the recency bias
     ff_memory: str = "balanced"  # FF long-term memory: "balanced" per class, or "reservoir"
     sleep_every: int = 200  # FF: frames between sleeps (= its recent-memory size)
-    ff_sleep_batch: int = 32  # FF: remembered frames per sleep step (the learner's default: 8)
+    ff_sleep_batch: int = 32  # FF: remembered frames per sleep step
     bp_lr: float = 0.05  # SGD step of the backprop baselines
     replay_batch: int = 10  # backprop-replay: buffer frames replayed with each batch
     ewc_lambda: float = 30.0  # backprop-ewc: penalty strength (best of 1-1000 on Permuted, 6k)
@@ -555,13 +555,16 @@ def _mean_std(values: list[float | None]) -> dict[str, float | None]:
 
 def _scenarios_of_seed(
     builds: list[Callable[[int], Scenario]], cfg: ContinualConfig, seed: int
-) -> list[Scenario]:
-    """The scenarios of ``seed`` on ``cfg.device``, each then its i.i.d. reference if asked."""
-    out = []
+) -> Iterator[Scenario]:
+    """The scenarios of ``seed`` on ``cfg.device``, each then its i.i.d. reference if asked.
+
+    One at a time: a full Permuted-MNIST scenario holds 600,000 frames.
+    """
     for build in builds:
         scenario = build(seed).to(cfg.device)
-        out += [scenario, scenario.iid(seed)] if cfg.iid_reference else [scenario]
-    return out
+        yield scenario
+        if cfg.iid_reference:
+            yield scenario.iid(seed)
 
 
 def run_suite(

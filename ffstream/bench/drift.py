@@ -85,6 +85,7 @@ class DriftConfig:
     ff_stream_hidden: tuple[int, ...] = (100, 100)
     ff_stream_lr: float = 1e-3
     ff_stream_memory: int = 500  # long-term reservoir, frames
+    ff_stream_sleep_batch: int = 8  # as measured (the learner's default until 2026-11-27)
     sleep_every: int = 200  # frames between sleeps (= recent memory size)
     threads: int | None = 1
 
@@ -191,6 +192,7 @@ class StreamLearnerAdapter:
                 lr=self.cfg.ff_stream_lr,
                 schedule=EveryN(recent),
                 memory_capacity=self.cfg.ff_stream_memory,
+                sleep_batch=self.cfg.ff_stream_sleep_batch,
                 recent_capacity=recent,
                 device="cpu",
                 seed=self.seed,
@@ -331,7 +333,11 @@ def run(args, console: Console) -> dict[str, Any]:
     cfg = config_from_args(args)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    result = result_skeleton("drift", args.device, getattr(args, "quick", False), cfg)
+    # Every model here learns one sample at a time on the CPU (river's are pure Python).
+    result = result_skeleton("drift", "cpu", getattr(args, "quick", False), cfg)
+    if args.device != "cpu":
+        console.print(f"note: the drift suite runs on the CPU (asked for {args.device})")
+        result["requested_device"] = str(args.device)
     wall = time.perf_counter()
     results: dict[tuple[str, str], dict[str, Any]] = {}
     progress = make_progress(console)

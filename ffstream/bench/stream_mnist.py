@@ -106,7 +106,8 @@ DESCRIPTION = (
 class StreamConfig:
     """Every hyper-parameter of the suite, in one place.
 
-    ``None`` for ``hidden``, ``lr`` and ``predict_with`` means "the StreamLearner default".
+    ``None`` for ``hidden``, ``lr``, ``predict_with`` and ``sleep_batch`` means "the
+    StreamLearner default".
     """
 
     frames: int | None = None  # stream length; None: the whole training set (60,000)
@@ -116,6 +117,7 @@ class StreamConfig:
     hidden: tuple[int, ...] | None = None
     lr: float | None = None
     predict_with: str | None = None
+    sleep_batch: int | None = None
     window: int = 1_000  # frames per point of the prequential accuracy curve
     test_frames: int | None = None  # None: the whole test set
     # the online backprop baseline: (optimizer, lr) grid, tuned on the first frames of the stream
@@ -168,6 +170,9 @@ def add_arguments(parser) -> None:
         default=None,
         help="FF inference mode (default: learner's)",
     )
+    parser.add_argument(
+        "--sleep-batch", type=int, default=None, help="FF frames per sleep step (learner's)"
+    )
     parser.add_argument("--window", type=int, default=None, help="frames per curve point (1000)")
     parser.add_argument(
         "--speed-batch-sizes", default=None, help="batch sizes timed against a bare loop (1,8192)"
@@ -202,7 +207,16 @@ def config_from_args(args) -> StreamConfig:
     """The base configuration (full or ``--quick``) with command-line overrides applied."""
     cfg = QUICK if getattr(args, "quick", False) else FULL
     overrides: dict[str, Any] = {}
-    for name in ("frames", "seed", "lr", "predict_with", "window", "threads", "speed_seconds"):
+    for name in (
+        "frames",
+        "seed",
+        "lr",
+        "predict_with",
+        "sleep_batch",
+        "window",
+        "threads",
+        "speed_seconds",
+    ):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -217,6 +231,8 @@ def config_from_args(args) -> StreamConfig:
     cfg = dataclasses.replace(cfg, **overrides)
     if any(b < 1 for b in (*cfg.batch_sizes, *cfg.speed_batch_sizes)) or cfg.window < 1:
         raise ValueError("batch sizes and --window must be positive")
+    if cfg.sleep_batch is not None and cfg.sleep_batch < 1:
+        raise ValueError(f"--sleep-batch must be positive, got {cfg.sleep_batch}")
     selected_conditions(cfg)  # an unknown --only name fails here, before any data is read
     return cfg
 
@@ -232,7 +248,7 @@ def learner_defaults() -> dict[str, Any]:
 
 def _learner_overrides(cfg: StreamConfig) -> dict[str, Any]:
     """Only what the command line set; everything else stays the learner's default."""
-    names = ("hidden", "lr", "predict_with")
+    names = ("hidden", "lr", "predict_with", "sleep_batch")
     return {name: getattr(cfg, name) for name in names if getattr(cfg, name) is not None}
 
 

@@ -81,7 +81,9 @@ class StreamLearner:
     replay
         Replay remembered frames as positives beside the dream negatives while asleep.
     sleep_batch
-        Frames per sleep step.
+        Remembered frames per sleep step (each beside its dream). More frames per step cost a
+        little time and learn more from the memory: on one pass of MNIST, 32 instead of 8 gave
+        95.7% test accuracy instead of 94.1% (BENCHMARKS.md, stream-mnist).
     lr, optimizer, momentum
         Local optimizer of the FF layers (``"adam"``, ``"adamw"`` or ``"sgd"``); ``momentum``
         is SGD's momentum or Adam's first-moment decay (beta 1).
@@ -138,7 +140,7 @@ class StreamLearner:
         balanced_memory: bool = False,
         recent_capacity: int = 1000,
         replay: bool = True,
-        sleep_batch: int = 8,
+        sleep_batch: int = 32,
         lr: float = 3e-4,
         readout_lr: float = 0.01,
         readout_learns: Literal["always", "asleep"] = "always",
