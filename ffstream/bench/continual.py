@@ -264,7 +264,8 @@ class Scenario:
         Each task keeps its size and its test set, but trains on a random share of every
         task's frames, so the stream has no boundaries and no drift. Its last row of ``R`` is
         the single-pass joint-training accuracy, the usual upper bound of a continual method.
-        Views are renamed ``"<view> (i.i.d.)"``.
+        Views are renamed ``"<view> (i.i.d.)"``. A method told task boundaries (EWC) is told
+        where these random shares end.
 
         Examples
         --------
