@@ -41,12 +41,16 @@ def make_optimizer(
     never mixes with another layer's; a single optimizer object only batches the arithmetic.
     """
     groups = [{"params": list(layer.parameters())} for layer in layers]
+    # foreach: the same arithmetic as the per-tensor loop (bit-identical weights), batched into
+    # multi-tensor kernels. Torch picks it by default on GPUs only; on a CPU it cuts the time
+    # of StreamLearner's Adam steps by about a quarter (a few percent of observe()).
+    common = dict(lr=lr, weight_decay=weight_decay, foreach=True)
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return torch.optim.SGD(groups, momentum=momentum, **common)
     if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
+        return torch.optim.Adam(groups, betas=(momentum, 0.999), **common)
     if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
+        return torch.optim.AdamW(groups, betas=(momentum, 0.999), **common)
     raise ValueError(f"unknown optimizer {name!r}; choose 'sgd', 'adam' or 'adamw'")
 
 
