@@ -209,10 +209,8 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
     assert learner.readout_learns == "always" and isinstance(learner.memory, ReservoirMemory)
     args = bench_args("split-mnist", data_dir, "--ff-sleep-batch", "24")
-    assert (
-        continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner.sleep_batch
-        == 24
-    )
+    learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
+    assert learner.sleep_batch == 24
     with pytest.raises(ValueError, match="ff_memory"):
         continual.make_method("ff", continual.ContinualConfig(ff_memory="fifo"), 4, 3, 0)
 
