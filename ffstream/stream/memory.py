@@ -172,10 +172,13 @@ class ClassBalancedMemory(Memory):
         """The class with the most stored frames (the smallest label on ties)."""
         return max(sorted(self._slots_of), key=lambda c: len(self._slots_of[c]))
 
-    def _short_of_share(self, label: int) -> bool:
-        """Whether ``label`` holds less than its equal share and another class holds more."""
+    def _donor_for(self, label: int) -> list[int] | None:
+        """The slots of the largest class if ``label`` holds less than its equal share."""
+        largest = self._largest_class()
         fair_share = self.capacity // len(self.class_seen)
-        return self._largest_class() != label and len(self._slots_of[label]) < fair_share
+        if largest != label and len(self._slots_of[label]) < fair_share:
+            return self._slots_of[largest]
+        return None
 
     def _slots(self, n, y, generator):
         if y is None:
@@ -189,8 +192,7 @@ class ClassBalancedMemory(Memory):
                 slot = self.size  # above every stored slot: `own` stays sorted
                 self.size += 1
                 own.append(slot)
-            elif self._short_of_share(label):  # take a random slot of the largest class
-                donor = self._slots_of[self._largest_class()]
+            elif (donor := self._donor_for(label)) is not None:  # take a slot of the largest
                 slot = donor.pop(int(torch.randint(0, len(donor), (1,), generator=generator)))
                 bisect.insort(own, slot)
             else:  # reservoir within the class
