@@ -54,3 +54,14 @@ def bench_args(suite: str, data_dir, *extra: str):
 
     argv = ["bench", suite, "--data", str(data_dir), "--no-verify", "--device", "cpu", *extra]
     return cli.build_parser().parse_args(argv)
+
+
+def is_moved_copy(frames: torch.Tensor, stored: torch.Tensor, shape: tuple[int, int]):
+    """Per flat frame: (a stored frame moved by at most one pixel?, an unmoved stored frame?)."""
+    height, width = shape
+    padded = torch.nn.functional.pad(stored.view(-1, height, width), (1, 1, 1, 1))
+    offsets = [(r, c) for r in range(3) for c in range(3)]
+    moved = torch.cat([padded[:, r : r + height, c : c + width].flatten(1) for r, c in offsets])
+    some_move = (frames[:, None, :] == moved[None]).all(2).any(1)
+    unmoved = (frames[:, None, :] == stored[None]).all(2).any(1)
+    return some_move, unmoved

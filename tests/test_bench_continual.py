@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import bench_args, write_fake_mnist
+from conftest import bench_args, is_moved_copy, write_fake_mnist
 from rich.console import Console
 
 from ffstream import bench, cli
@@ -92,6 +92,7 @@ def test_rotated_mnist_turns_each_task_and_runs_every_method(data_dir):
     (build,) = rotated_mnist.build_scenarios(data, cfg)
     scenario = build(0)
     assert [t.name for t in scenario.tasks] == ["r0", "r60", "r120"]
+    assert scenario.image_shape == scenario.iid(0).image_shape == (28, 28)  # replay_shift can run
     first, second = scenario.tasks[0], scenario.tasks[1]
     n = len(first.x_test)
     assert torch.equal(first.x_test, data["test"][0][:n])  # task 0 is MNIST itself
@@ -120,6 +121,7 @@ def test_permuted_tasks_are_permutations_of_the_same_frames(data_dir):
     (build,) = permuted_mnist.build_scenarios(data, cfg)
     first, second = build(0).tasks
     assert torch.equal(first.x_test, data["test"][0])  # task 0: the identity permutation
+    assert build(0).image_shape is None  # scattered pixels: nothing to shift
     assert torch.equal(second.x_test.sort(1).values, first.x_test.sort(1).values)
     assert not torch.equal(second.x_test, first.x_test)
     assert torch.equal(build(0).tasks[1].x_train, second.x_train)  # seeded: same frames again
@@ -132,6 +134,10 @@ def test_bad_options_are_refused(data_dir):
         split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--batch-size", "0"))
     with pytest.raises(ValueError, match="ff-sleep-batch"):
         split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--ff-sleep-batch", "0"))
+    with pytest.raises(ValueError, match="replay-batch"):
+        split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--replay-batch", "0"))
+    with pytest.raises(ValueError, match="ff-readout-batch"):
+        split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--ff-readout-batch", "0"))
 
 
 def test_ff_memory_budget_is_respected():
@@ -208,9 +214,12 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     args = bench_args("split-mnist", data_dir, "--ff-readout", "always", "--ff-memory", "reservoir")
     learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
     assert learner.readout_learns == "always" and isinstance(learner.memory, ReservoirMemory)
-    args = bench_args("split-mnist", data_dir, "--ff-sleep-batch", "24")
+    args = bench_args("split-mnist", data_dir, "--ff-sleep-batch", "24", "--ff-readout-batch", "48")
     learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
-    assert learner.sleep_batch == 24
+    assert learner.sleep_batch == 24 and learner.readout_batch == 48
+    args = bench_args("split-mnist", data_dir, "--replay-batch", "32")
+    method = continual.make_method("backprop-replay", split_mnist.config_from_args(args), 4, 3, 0)
+    assert method.replay_batch == 32
     with pytest.raises(ValueError, match="ff_memory"):
         continual.make_method("ff", continual.ContinualConfig(ff_memory="fifo"), 4, 3, 0)
 
@@ -249,3 +258,34 @@ def test_drift_records_the_cpu_when_a_gpu_is_asked_for():
     args.streams, args.models, args.window = "sea", "hat", 10
     result = drift.run(args, Console(file=io.StringIO()))
     assert result["device"] == "cpu" and result["requested_device"] == "cuda"
+
+
+def test_replay_shift_moves_what_backprop_replays():
+    cfg = continual.ContinualConfig(hidden=(8,), memory=20, replay_batch=10, replay_shift=1)
+    method = continual.make_method("backprop-replay", cfg, 16, 3, seed=0, image_shape=(4, 4))
+    stored, y = torch.rand(10, 16), torch.arange(10) % 3
+    method.observe(stored, y)
+    inputs, model = [], method.model
+    method.model = lambda x: inputs.append(x) or model(x)
+    method.observe(torch.rand(10, 16), y)
+    moved, unmoved = is_moved_copy(inputs[1], stored, (4, 4))  # inputs[1]: the replayed batch
+    assert bool(moved.all()) and int(unmoved.sum()) < 10
+
+
+def test_replay_shift_option_reaches_both_methods_and_needs_images(data_dir):
+    args = bench_args("split-mnist", data_dir, "--quick", *TINY, "--replay-shift", "1")
+    args.train_per_task, args.methods, args.no_domain = 20, "ff,backprop-replay", True
+    result = split_mnist.run(args, Console(file=io.StringIO()))
+    assert result["config"]["replay_shift"] == 1
+    assert [e["method"] for e in result["results"]] == ["ff", "backprop-replay"]
+    cfg = split_mnist.config_from_args(args)
+    learner = continual.make_method("ff", cfg, 784, 10, 0, image_shape=(28, 28)).learner
+    assert learner.replay_shift == 1 and learner.frame_shape == (28, 28)
+    with pytest.raises(ValueError, match="no pixel layout"):
+        continual.make_method("backprop-replay", cfg, 784, 10, 0)  # e.g. permuted frames
+    with pytest.raises(ValueError, match="no pixel layout"):
+        permuted_mnist.config_from_args(
+            bench_args("permuted-mnist", data_dir, "--replay-shift", "1")
+        )
+    with pytest.raises(ValueError, match="replay-shift must be"):
+        split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--replay-shift", "-1"))

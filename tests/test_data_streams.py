@@ -7,7 +7,14 @@ import itertools
 import pytest
 import torch
 
-from ffstream.data import permutations, rotate, shuffled_stream, split_tasks, to_unit_float
+from ffstream.data import (
+    permutations,
+    random_shift,
+    rotate,
+    shuffled_stream,
+    split_tasks,
+    to_unit_float,
+)
 
 
 def _toy(n=10):
@@ -83,6 +90,40 @@ def test_to_unit_float():
     assert to_unit_float(to_unit_float(images)).tolist() == [[0.0, 1.0]]
     with pytest.raises(ValueError, match="dtype torch.int64"):
         to_unit_float(images.long())
+
+
+def _offset_of(original: torch.Tensor, moved: torch.Tensor, max_shift: int):
+    """The (rows, cols) offset that turns ``original`` (C, H, W) into ``moved``, or None."""
+    k, (h, w) = max_shift, original.shape[-2:]
+    padded = torch.nn.functional.pad(original, (k, k, k, k))
+    for dy, dx in itertools.product(range(-k, k + 1), repeat=2):
+        if torch.equal(padded[:, k - dy : k - dy + h, k - dx : k - dx + w], moved):
+            return dy, dx
+    return None
+
+
+def test_random_shift_moves_each_image_whole_within_the_limit():
+    images = torch.rand(64, 2, 7, 9)
+    moved = random_shift(images, 2, torch.Generator().manual_seed(0))
+    offsets = [_offset_of(a, b, 2) for a, b in zip(images, moved)]
+    assert None not in offsets  # both channels moved alike, zeros moved in
+    assert len(set(offsets)) > 10  # each image draws its own offset
+    again = random_shift(images, 2, torch.Generator().manual_seed(0))
+    assert torch.equal(moved, again)
+    assert random_shift(images, 0) is images
+
+
+@pytest.mark.parametrize(
+    ("images", "max_shift", "message"),
+    [
+        (torch.rand(4, 9), 1, r"expected \(batch, \.\.\., height, width\)"),
+        (torch.rand(4, 3, 3), -1, "non-negative int"),
+        (torch.rand(4, 3, 3), 1.5, "non-negative int"),
+    ],
+)
+def test_random_shift_refuses_bad_input(images, max_shift, message):
+    with pytest.raises(ValueError, match=message):
+        random_shift(images, max_shift)
 
 
 def test_split_mnist_tasks():

@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 import torch
-from conftest import blobs
+from conftest import blobs, is_moved_copy
 from river import drift
 
 from ffstream.stream import (
@@ -23,11 +23,11 @@ from ffstream.stream import (
 )
 
 
-def small(num_classes=3, **kw):
+def small(num_classes=3, in_features=12, **kw):
     kw.setdefault("hidden", (32, 32))
     kw.setdefault("seed", 0)
     kw.setdefault("device", "cpu")
-    return StreamLearner(12, num_classes, **kw)
+    return StreamLearner(in_features, num_classes, **kw)
 
 
 def test_awake_raises_goodness_of_real_frames():
@@ -158,13 +158,17 @@ def test_learns_labelled_stream_with_default_awake_sleep_schedule():
 
 
 def test_asleep_readout_learns_only_while_asleep():
-    learner = small(schedule=Manual(), readout_learns="asleep")
+    learner = small(schedule=Manual(), readout_learns="asleep", readout_batch=24)
     x, y = blobs(40, 3, 12)
     before = copy.deepcopy(learner.readout.state_dict())
     learner.observe(x, y)
     assert all(torch.equal(v, learner.readout.state_dict()[k]) for k, v in before.items())
+    batches = []
+    step = learner.readout.step
+    learner.readout.step = lambda features, y, **kw: batches.append(len(y)) or step(features, y)
     learner.sleep()
     assert not torch.equal(before["linear.weight"], learner.readout.linear.weight)
+    assert batches == [24]  # one step per awake update, of readout_batch memories
 
 
 def test_asleep_readout_keeps_old_classes_between_sleeps():
@@ -198,6 +202,35 @@ def test_unknown_readout_mode_is_refused():
         small(readout_learns="asleep", schedule=Interleaved())
     with pytest.raises(ValueError, match="sleep_batch"):
         small(sleep_batch=0)
+    with pytest.raises(ValueError, match="readout_batch must be at least 1"):
+        small(readout_learns="asleep", readout_batch=0)
+    with pytest.raises(ValueError, match="needs readout_learns='asleep'"):
+        small(readout_batch=16)
+
+
+def test_replay_shift_moves_what_sleep_replays_and_keeps_the_memory():
+    learner = small(in_features=(4, 5), schedule=Manual(), replay_shift=1, sleep_batch=16)
+    x, y = blobs(40, 3, 20)
+    learner.observe(x.view(40, 4, 5), y)
+    stored = learner.memory.frames[: len(learner.memory)].clone()
+    replayed = []
+    step = learner.net.step
+    learner.net.step = lambda pos, neg, **kw: replayed.append(pos[:, :20]) or step(pos, neg, **kw)
+    learner.sleep(steps=3)
+    assert torch.equal(learner.memory.frames[: len(learner.memory)], stored)
+    frames = torch.cat(replayed)
+    assert len(frames) == 3 * 16
+
+    moved, unmoved = is_moved_copy(frames, stored, (4, 5))
+    assert bool(moved.all())  # every replayed frame is a memory moved by at most one pixel
+    assert int(unmoved.sum()) < 16  # and most of them did move
+
+
+def test_replay_shift_needs_image_frames():
+    with pytest.raises(ValueError, match="replay_shift needs image frames"):
+        small(replay_shift=1)
+    with pytest.raises(ValueError, match="non-negative int"):
+        small(in_features=(3, 4), replay_shift=-1)
 
 
 def test_balanced_memory_gives_late_classes_their_share():
@@ -273,15 +306,22 @@ def test_bad_input_raises_and_leaves_state_unchanged(x, y, message):
 
 
 @pytest.mark.parametrize(
-    "options", [{}, {"readout_learns": "asleep", "balanced_memory": True, "memory_capacity": 40}]
+    "options",
+    [
+        {},
+        {"readout_learns": "asleep", "balanced_memory": True, "memory_capacity": 40},
+        {"in_features": (3, 4), "replay_shift": 1},
+    ],
 )
 def test_checkpoint_resume_is_bit_identical(tmp_path, options):
     x, y = blobs(200, 3, 12)
     a = small(schedule=EveryN(30), **options)
+    x = x.view(len(x), *a.frame_shape)
     for i in range(100):
         a.observe(x[i], int(y[i]))
     a.save(tmp_path / "learner.ckpt")
     b = StreamLearner.load(tmp_path / "learner.ckpt", device="cpu")
+    assert b.replay_shift == a.replay_shift and b.frame_shape == a.frame_shape
     for i in range(100, 200):
         out_a, out_b = a.observe(x[i], int(y[i])), b.observe(x[i], int(y[i]))
         assert torch.equal(out_a.goodness, out_b.goodness) and out_a.slept == out_b.slept

@@ -40,6 +40,12 @@ Methods, all with the same hidden widths and the same memory budget (in stored f
   EWC is defined with task boundaries, so it alone is told them (the runner calls its
   ``end_task``); it stores no frames.
 
+``--replay-shift N`` (default 0, the standard protocol) moves every frame a method replays from
+its memory by a fresh random offset of up to ``N`` pixels (:func:`~ffstream.data.random_shift`):
+FF's sleep replay and the frames backprop-replay draws from its buffer alike, never the incoming
+frames. It needs frames whose pixels keep their layout (Split- and Rotated-MNIST, not
+Permuted-MNIST).
+
 Caveat when reading FF numbers: FF sleeps every ``sleep_every`` frames. Its readout is fixed
 between sleeps, but its layers keep learning from the current task's frames, so accuracy on old
 tasks can be higher right after a sleep than in the middle of an awake phase. With the quick
@@ -72,6 +78,7 @@ from ffstream.bench._common import (
     sync,
 )
 from ffstream.bench.metrics import continual_summary
+from ffstream.data import random_shift
 from ffstream.stream import EveryN, StreamLearner
 from ffstream.stream.memory import ReservoirMemory
 
@@ -115,6 +122,8 @@ class ContinualConfig:
     ff_memory: str = "balanced"  # FF long-term memory: "balanced" per class, or "reservoir"
     sleep_every: int = 200  # FF: frames between sleeps (= its recent-memory size)
     ff_sleep_batch: int = 32  # FF: remembered frames per sleep step
+    ff_readout_batch: int = 64  # FF: long-term memories per asleep readout step
+    replay_shift: int = 0  # FF and backprop-replay: shift replayed frames by up to N pixels
     bp_lr: float = 0.05  # SGD step of the backprop baselines
     replay_batch: int = 10  # backprop-replay: buffer frames replayed with each batch
     ewc_lambda: float = 30.0  # backprop-ewc: penalty strength (best of 1-1000 on Permuted, 6k)
@@ -156,7 +165,25 @@ def add_continual_arguments(parser, num_tasks: int | None = None) -> None:
     parser.add_argument(
         "--ff-sleep-batch", type=int, default=None, help="FF remembered frames per sleep step (32)"
     )
+    parser.add_argument(
+        "--ff-readout-batch",
+        type=int,
+        default=None,
+        help="FF memories per readout step in sleep (64; with --ff-readout asleep)",
+    )
+    parser.add_argument(
+        "--replay-shift",
+        type=int,
+        default=None,
+        help="shift each replayed frame by up to N pixels, FF and backprop-replay alike (0)",
+    )
     parser.add_argument("--bp-lr", type=float, default=None, help="backprop SGD lr (0.05)")
+    parser.add_argument(
+        "--replay-batch",
+        type=int,
+        default=None,
+        help="backprop-replay: buffer frames per step (10)",
+    )
     parser.add_argument("--ewc-lambda", type=float, default=None, help="EWC strength (30)")
     parser.add_argument("--eval-every", type=int, default=None, help="frames per curve point")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1)")
@@ -186,7 +213,10 @@ def update_config(cfg: ContinualConfig, args) -> ContinualConfig:
         "ff_memory",
         "sleep_every",
         "ff_sleep_batch",
+        "ff_readout_batch",
+        "replay_shift",
         "bp_lr",
+        "replay_batch",
         "ewc_lambda",
         "eval_every",
         "threads",
@@ -211,8 +241,15 @@ def update_config(cfg: ContinualConfig, args) -> ContinualConfig:
         raise ValueError(f"--memory must be at least 2 frames, got {cfg.memory}")
     if cfg.sleep_every < 1 or cfg.eval_every < 1 or not cfg.seeds:
         raise ValueError("--sleep-every and --eval-every must be positive; give at least 1 seed")
-    if cfg.ff_sleep_batch < 1:
-        raise ValueError(f"--ff-sleep-batch must be positive, got {cfg.ff_sleep_batch}")
+    if cfg.ff_sleep_batch < 1 or cfg.ff_readout_batch < 1:
+        raise ValueError(
+            f"--ff-sleep-batch and --ff-readout-batch must be positive, got "
+            f"{cfg.ff_sleep_batch} and {cfg.ff_readout_batch}"
+        )
+    if cfg.replay_batch < 1:
+        raise ValueError(f"--replay-batch must be positive, got {cfg.replay_batch}")
+    if cfg.replay_shift < 0:
+        raise ValueError(f"--replay-shift must be 0 or more pixels, got {cfg.replay_shift}")
     unknown = set(cfg.methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
@@ -243,12 +280,15 @@ class Scenario:
 
     ``views`` maps a view name to whether predictions are restricted to the task's classes
     (task-incremental) or not; every view gets its own accuracy matrix from the same run.
+    ``image_shape`` is the ``(height, width)`` of the flat frames when their pixels keep their
+    layout (what ``replay_shift`` moves), ``None`` when they do not (Permuted-MNIST).
     """
 
     name: str
     tasks: list[TaskData]
     num_classes: int
     views: dict[str, bool] = field(default_factory=dict)
+    image_shape: tuple[int, int] | None = None
 
     @property
     def in_features(self) -> int:
@@ -287,7 +327,7 @@ class Scenario:
             for task, xs, ys in zip(self.tasks, x[order].split(sizes), y[order].split(sizes))
         ]
         views = {f"{view} (i.i.d.)": aware for view, aware in self.views.items()}
-        return Scenario(f"{self.name}-iid", tasks, self.num_classes, views)
+        return dataclasses.replace(self, name=f"{self.name}-iid", tasks=tasks, views=views)
 
 
 def transformed_tasks(
@@ -296,13 +336,15 @@ def transformed_tasks(
     transforms: Sequence[tuple[str, Callable[[torch.Tensor], torch.Tensor]]],
     cfg: ContinualConfig,
     seed_offset: int,
+    image_shape: tuple[int, int] | None = None,
 ) -> Callable[[int], Scenario]:
     """``seed -> Scenario`` with one task per ``(task_name, transform)`` of the whole dataset.
 
     The domain-incremental scenarios (Permuted-, Rotated-MNIST): every task has all ten classes
     under its own input transform, one 10-way head, the task unknown at test time. Each task
     trains on its own random ``train_per_task`` frames (drawn with ``seed + seed_offset``) and
-    tests on the first ``test_per_task`` test frames, transformed alike.
+    tests on the first ``test_per_task`` test frames, transformed alike. ``image_shape``: the
+    frames' ``(height, width)`` if the transforms keep pixels in place (see :class:`Scenario`).
     """
     (x, y), (xt, yt) = data["train"], data["test"]
     n_train = min(cfg.train_per_task or len(x), len(x))
@@ -316,39 +358,61 @@ def transformed_tasks(
             idx = torch.randperm(len(x), generator=generator)[:n_train]
             xs, ys = transform(x[idx]), y[idx]
             tasks.append(TaskData(task_name, xs, ys, transform(xt[:n_test]), yt[:n_test], classes))
-        return Scenario(name, tasks, len(classes), {"domain-incremental": False})
+        return Scenario(name, tasks, len(classes), {"domain-incremental": False}, image_shape)
 
     return scenario
 
 
 # ---------------------------------------------------------------------------- methods
+def _replayed_shape(cfg: ContinualConfig, image_shape: tuple[int, int] | None):
+    """The image shape replayed frames are shifted in, or ``None`` without ``replay_shift``."""
+    if not cfg.replay_shift:
+        return None
+    if image_shape is None:
+        raise ValueError(
+            "replay_shift needs image frames, and this scenario's frames have no pixel layout "
+            "(Permuted-MNIST scatters the pixels); use --replay-shift 0"
+        )
+    return tuple(image_shape)
+
+
 class FFMethod:
     """The FF StreamLearner under the memory budget (see the module notes for the count)."""
 
     name = "ff"
 
-    def __init__(self, cfg: ContinualConfig, in_features: int, num_classes: int, seed: int):
+    def __init__(
+        self,
+        cfg: ContinualConfig,
+        in_features: int,
+        num_classes: int,
+        seed: int,
+        image_shape: tuple[int, int] | None = None,
+    ):
         if cfg.ff_memory not in ("balanced", "reservoir"):
             raise ValueError(f"ff_memory must be 'balanced' or 'reservoir', got {cfg.ff_memory!r}")
         recent = min(cfg.sleep_every, cfg.memory // 2)
         extra = {} if cfg.ff_lr is None else {"lr": cfg.ff_lr}
+        self.frame_shape = _replayed_shape(cfg, image_shape) or (in_features,)
         self.learner = StreamLearner(
-            in_features,
+            self.frame_shape,
             num_classes,
             hidden=cfg.hidden,
             schedule=EveryN(recent),
             memory_capacity=cfg.memory - recent,
             recent_capacity=recent,
             readout_learns=cfg.ff_readout,
+            readout_batch=cfg.ff_readout_batch if cfg.ff_readout == "asleep" else None,
             balanced_memory=cfg.ff_memory == "balanced",
             sleep_batch=cfg.ff_sleep_batch,
+            replay_shift=cfg.replay_shift,
             device=cfg.device,
             seed=seed,
             **extra,
         )
 
     def observe(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.learner.observe(x, y).prediction
+        return self.learner.observe(x.view(len(x), *self.frame_shape), y).prediction
 
     def scores(self, x: torch.Tensor) -> torch.Tensor:
         return self.learner.class_scores(x)
@@ -359,10 +423,19 @@ class FFMethod:
 
 
 class BackpropMethod:
-    """Online backprop MLP (SGD, cross-entropy), naive or with reservoir experience replay."""
+    """Online backprop MLP (SGD, cross-entropy), naive or with reservoir experience replay.
+
+    With ``cfg.replay_shift`` each replayed frame is shifted afresh, as FF's are in sleep.
+    """
 
     def __init__(
-        self, cfg: ContinualConfig, in_features: int, num_classes: int, seed: int, replay: bool
+        self,
+        cfg: ContinualConfig,
+        in_features: int,
+        num_classes: int,
+        seed: int,
+        replay: bool,
+        image_shape: tuple[int, int] | None = None,
     ):
         self.name = "backprop-replay" if replay else "backprop"
         torch.manual_seed(seed)
@@ -375,6 +448,8 @@ class BackpropMethod:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.bp_lr)
         self.buffer = ReservoirMemory(cfg.memory) if replay else None
         self.replay_batch = cfg.replay_batch
+        self.replay_shift = cfg.replay_shift if replay else 0
+        self.image_shape = _replayed_shape(cfg, image_shape) if replay else None
         self.generator = torch.Generator().manual_seed(seed)
 
     def observe(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -384,6 +459,9 @@ class BackpropMethod:
         n = len(y)
         if self.buffer is not None and len(self.buffer):
             xr, yr = self.buffer.sample(self.replay_batch, self.generator)
+            if self.replay_shift:
+                images = xr.view(len(xr), *self.image_shape)
+                xr = random_shift(images, self.replay_shift, self.generator).view_as(xr)
             loss = loss + F.cross_entropy(self.model(xr), yr, reduction="sum")
             n += len(yr)
         self.optimizer.zero_grad(set_to_none=True)
@@ -454,12 +532,20 @@ class EWCMethod(BackpropMethod):
         self.anchor = [p.detach().clone() for p in self.params]
 
 
-def make_method(name: str, cfg: ContinualConfig, in_features: int, num_classes: int, seed: int):
-    """A fresh method ``name`` (one of :data:`METHODS`)."""
+def make_method(
+    name: str,
+    cfg: ContinualConfig,
+    in_features: int,
+    num_classes: int,
+    seed: int,
+    image_shape: tuple[int, int] | None = None,
+):
+    """A fresh method ``name`` (one of :data:`METHODS`); ``image_shape`` as in :class:`Scenario`."""
     if name == "ff":
-        return FFMethod(cfg, in_features, num_classes, seed)
+        return FFMethod(cfg, in_features, num_classes, seed, image_shape)
     if name in ("backprop", "backprop-replay"):
-        return BackpropMethod(cfg, in_features, num_classes, seed, replay=name.endswith("replay"))
+        replay = name.endswith("replay")
+        return BackpropMethod(cfg, in_features, num_classes, seed, replay, image_shape)
     if name == "backprop-ewc":
         return EWCMethod(cfg, in_features, num_classes, seed)
     raise ValueError(f"unknown method {name!r}")
@@ -591,7 +677,12 @@ def run_suite(
                         f"{scenario.name} {name} seed {seed}", total=total, status=""
                     )
                     method = make_method(
-                        name, cfg, scenario.in_features, scenario.num_classes, seed
+                        name,
+                        cfg,
+                        scenario.in_features,
+                        scenario.num_classes,
+                        seed,
+                        scenario.image_shape,
                     )
                     run = run_scenario(
                         method, scenario, cfg, seed, lambda n, bar=bar: progress.advance(bar, n)

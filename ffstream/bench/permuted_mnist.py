@@ -63,7 +63,10 @@ def add_arguments(parser) -> None:
 
 def config_from_args(args) -> PermutedConfig:
     """The base configuration (full or ``--quick``) with command-line overrides applied."""
-    return update_config(QUICK if getattr(args, "quick", False) else FULL, args)
+    cfg = update_config(QUICK if getattr(args, "quick", False) else FULL, args)
+    if cfg.replay_shift:
+        raise ValueError("--replay-shift: permuted frames have no pixel layout to shift")
+    return cfg
 
 
 def build_scenarios(data, cfg: PermutedConfig) -> list:

@@ -114,7 +114,11 @@ def build_scenarios(data, cfg: RotatedConfig) -> list:
     transforms = [
         (f"r{round(a)}", _rotation(a, side)) for a in angles(cfg.num_tasks, cfg.max_degrees)
     ]
-    return [transformed_tasks("rotated-mnist", data, transforms, cfg, seed_offset=30_000)]
+    return [
+        transformed_tasks(
+            "rotated-mnist", data, transforms, cfg, seed_offset=30_000, image_shape=(side, side)
+        )
+    ]
 
 
 def run(args, console: Console) -> dict[str, Any]:

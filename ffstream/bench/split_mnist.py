@@ -16,6 +16,7 @@ Run: ``ffstream bench split-mnist --quick --data DIR --out split-mnist-quick.jso
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,8 @@ def build_scenarios(data, cfg: SplitConfig) -> list:
     (x, y), (xt, yt) = data["train"], data["test"]
     train_tasks = split_tasks(y, cfg.classes_per_task)
     test_tasks = split_tasks(yt, cfg.classes_per_task)
+    side = math.isqrt(x.shape[1])
+    image_shape = (side, side) if side * side == x.shape[1] else None  # MNIST-family: 28 x 28
 
     def tasks(seed: int, domain: bool) -> list[TaskData]:
         generator = torch.Generator().manual_seed(10_000 + seed)
@@ -103,11 +106,12 @@ def build_scenarios(data, cfg: SplitConfig) -> list:
 
     def incremental(seed: int) -> Scenario:
         views = {"class-incremental": False, "task-incremental": True}
-        return Scenario("split-mnist", tasks(seed, False), 10, views)
+        return Scenario("split-mnist", tasks(seed, False), 10, views, image_shape)
 
     def domain(seed: int) -> Scenario:
         views = {"domain-incremental": False}
-        return Scenario("split-mnist-domain", tasks(seed, True), cfg.classes_per_task, views)
+        classes = cfg.classes_per_task
+        return Scenario("split-mnist-domain", tasks(seed, True), classes, views, image_shape)
 
     return [incremental, domain] if cfg.domain_incremental else [incremental]
 

@@ -9,7 +9,7 @@ from ffstream.data.idx import read_idx, write_idx
 from ffstream.data.mnist import DATASETS, LabelledImages, data_home, load_mnist
 from ffstream.data.streams import shuffled_stream
 from ffstream.data.tasks import Task, permutations, rotate, split_tasks
-from ffstream.data.transforms import to_unit_float
+from ffstream.data.transforms import random_shift, to_unit_float
 
 __all__ = [
     "DATASETS",
@@ -18,6 +18,7 @@ __all__ = [
     "data_home",
     "load_mnist",
     "permutations",
+    "random_shift",
     "read_idx",
     "rotate",
     "shuffled_stream",
