@@ -28,14 +28,15 @@ Methods, all with the same hidden widths and the same memory budget (in stored f
   memory keeps an equal share per class (``balanced_memory=True``; ``--ff-memory reservoir``
   for a uniform sample), so late classes are replayed as often as early ones. Each sleep step
   replays 32 remembered frames (``--ff-sleep-batch``), which lifted Permuted-MNIST by about 5
-  points and Split-MNIST by about 1 over the 8 used before (BENCHMARKS.md). Its memory is
+  points and Split-MNIST by about 1 over the 8 used before (BENCHMARKS.md); its readout takes
+  64 long-term memories per sleep step (``--ff-readout-batch``). Its memory is
   counted as ``memory_capacity`` (long-term) ``+ recent_capacity`` (frames since the
   last sleep), and the two add up to the budget: ``recent_capacity = min(sleep_every,
   memory // 2)``, ``memory_capacity = memory - recent``.
 - ``backprop``: an ordinary MLP trained online by SGD on cross-entropy (naive fine-tuning).
 - ``backprop-replay``: the same MLP with experience replay: a reservoir buffer of ``memory``
   frames; every incoming batch is trained on together with ``replay_batch`` frames drawn from
-  the buffer.
+  the buffer (``--replay-batch``, 10).
 - ``backprop-ewc``: the same MLP with elastic weight consolidation (Kirkpatrick et al. 2017).
   EWC is defined with task boundaries, so it alone is told them (the runner calls its
   ``end_task``); it stores no frames.
