@@ -372,7 +372,7 @@ def _replayed_shape(cfg: ContinualConfig, image_shape: tuple[int, int] | None):
     if image_shape is None:
         raise ValueError(
             "replay_shift needs image frames, and this scenario's frames have no pixel layout "
-            "(Permuted-MNIST scatters the pixels); use --replay-shift 0"
+            "(Permuted-MNIST scatters them); use --replay-shift 0"
         )
     return tuple(image_shape)
 
