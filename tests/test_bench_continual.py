@@ -210,6 +210,9 @@ def test_every_method_runs_on_the_gpu(data_dir):
 def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     default = continual.make_method("ff", split_mnist.FULL, 4, 3, seed=0)
     assert default.learner.readout_learns == "asleep"  # the suite's choices for new classes
+    assert default.learner.readout_batch == 64  # Split-MNIST's; the others take the sleep batch
+    permuted = continual.make_method("ff", permuted_mnist.FULL, 4, 3, seed=0).learner
+    assert permuted.readout_batch == permuted.sleep_batch == 32
     assert isinstance(default.learner.memory, ClassBalancedMemory)
     args = bench_args("split-mnist", data_dir, "--ff-readout", "always", "--ff-memory", "reservoir")
     learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner

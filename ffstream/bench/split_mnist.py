@@ -55,6 +55,7 @@ class SplitConfig(ContinualConfig):
     """Split-MNIST hyper-parameters (everything else: :class:`ContinualConfig`)."""
 
     classes_per_task: int = 2
+    ff_readout_batch: int | None = 64  # +0.7 pp class-incremental with shifted replay
     domain_incremental: bool = True  # also the 0/1-label run (a second training run)
 
 
