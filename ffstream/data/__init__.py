@@ -2,7 +2,8 @@
 
 Data flow: ``load_mnist`` (uint8 images, int64 labels) → ``split_tasks`` / ``permutations`` /
 ``rotate`` (which frames belong to which continual-learning task, and how each task's frames
-look) → ``shuffled_stream`` (float batches for the learner).
+look) → ``shuffled_stream`` (float batches for the learner). ``random_shift`` varies stored
+images each time a learner replays them.
 """
 
 from ffstream.data.idx import read_idx, write_idx
