@@ -263,6 +263,23 @@ def test_drift_records_the_cpu_when_a_gpu_is_asked_for():
     assert result["device"] == "cpu" and result["requested_device"] == "cuda"
 
 
+@pytest.mark.parametrize(("given", "expected"), [(None, 0.99), ("none", None), ("0.9", 0.9)])
+def test_drift_ff_ema_decay_reaches_both_ff_river_models(given, expected):
+    argv = ["bench", "drift"] + (["--ff-ema-decay", given] if given else [])
+    cfg = drift.config_from_args(cli.build_parser().parse_args(argv))
+    assert cfg.ff_ema_decay == expected
+    plain = drift.make_model("ff-river", cfg, 2, seed=0)
+    binned = drift.make_model("ff-river-bins", cfg, 2, seed=0)
+    assert plain.ema_decay == binned["FFClassifier"].ema_decay == expected
+
+
+@pytest.mark.parametrize("bad", ["1.0", "-0.5", "fast"])
+def test_drift_refuses_a_bad_ff_ema_decay(bad, capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["bench", "drift", "--ff-ema-decay", bad])
+    assert "--ff-ema-decay" in capsys.readouterr().err
+
+
 def test_replay_shift_moves_what_backprop_replays():
     cfg = continual.ContinualConfig(hidden=(8,), memory=20, replay_batch=10, replay_shift=1)
     method = continual.make_method("backprop-replay", cfg, 16, 3, seed=0, image_shape=(4, 4))

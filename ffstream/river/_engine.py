@@ -7,7 +7,8 @@ tensors (the source of truth, what :meth:`to_ffnet` exports) and runs the per-sa
 zero-copy numpy views of the same memory, with the closed-form local gradients of the logistic
 FF loss instead of autograd. The arithmetic is the one of :class:`ffstream.ff.FFNet` with
 ``goodness="mean"`` (threshold 1 per layer): each layer sees the RMS-normalised, constant
-activities of the layer below and learns only from its own loss.
+activities of the layer below and learns only from its own loss. It can also keep an exponential
+moving average of its weights (Polyak averaging) to predict with.
 
 :class:`RunningStandardizer` keeps Welford's running mean and variance per feature, with a count
 per feature so that features may appear late or be missing from some samples.
@@ -47,6 +48,11 @@ class LeanFF:
         Seeds the initial weights, ``N(0, 1 / fan_in)`` like :class:`ffstream.ff.FFLinear`.
     normalize_input
         Divide each input row by its RMS before the first layer (as ``FFNet`` does).
+    ema_decay
+        Also keep an exponential moving average of the weights, updated after every step with
+        this decay (warmed up as ``min(ema_decay, (1 + t) / (10 + t))`` after ``t`` steps, so
+        that it does not remember the random initialisation); ``forward(..., averaged=True)``
+        uses it. ``None`` keeps no average.
 
     Examples
     --------
@@ -58,6 +64,16 @@ class LeanFF:
     ...     net.update(ins, acts, [-sigmoid(1.0 - g) for g in good])  # positive updates
     >>> bool(net.forward(z)[2][0][0] > before)
     True
+
+    The average trails the weights it follows:
+
+    >>> net = LeanFF(4, (8,), lr=0.5, seed=0, ema_decay=0.9)
+    >>> start = net.forward(z)[2][0][0]
+    >>> for _ in range(20):
+    ...     ins, acts, good = net.forward(z)
+    ...     net.update(ins, acts, [-sigmoid(1.0 - g) for g in good])
+    >>> bool(start < net.forward(z, averaged=True)[2][0][0] < net.forward(z)[2][0][0])
+    True
     """
 
     def __init__(
@@ -68,7 +84,10 @@ class LeanFF:
         lr: float,
         seed: int | None,
         normalize_input: bool = True,
+        ema_decay: float | None = None,
     ):
+        if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be None or in [0, 1), got {ema_decay!r}")
         generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
         sizes = [int(in_features), *map(int, hidden)]
         self.weights = [
@@ -78,20 +97,29 @@ class LeanFF:
         self.biases = [torch.zeros(b, dtype=torch.float64) for b in sizes[1:]]
         self.lr = float(lr)
         self.normalize_input = normalize_input
+        self.ema_decay = ema_decay
+        self.steps = 0
+        keep = ema_decay is not None
+        self.avg_weights = [w.clone() for w in self.weights] if keep else None
+        self.avg_biases = [b.clone() for b in self.biases] if keep else None
         self._make_views()
 
     # numpy views share memory with the torch tensors; they are rebuilt, never pickled.
+    _VIEWS = ("_w", "_b", "_aw", "_ab")
+
     def _make_views(self) -> None:
         self._w = [w.numpy() for w in self.weights]
         self._b = [b.numpy() for b in self.biases]
+        keep = self.avg_weights is not None
+        self._aw = [w.numpy() for w in self.avg_weights] if keep else None
+        self._ab = [b.numpy() for b in self.avg_biases] if keep else None
 
     def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state.pop("_w")
-        state.pop("_b")
-        return state
+        return {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
 
     def __setstate__(self, state: dict) -> None:
+        # Nets pickled before weight averaging existed keep none.
+        state = {"ema_decay": None, "steps": 0, "avg_weights": None, "avg_biases": None, **state}
         self.__dict__.update(state)
         self._make_views()
 
@@ -99,13 +127,17 @@ class LeanFF:
     def in_features(self) -> int:
         return self.weights[0].shape[1]
 
-    def forward(self, z: np.ndarray, scale: float | None = None):
+    def forward(self, z: np.ndarray, scale: float | None = None, averaged: bool = False):
         """Inputs, activities and mean goodness of every layer for rows ``z`` (``(rows, in)``).
 
         Returns ``(inputs, activities, goodness)``: per-layer lists; ``goodness[l]`` has shape
         ``(rows,)``. ``scale`` is ``1 / RMS`` of every row when the caller knows it is the same
-        for all rows (it skips that computation). Nothing is learned.
+        for all rows (it skips that computation). ``averaged`` runs the moving average of the
+        weights instead (it needs ``ema_decay``). Nothing is learned.
         """
+        if averaged and self._aw is None:
+            raise ValueError("this net keeps no weight average: give it an ema_decay")
+        weights, biases = (self._aw, self._ab) if averaged else (self._w, self._b)
         if scale is not None:
             a = z * scale
         elif self.normalize_input:
@@ -113,7 +145,7 @@ class LeanFF:
         else:
             a = z
         ins, acts, good = [], [], []
-        for w, b in zip(self._w, self._b):
+        for w, b in zip(weights, biases):
             ins.append(a)
             h = a @ w.T
             h += b
@@ -140,6 +172,16 @@ class LeanFF:
             dpre = h * (dg * (2.0 * self.lr / h.shape[1]))[:, None]  # lr * dL/dpre
             w -= dpre.T @ a
             b -= dpre.sum(0)
+        self.steps += 1
+        if self._aw is not None:
+            self._average()
+
+    def _average(self) -> None:
+        """Move the weight average towards the weights just updated."""
+        decay = min(self.ema_decay, (1.0 + self.steps) / (10.0 + self.steps))
+        for avg, new in zip(self._aw + self._ab, self._w + self._b):
+            avg *= decay
+            avg += (1.0 - decay) * new
 
     def grow_inputs(self, at: int, n: int, init: np.ndarray | None = None) -> None:
         """Insert ``n`` input columns before column ``at``, with zero weights (or ``init``).
@@ -151,22 +193,39 @@ class LeanFF:
         new = torch.zeros(w.shape[0], n, dtype=w.dtype)
         if init is not None:
             new.copy_(torch.as_tensor(init, dtype=w.dtype))
-        self.weights[0] = torch.cat([w[:, :at], new, w[:, at:]], dim=1).contiguous()
+        self.weights[0] = _insert_columns(w, at, new)
+        if self.avg_weights is not None:  # the average starts the new columns where they start
+            self.avg_weights[0] = _insert_columns(self.avg_weights[0], at, new)
         self._make_views()
 
-    def to_ffnet(self):
-        """The same weights as a :class:`ffstream.ff.FFNet` (``goodness="mean"``), in float32."""
+    def to_ffnet(self, averaged: bool | None = None):
+        """The weights as a :class:`ffstream.ff.FFNet` (``goodness="mean"``), in float32.
+
+        ``averaged`` exports the moving average; ``None`` (the default) exports it when the net
+        keeps one, since it is what predicts.
+        """
         from ffstream.ff import FFNet, Goodness
 
-        sizes = [self.in_features, *(w.shape[0] for w in self.weights)]
+        if averaged is None:
+            averaged = self.avg_weights is not None
+        if averaged and self.avg_weights is None:
+            raise ValueError("this net keeps no weight average: give it an ema_decay")
+        weights, biases = (
+            (self.avg_weights, self.avg_biases) if averaged else (self.weights, self.biases)
+        )
+        sizes = [self.in_features, *(w.shape[0] for w in weights)]
         net = FFNet.mlp(
             sizes, seed=0, goodness=Goodness("mean"), normalize_input=self.normalize_input
         )
         with torch.no_grad():
-            for layer, w, b in zip(net.layers, self.weights, self.biases):
+            for layer, w, b in zip(net.layers, weights, biases):
                 layer.transform.weight.copy_(w)
                 layer.transform.bias.copy_(b)
         return net
+
+
+def _insert_columns(w: torch.Tensor, at: int, new: torch.Tensor) -> torch.Tensor:
+    return torch.cat([w[:, :at], new, w[:, at:]], dim=1).contiguous()
 
 
 class RunningStandardizer:

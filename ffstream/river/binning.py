@@ -54,7 +54,7 @@ class PiecewiseLinearEncoder(base.Transformer):
     >>> from river import datasets, evaluate, metrics
     >>> from ffstream.river import FFClassifier
     >>> model = PiecewiseLinearEncoder(bins=24) | FFClassifier(
-    ...     hidden=(64,), lr=0.2, label_strength=3.0, seed=0
+    ...     hidden=(64,), lr=0.2, label_strength=4.0, seed=0
     ... )
     >>> stream = itertools.islice(datasets.synth.Agrawal(classification_function=0, seed=0), 3000)
     >>> metric = evaluate.progressive_val_score(stream, model, metrics.Accuracy())
