@@ -220,6 +220,14 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     args = bench_args("split-mnist", data_dir, "--ff-sleep-batch", "24", "--ff-readout-batch", "48")
     learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
     assert learner.sleep_batch == 24 and learner.readout_batch == 48
+    args = bench_args("permuted-mnist", data_dir, "--ff-ema-decay", "0.9")
+    learner = continual.make_method("ff", permuted_mnist.config_from_args(args), 4, 3, 0).learner
+    assert learner.config["ema_decay"] == 0.9 and learner.averaged is not None
+    args = bench_args("split-mnist", data_dir, "--ff-ema-decay", "none")
+    assert (
+        continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner.averaged
+        is None
+    )
     args = bench_args("split-mnist", data_dir, "--replay-batch", "32")
     method = continual.make_method("backprop-replay", split_mnist.config_from_args(args), 4, 3, 0)
     assert method.replay_batch == 32

@@ -240,6 +240,49 @@ def test_replay_shift_needs_image_frames():
         small(in_features=(3, 4), replay_shift=-1)
 
 
+# ---------------------------------------------------------------------------- weight average
+def _learn_blobs(learner, n=150):
+    x, y = blobs(n, 3, 12)
+    predictions = [learner.observe(x[i : i + 5], y[i : i + 5]).prediction for i in range(0, n, 5)]
+    return x, torch.cat(predictions)
+
+
+@pytest.mark.parametrize("schedule", [EveryN(40), OnDrift(drift.ADWIN(), max_frames=60)])
+def test_weight_average_predicts_and_never_feeds_back_into_learning(schedule):
+    averaged = small(schedule=copy.deepcopy(schedule), ema_decay=0.9)
+    latest = small(schedule=copy.deepcopy(schedule))
+    x, reported = _learn_blobs(averaged)
+    _, latest_reported = _learn_blobs(latest)
+    assert averaged.sleeps == latest.sleeps > 0
+    _same(_snapshot(averaged) | {"averaged": {}}, _snapshot(latest))  # learning is unchanged
+    # What predicts is the average: the latest weights, given the average's values, agree.
+    modules = averaged.averaged.module
+    latest.net.load_state_dict(modules["net"].state_dict())
+    latest.readout.load_state_dict(modules["readout"].state_dict())
+    assert torch.equal(averaged.class_scores(x), latest.class_scores(x))
+    assert torch.equal(averaged.score(x), latest.score(x))
+    assert not torch.equal(
+        modules["net"].layers[0].transform.weight, averaged.net.layers[0].transform.weight
+    )
+    assert not torch.equal(reported, latest_reported)  # observe() reports the average's guess
+
+
+def test_weight_average_follows_every_awake_and_sleep_step():
+    learner = small(schedule=EveryN(40), ema_decay=0.0)  # decay 0: the average is a copy
+    _learn_blobs(learner)
+    awake, asleep = 150 // 5, 3 * (40 // 5)  # three full sleeps of 8 steps each
+    assert int(learner.averaged.n_averaged) == awake + asleep
+    for name, value in learner.averaged.module["net"].state_dict().items():
+        if not name.endswith("mean_activity"):  # a training statistic, never averaged
+            assert torch.equal(value, learner.net.state_dict()[name]), name
+
+
+@pytest.mark.parametrize("ema_decay", [-0.1, 1.0, float("nan")])
+def test_bad_ema_decay_is_refused(ema_decay):
+    with pytest.raises(ValueError, match="ema_decay"):
+        small(ema_decay=ema_decay)
+
+
 def test_balanced_memory_gives_late_classes_their_share():
     learner = small(4, schedule=Manual(), memory_capacity=40, balanced_memory=True)
     x, y = blobs(400, 4, 12)
@@ -270,13 +313,15 @@ def _snapshot(learner):
             "memory": learner.memory.state_dict(),
             "recent": learner.recent.state_dict(),
             "readout": learner.readout.state_dict(),
+            "averaged": {} if learner.averaged is None else learner.averaged.state_dict(),
             "frames": learner.frames_seen,
         }
     )
 
 
 def _same(a, b):
-    for key in ("net", "readout"):
+    assert a["averaged"].keys() == b["averaged"].keys()
+    for key in ("net", "readout", "averaged"):
         for name in a[key]:
             assert torch.equal(a[key][name], b[key][name]), name
     assert a["opt"] == b["opt"] and a["frames"] == b["frames"]
@@ -318,6 +363,7 @@ def test_bad_input_raises_and_leaves_state_unchanged(x, y, message):
         {},
         {"readout_learns": "asleep", "balanced_memory": True, "memory_capacity": 40},
         {"in_features": (3, 4), "replay_shift": 1},
+        {"ema_decay": 0.9},
     ],
 )
 def test_checkpoint_resume_is_bit_identical(tmp_path, options):
@@ -332,6 +378,7 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, options):
     for i in range(100, 200):
         out_a, out_b = a.observe(x[i], int(y[i])), b.observe(x[i], int(y[i]))
         assert torch.equal(out_a.goodness, out_b.goodness) and out_a.slept == out_b.slept
+        assert torch.equal(out_a.prediction, out_b.prediction)
     _same(_snapshot(a), _snapshot(b))
 
 

@@ -6,7 +6,9 @@ between suites lives here.
 
 from __future__ import annotations
 
+import argparse
 import datetime
+import math
 import os
 import platform
 import time
@@ -31,10 +33,12 @@ import ffstream
 from ffstream.data import load_mnist, to_unit_float
 
 __all__ = [
+    "add_ema_decay_argument",
     "add_data_arguments",
     "add_data_source_arguments",
     "data_summary",
     "apply_threads",
+    "ema_decay_override",
     "device_name",
     "error_pct",
     "ffcode_lr_factor",
@@ -128,6 +132,42 @@ def add_data_arguments(parser) -> None:
         metavar="N",
         help="torch CPU threads (default: torch's choice; 1 is faster on a busy shared machine)",
     )
+
+
+# ---------------------------------------------------------------------------- options
+def _decay_or_none(text: str) -> float | str:
+    """A weight-average decay in [0, 1), or ``"none"``."""
+    if text.strip().lower() == "none":
+        return "none"
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"give a decay in [0, 1) or 'none', got {text!r}")
+    return value
+
+
+def add_ema_decay_argument(parser, default: float | None, who: str) -> None:
+    """``--ff-ema-decay``: the decay of the weight average that predicts (``none``: no average).
+
+    Read it back with :func:`ema_decay_override`.
+    """
+    parser.add_argument(
+        "--ff-ema-decay",
+        type=_decay_or_none,
+        default=None,
+        help=f"decay of the weight average that predicts in {who} ({default}); 'none' predicts "
+        "with the latest weights",
+    )
+
+
+def ema_decay_override(args) -> dict[str, float | None]:
+    """``{"ff_ema_decay": value}`` when ``--ff-ema-decay`` was given, else nothing."""
+    value = getattr(args, "ff_ema_decay", None)
+    if value is None:
+        return {}
+    return {"ff_ema_decay": None if value == "none" else value}
 
 
 def apply_threads(args) -> None:

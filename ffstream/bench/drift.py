@@ -29,7 +29,6 @@ Run: ``ffstream bench drift --quick --out drift-quick.json``
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
 import time
@@ -42,7 +41,12 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from ffstream.bench._common import make_progress, result_skeleton
+from ffstream.bench._common import (
+    add_ema_decay_argument,
+    ema_decay_override,
+    make_progress,
+    result_skeleton,
+)
 from ffstream.bench.metrics import PrequentialAccuracy
 from ffstream.stream import EveryN, StreamLearner
 
@@ -107,23 +111,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
     parser.add_argument("--window", type=int, default=None, help="samples per curve point (500)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1)")
-    parser.add_argument(
-        "--ff-ema-decay",
-        type=_decay_or_none,
-        default=None,
-        help="decay of the weight average that predicts in ff-river and ff-river-bins "
-        "(0.99); 'none' predicts with the latest weights",
-    )
-
-
-def _decay_or_none(text: str) -> float | str:
-    """``--ff-ema-decay``: a decay in [0, 1), or ``none``."""
-    if text.strip().lower() == "none":
-        return "none"
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"a decay in [0, 1) or 'none', got {text!r}")
-    return value
+    add_ema_decay_argument(parser, FULL.ff_ema_decay, "ff-river and ff-river-bins")
 
 
 def config_from_args(args) -> DriftConfig:
@@ -133,9 +121,7 @@ def config_from_args(args) -> DriftConfig:
     for name in ("samples", "window", "threads"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
-    ema = getattr(args, "ff_ema_decay", None)
-    if ema is not None:
-        overrides["ff_ema_decay"] = None if ema == "none" else ema
+    overrides.update(ema_decay_override(args))
     if getattr(args, "seeds", None):
         overrides["seeds"] = tuple(int(s) for s in args.seeds.split(",") if s.strip())
     for name, known in (("streams", STREAMS), ("models", MODELS)):

@@ -159,7 +159,8 @@ class FFClassifier(base.Classifier):
 
     # ------------------------------------------------------------------ inference
     def _forward(self, x: dict, averaged: bool = False):
-        """Standardised values, and the forward pass of every label's copy of them."""
+        """Standardised values, the forward pass of every label's copy of them through the
+        weights that learn, and (``averaged``) the goodness under the weight average."""
         v, present, _ = self._columns.read(x)
         u = self._columns.scaler.transform(v, self.clip, present)
         rows = self._rows
@@ -167,20 +168,19 @@ class FFClassifier(base.Classifier):
         # Every row holds u and one label entry, so all rows share one RMS: compute it once.
         mean_square = (float(u @ u) + self.label_strength**2) / rows.shape[1]
         scale = 1.0 / math.sqrt(mean_square + 1e-8)
-        ins, acts, good = self._net.forward(rows, scale=scale, averaged=averaged)
-        return v, present, ins, acts, good
+        ins, acts, good = self._net.forward(rows, scale=scale)
+        avg_good = self._net.forward(rows, scale=scale, averaged=True)[2] if averaged else None
+        return v, present, ins, acts, good, avg_good
 
     def predict_proba_one(self, x: dict) -> dict[Hashable, float]:
         if self._net is None:
             return {c: 1.0 / len(self._classes) for c in self._classes}
-        averaged = self.ema_decay is not None
-        out = self._forward(x, averaged)
-        score = sum(out[4]).tolist()
+        out = self._forward(x, averaged=self.ema_decay is not None)
+        score = sum(out[4] if out[5] is None else out[5]).tolist()
         top = max(score)
         p = [math.exp(s - top) for s in score]
         total = sum(p)
-        # learn_one may reuse this pass only when it ran the weights that learn
-        self._cache = None if averaged else (out[0], out[1], len(self._classes), out)
+        self._cache = (out[0], out[1], len(self._classes), out)  # learn_one's pass, if x follows
         return {c: q / total for c, q in zip(self._classes, p)}
 
     # ------------------------------------------------------------------ learning
@@ -200,9 +200,9 @@ class FFClassifier(base.Classifier):
             and (cache[1] is None) == (present is None)
             and cache[0].tobytes() == v.tobytes()
         ):
-            v, present, ins, acts, good = cache[3]
+            v, present, ins, acts, good, _ = cache[3]
         else:
-            v, present, ins, acts, good = self._forward(x)
+            v, present, ins, acts, good, _ = self._forward(x)
         target = self._class_index[y]
         num_classes = len(self._classes)
         if num_classes > 2:  # hard negatives in expectation: weight wrong labels by belief

@@ -59,7 +59,8 @@ class WrongLabelDreams(Dreams):
         if y is None:
             raise ValueError("WrongLabelDreams needs labelled memories; use HybridDreams")
         if self.hard:
-            return x, hard_wrong_labels(learner.class_scores(x), y, learner.generator)
+            scores = learner.class_scores(x, latest=True)  # the weights that learn
+            return x, hard_wrong_labels(scores, y, learner.generator)
         return x, random_wrong_labels(y, learner.num_classes, learner.generator)
 
 
