@@ -23,6 +23,7 @@ import torch
 from rich.console import Console
 
 from ffstream.bench.continual import (
+    QUICK_EMA_DECAY,
     ContinualConfig,
     add_continual_arguments,
     run_continual,
@@ -61,7 +62,13 @@ class RotatedConfig(ContinualConfig):
 FULL = RotatedConfig()
 
 #: 2,000 training and 500 test frames per task, one seed.
-QUICK = RotatedConfig(train_per_task=2_000, test_per_task=500, seeds=(0,), eval_every=1_000)
+QUICK = RotatedConfig(
+    train_per_task=2_000,
+    test_per_task=500,
+    seeds=(0,),
+    eval_every=1_000,
+    ff_ema_decay=QUICK_EMA_DECAY,
+)
 
 
 def angles(num_tasks: int, max_degrees: float = 180.0) -> list[float]:

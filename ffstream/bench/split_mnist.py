@@ -24,6 +24,7 @@ import torch
 from rich.console import Console
 
 from ffstream.bench.continual import (
+    QUICK_EMA_DECAY,
     ContinualConfig,
     Scenario,
     TaskData,
@@ -63,7 +64,13 @@ class SplitConfig(ContinualConfig):
 FULL = SplitConfig()
 
 #: 2,000 training and 500 test frames per task, one seed: a few minutes on a busy CPU.
-QUICK = SplitConfig(train_per_task=2_000, test_per_task=500, seeds=(0,), eval_every=500)
+QUICK = SplitConfig(
+    train_per_task=2_000,
+    test_per_task=500,
+    seeds=(0,),
+    eval_every=500,
+    ff_ema_decay=QUICK_EMA_DECAY,
+)
 
 
 def add_arguments(parser) -> None:

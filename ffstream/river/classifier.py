@@ -33,7 +33,7 @@ class FFClassifier(base.Classifier):
     step size the weights keep jittering around the current concept, and their average sits
     nearer its centre; a decay of 0.99 averages over about the last 100 updates, so it still
     follows a drift within a few hundred samples. On river's SEA, Agrawal and RandomRBFDrift
-    streams it adds 0.4-1 pp of prequential accuracy (BENCHMARKS.md, ``ffstream bench drift``).
+    streams it adds 0.3-0.9 pp of prequential accuracy (BENCHMARKS.md, ``ffstream bench drift``).
 
     Streams change: a feature seen for the first time gets a new input column with zero weights
     (predictions are unchanged until it is learned from); a missing feature (absent or ``None``)
