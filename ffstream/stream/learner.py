@@ -125,10 +125,11 @@ class StreamLearner:
         readout; ``torch.optim.swa_utils.AveragedModel``), updated after every awake and sleep
         step with this decay; learning moves the weights themselves and never reads the
         average. The average smooths the jitter of constant-step updates: 0.995 added
-        0.5-1.1 points of final accuracy on Split-, Permuted- and Rotated-MNIST
-        (BENCHMARKS.md). It trails the weights by a few hundred steps, though, so right after
-        an abrupt change it answers as before: prequential accuracy on Split-MNIST fell from
-        94.7% to 88.5%. ``None`` (the default) predicts with the latest weights.
+        0.5-1.1 points of final accuracy on Split-MNIST, and on Permuted- and Rotated-MNIST
+        at 6,000 frames per task (at full length on Permuted-MNIST, 0.1; BENCHMARKS.md). It
+        trails the weights by a few hundred steps, though, so right after an abrupt change it
+        answers as before: prequential accuracy on Split-MNIST fell from 94.7% to 88.5%.
+        ``None`` (the default) predicts with the latest weights.
     device
         ``"cpu"``, ``"cuda"``, ... or ``"auto"``.
     seed
