@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["as_frames", "as_labels"]
+__all__ = ["as_frames", "as_labels", "check_ema_decay"]
 
 
 def as_frames(
@@ -107,6 +107,18 @@ def as_labels(y, batch_size: int, num_classes: int, *, device, name: str = "y") 
         bad = t[(t < 0) | (t >= num_classes)]
         raise ValueError(f"{name} has labels outside [0, {num_classes}): {bad.unique().tolist()}")
     return t if t.device == torch.device(device) else t.to(device)
+
+
+def check_ema_decay(ema_decay: float | None) -> None:
+    """Refuse a weight-average decay outside ``[0, 1)`` (``None``, no average, is fine).
+
+    >>> check_ema_decay(1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: ema_decay must be None or in [0, 1), got 1.0
+    """
+    if ema_decay is not None and not 0.0 <= ema_decay < 1.0:  # NaN fails both comparisons
+        raise ValueError(f"ema_decay must be None or in [0, 1), got {ema_decay!r}")
 
 
 def _to_tensor(x, name: str) -> torch.Tensor:

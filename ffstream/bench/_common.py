@@ -33,9 +33,9 @@ import ffstream
 from ffstream.data import load_mnist, to_unit_float
 
 __all__ = [
-    "add_ema_decay_argument",
     "add_data_arguments",
     "add_data_source_arguments",
+    "add_ema_decay_argument",
     "data_summary",
     "apply_threads",
     "ema_decay_override",

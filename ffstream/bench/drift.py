@@ -16,13 +16,13 @@ Models, evaluated test-then-train on every sample:
 - ``ff-river-bins``: the same behind :class:`ffstream.river.PiecewiseLinearEncoder` (24 bins per
   feature), hidden 64, lr 0.2, label strength 4 (chosen on seeds 10 and 11, which the reported
   runs do not use, from hidden 32-128, lr 0.1-0.5, 8-32 bins, label strength 1-6).
-
-Both predict with the moving average of their weights (``--ff-ema-decay``, 0.99; ``none``
-predicts with the latest weights, as before 2026-11-27).
 - ``ff-stream``: :class:`ffstream.stream.StreamLearner` behind a small dict adapter (running
   standardisation of the features), awake on every sample and asleep every ``sleep_every``.
 - ``hat``: ``river.tree.HoeffdingAdaptiveTreeClassifier``.
 - ``arf``: ``river.forest.ARFClassifier`` (10 trees).
+
+Both FF river models predict with the moving average of their weights (``--ff-ema-decay``,
+0.99; ``none`` predicts with the latest weights, as before 2026-11-27).
 
 Run: ``ffstream bench drift --quick --out drift-quick.json``
 """

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ffstream._checks import check_ema_decay
+
 __all__ = ["LeanFF", "RunningStandardizer", "sigmoid"]
 
 _EPS = 1e-8
@@ -86,8 +88,7 @@ class LeanFF:
         normalize_input: bool = True,
         ema_decay: float | None = None,
     ):
-        if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be None or in [0, 1), got {ema_decay!r}")
+        check_ema_decay(ema_decay)
         generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
         sizes = [int(in_features), *map(int, hidden)]
         self.weights = [

@@ -8,6 +8,7 @@ from collections.abc import Hashable
 import numpy as np
 from river import base
 
+from ffstream._checks import check_ema_decay
 from ffstream.river._engine import LeanFF, sigmoid
 from ffstream.river._features import FeatureColumns
 
@@ -93,8 +94,7 @@ class FFClassifier(base.Classifier):
         ema_decay: float | None = 0.99,
         seed: int | None = 0,
     ):
-        if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be None or in [0, 1), got {ema_decay!r}")
+        check_ema_decay(ema_decay)
         self.hidden = hidden
         self.lr = lr
         self.label_strength = label_strength

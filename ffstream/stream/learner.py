@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ffstream._checks import as_frames, as_labels
+from ffstream._checks import as_frames, as_labels, check_ema_decay
 from ffstream.data.transforms import random_shift
 from ffstream.ff import FFNet, Goodness, LinearReadout, OneHotAppend
 from ffstream.ff.negatives import hard_wrong_labels
@@ -208,8 +208,7 @@ class StreamLearner:
                 "readout_batch sets the asleep readout's batch: it needs readout_learns='asleep' "
                 "(with 'always' the readout learns from the replayed sleep batch)"
             )
-        if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be None or in [0, 1), got {ema_decay!r}")
+        check_ema_decay(ema_decay)
         self.num_classes = num_classes
         self.device = _resolve_device(device)
         self.config = dict(
