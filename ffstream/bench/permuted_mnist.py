@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from ffstream.bench.continual import (
-    QUICK_EMA_DECAY,
+    QUICK_SETTINGS,
     ContinualConfig,
     add_continual_arguments,
     run_continual,
@@ -54,13 +54,7 @@ class PermutedConfig(ContinualConfig):
 FULL = PermutedConfig()
 
 #: 2,000 training and 500 test frames per task, one seed.
-QUICK = PermutedConfig(
-    train_per_task=2_000,
-    test_per_task=500,
-    seeds=(0,),
-    eval_every=1_000,
-    ff_ema_decay=QUICK_EMA_DECAY,
-)
+QUICK = PermutedConfig(**QUICK_SETTINGS, eval_every=1_000)
 
 
 def add_arguments(parser) -> None:

@@ -23,7 +23,7 @@ import torch
 from rich.console import Console
 
 from ffstream.bench.continual import (
-    QUICK_EMA_DECAY,
+    QUICK_SETTINGS,
     ContinualConfig,
     add_continual_arguments,
     run_continual,
@@ -62,13 +62,7 @@ class RotatedConfig(ContinualConfig):
 FULL = RotatedConfig()
 
 #: 2,000 training and 500 test frames per task, one seed.
-QUICK = RotatedConfig(
-    train_per_task=2_000,
-    test_per_task=500,
-    seeds=(0,),
-    eval_every=1_000,
-    ff_ema_decay=QUICK_EMA_DECAY,
-)
+QUICK = RotatedConfig(**QUICK_SETTINGS, eval_every=1_000)
 
 
 def angles(num_tasks: int, max_degrees: float = 180.0) -> list[float]:

@@ -24,7 +24,7 @@ import torch
 from rich.console import Console
 
 from ffstream.bench.continual import (
-    QUICK_EMA_DECAY,
+    QUICK_SETTINGS,
     ContinualConfig,
     Scenario,
     TaskData,
@@ -64,13 +64,7 @@ class SplitConfig(ContinualConfig):
 FULL = SplitConfig()
 
 #: 2,000 training and 500 test frames per task, one seed: a few minutes on a busy CPU.
-QUICK = SplitConfig(
-    train_per_task=2_000,
-    test_per_task=500,
-    seeds=(0,),
-    eval_every=500,
-    ff_ema_decay=QUICK_EMA_DECAY,
-)
+QUICK = SplitConfig(**QUICK_SETTINGS, eval_every=500)
 
 
 def add_arguments(parser) -> None:
