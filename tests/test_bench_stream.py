@@ -157,6 +157,21 @@ def test_only_narrows_conditions_and_names_the_choices(data_dir):
         )
 
 
+def test_replay_shift_gives_the_learner_image_frames_and_runs(data_dir):
+    argv = ["--replay-shift", "1", "--only", "ff-sleep-100", "--frames", "120"]
+    args = bench_args("stream-mnist", data_dir, *argv, "--batch-sizes", "10", "--hidden", "16,16")
+    cfg = stream_mnist.config_from_args(args)
+    learner = stream_mnist.make_learner(stream_mnist.selected_conditions(cfg)[0], cfg, "cpu")
+    assert learner.frame_shape == (28, 28) and learner.replay_shift == 1
+    result = stream_mnist.run(args, Console(quiet=True))
+    assert result["learner_overrides"]["replay_shift"] == 1
+    (run,) = result["runs"]
+    assert run["learner"]["replay_shift"] == 1 and run["learner"]["in_features"] == [28, 28]
+    assert run["sleeps"] == 1 and 0.0 <= run["test_accuracy"] <= 1.0
+    with pytest.raises(ValueError, match="replay-shift"):
+        stream_mnist.config_from_args(bench_args("stream-mnist", data_dir, "--replay-shift", "-1"))
+
+
 def test_sleep_batch_override_reaches_the_learner(data_dir):
     cfg = stream_mnist.config_from_args(bench_args("stream-mnist", data_dir, "--sleep-batch", "5"))
     learner = stream_mnist.make_learner(stream_mnist.conditions(cfg)[1], cfg, "cpu")

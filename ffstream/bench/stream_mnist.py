@@ -34,8 +34,9 @@ and 10; ``--quick`` streams the first 2,000 frames at batch 1 only (about 3-7 mi
 2-core CPU, where a 784-500-500 ``observe`` runs at only ~35-180 frames/s).
 
 The FF learners use :class:`~ffstream.stream.StreamLearner`'s own defaults (learning rate,
-widths, inference mode, memory, dreams) unless ``--lr``, ``--hidden`` or ``--predict-with``
-override them; the JSON records what was used.
+widths, inference mode, memory, dreams) unless ``--lr``, ``--hidden``, ``--predict-with``,
+``--sleep-batch`` or ``--replay-shift`` (frames become 28×28 images, and each frame replayed
+in sleep is shifted by up to N pixels) override them; the JSON records what was used.
 
 Examples
 --------
@@ -118,6 +119,7 @@ class StreamConfig:
     lr: float | None = None
     predict_with: str | None = None
     sleep_batch: int | None = None
+    replay_shift: int = 0  # FF: shift each frame replayed in sleep by up to N pixels
     window: int = 1_000  # frames per point of the prequential accuracy curve
     test_frames: int | None = None  # None: the whole test set
     # the online backprop baseline: (optimizer, lr) grid, tuned on the first frames of the stream
@@ -173,6 +175,12 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--sleep-batch", type=int, default=None, help="FF frames per sleep step (learner's)"
     )
+    parser.add_argument(
+        "--replay-shift",
+        type=int,
+        default=None,
+        help="FF: shift each frame replayed in sleep by up to N pixels (0)",
+    )
     parser.add_argument("--window", type=int, default=None, help="frames per curve point (1000)")
     parser.add_argument(
         "--speed-batch-sizes", default=None, help="batch sizes timed against a bare loop (1,8192)"
@@ -213,6 +221,7 @@ def config_from_args(args) -> StreamConfig:
         "lr",
         "predict_with",
         "sleep_batch",
+        "replay_shift",
         "window",
         "threads",
         "speed_seconds",
@@ -233,6 +242,8 @@ def config_from_args(args) -> StreamConfig:
         raise ValueError("batch sizes and --window must be positive")
     if cfg.sleep_batch is not None and cfg.sleep_batch < 1:
         raise ValueError(f"--sleep-batch must be positive, got {cfg.sleep_batch}")
+    if cfg.replay_shift < 0:
+        raise ValueError(f"--replay-shift must be 0 or more pixels, got {cfg.replay_shift}")
     selected_conditions(cfg)  # an unknown --only name fails here, before any data is read
     return cfg
 
@@ -249,7 +260,10 @@ def learner_defaults() -> dict[str, Any]:
 def _learner_overrides(cfg: StreamConfig) -> dict[str, Any]:
     """Only what the command line set; everything else stays the learner's default."""
     names = ("hidden", "lr", "predict_with", "sleep_batch")
-    return {name: getattr(cfg, name) for name in names if getattr(cfg, name) is not None}
+    overrides = {name: getattr(cfg, name) for name in names if getattr(cfg, name) is not None}
+    if cfg.replay_shift:
+        overrides["replay_shift"] = cfg.replay_shift
+    return overrides
 
 
 # ---------------------------------------------------------------------------- conditions
@@ -349,10 +363,13 @@ def load_stream(
 
 # ---------------------------------------------------------------------------- learning the stream
 def make_learner(cond: Condition, cfg: StreamConfig, device: str) -> StreamLearner:
-    """A fresh labelled learner for an FF condition (defaults unless overridden)."""
+    """A fresh labelled learner for an FF condition (defaults unless overridden).
+
+    With ``cfg.replay_shift`` its frames are 28×28 images, so sleep can shift what it replays.
+    """
     options = {**_learner_overrides(cfg), **cond.options()}
     return StreamLearner(
-        784,
+        (28, 28) if cfg.replay_shift else 784,
         10,
         schedule=cond.schedule(),
         replay=cond.replay,
@@ -365,6 +382,7 @@ def make_learner(cond: Condition, cfg: StreamConfig, device: str) -> StreamLearn
 def stream_ff(learner: StreamLearner, x, y, batch: int, on_batch: Callable[[int, int], None]):
     """Observe the stream ``batch`` frames at a time; returns the per-frame hits (0/1)."""
     hits = torch.zeros(len(x), dtype=torch.bool)
+    x = x.view(len(x), *learner.frame_shape)
     for i in range(0, len(x), batch):
         out = learner.observe(x[i : i + batch], y[i : i + batch])
         hit = (out.prediction == y[i : i + batch]).cpu()
@@ -896,7 +914,9 @@ def run_condition(
         configured, by_mode = learner.predict_with, {}
         for mode in ("goodness", "readout"):  # both, whichever the learner uses
             learner.predict_with = mode
-            by_mode[mode] = test_accuracy(learner.predict, x_test, y_test)
+            by_mode[mode] = test_accuracy(
+                lambda t: learner.predict(t.view(len(t), *learner.frame_shape)), x_test, y_test
+            )
         learner.predict_with = configured
         record["test_accuracy"] = by_mode[configured]
         record["test_accuracy_by_mode"] = by_mode
