@@ -267,6 +267,19 @@ def test_weight_average_predicts_and_never_feeds_back_into_learning(schedule):
     assert not torch.equal(reported, latest_reported)  # observe() reports the average's guess
 
 
+def test_unlabelled_learner_scores_novelty_with_the_weight_average():
+    x = torch.rand(60, 12, generator=torch.Generator().manual_seed(0))
+    averaged, latest = small(None, ema_decay=0.9), small(None)
+    for learner in (averaged, latest):
+        for i in range(0, 60, 5):
+            learner.observe(x[i : i + 5])
+    live = averaged.net.state_dict()
+    assert all(torch.equal(v, latest.net.state_dict()[k]) for k, v in live.items())
+    assert not torch.equal(averaged.score(x), latest.score(x))
+    latest.net.load_state_dict(averaged.averaged.module["net"].state_dict())
+    assert torch.equal(averaged.score(x), latest.score(x))
+
+
 def test_weight_average_follows_every_awake_and_sleep_step():
     learner = small(schedule=EveryN(40), ema_decay=0.0)  # decay 0: the average is a copy
     _learn_blobs(learner)
