@@ -324,7 +324,7 @@ class StreamLearner:
     def _novelty(self, goodness: torch.Tensor) -> torch.Tensor:
         return F.softplus(self._thresholds - goodness).sum(1)
 
-    def class_scores(self, x: torch.Tensor, latest: bool = False) -> torch.Tensor:
+    def class_scores(self, x: torch.Tensor, *, latest: bool = False) -> torch.Tensor:
         """Class scores (logits) of flat frames, shape ``(batch, num_classes)``.
 
         With ``ema_decay`` they come from the weight average, unless ``latest``: then from the
