@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["as_frames", "as_labels", "check_ema_decay"]
+__all__ = ["as_frames", "as_labels", "check_ema_decay", "check_pixel_shift"]
 
 
 def as_frames(
@@ -119,6 +119,18 @@ def check_ema_decay(ema_decay: float | None) -> None:
     """
     if ema_decay is not None and not 0.0 <= ema_decay < 1.0:  # NaN fails both comparisons
         raise ValueError(f"ema_decay must be None or in [0, 1), got {ema_decay!r}")
+
+
+def check_pixel_shift(shift, name: str) -> None:
+    """Refuse a shift that is not a whole, non-negative number of pixels.
+
+    >>> check_pixel_shift(1.5, "max_shift")
+    Traceback (most recent call last):
+    ...
+    ValueError: max_shift must be a non-negative int of pixels, got 1.5
+    """
+    if isinstance(shift, bool) or not isinstance(shift, int) or shift < 0:
+        raise ValueError(f"{name} must be a non-negative int of pixels, got {shift!r}")
 
 
 def _to_tensor(x, name: str) -> torch.Tensor:

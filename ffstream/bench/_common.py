@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import math
 import os
 import platform
 import time
@@ -30,6 +29,7 @@ from rich.progress import (
 from torch import nn
 
 import ffstream
+from ffstream._checks import check_ema_decay
 from ffstream.data import load_mnist, to_unit_float
 
 __all__ = [
@@ -141,10 +141,11 @@ def _decay_or_none(text: str) -> float | str:
         return "none"
     try:
         value = float(text)
+        check_ema_decay(value)
     except ValueError:
-        value = math.nan
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"give a decay in [0, 1) or 'none', got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"give a decay in [0, 1) or 'none', got {text!r}"
+        ) from None
     return value
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ffstream._checks import check_pixel_shift
+
 __all__ = ["random_shift", "to_unit_float"]
 
 
@@ -55,8 +57,7 @@ def random_shift(
     >>> bool((random_shift(image, 0) == image).all())
     True
     """
-    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
-        raise ValueError(f"max_shift must be a non-negative int of pixels, got {max_shift!r}")
+    check_pixel_shift(max_shift, "max_shift")
     if images.dim() < 3:
         raise ValueError(
             f"images have shape {tuple(images.shape)}; expected (batch, ..., height, width)"

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ffstream._checks import as_frames, as_labels, check_ema_decay
+from ffstream._checks import as_frames, as_labels, check_ema_decay, check_pixel_shift
 from ffstream.data.transforms import random_shift
 from ffstream.ff import FFNet, Goodness, LinearReadout, OneHotAppend
 from ffstream.ff.negatives import hard_wrong_labels
@@ -190,10 +190,7 @@ class StreamLearner:
             raise ValueError("balanced_memory needs labels: give num_classes")
         if sleep_batch < 1:
             raise ValueError(f"sleep_batch must be at least 1 frame, got {sleep_batch}")
-        if isinstance(replay_shift, bool) or not isinstance(replay_shift, int) or replay_shift < 0:
-            raise ValueError(
-                f"replay_shift must be a non-negative int of pixels, got {replay_shift!r}"
-            )
+        check_pixel_shift(replay_shift, "replay_shift")
         if replay_shift and len(self.frame_shape) < 2:
             raise ValueError(
                 f"replay_shift needs image frames: give in_features as (height, width) or "
