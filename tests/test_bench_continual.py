@@ -72,9 +72,12 @@ def test_permuted_mnist_cli_writes_json_and_plots(data_dir, tmp_path):
     argv = ["bench", "permuted-mnist", "--data", str(data_dir), "--no-verify", "--device", "cpu"]
     argv += ["--out", str(out), "--quick", *TINY, "--tasks", "3", "--train-per-task", "20"]
     argv += ["--methods", "ff,backprop-replay", "--batch-size", "5"]
+    argv += ["--ff-predict-with", "goodness"]  # the full config's predictor, on tiny data
     assert cli.main(argv) == 0
     result = json.loads(out.read_text())
     assert result["suite"] == "permuted-mnist" and result["config"]["num_tasks"] == 3
+    assert result["config"]["ff_predict_with"] == "goodness"
+    assert result["config"]["ff_goodness_layers"] == "all"
     assert [e["method"] for e in result["results"]] == ["ff", "backprop-replay"]
     for e in result["results"]:
         assert np.asarray(e["R_mean"]["domain-incremental"]).shape == (3, 3)
@@ -217,6 +220,20 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     args = bench_args("split-mnist", data_dir, "--ff-readout", "always", "--ff-memory", "reservoir")
     learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
     assert learner.readout_learns == "always" and isinstance(learner.memory, ReservoirMemory)
+    assert learner.predict_with == "readout"
+    # Permuted-MNIST predicts by the goodness of every label over all layers, but not --quick
+    assert (permuted.predict_with, permuted.goodness_layers) == ("goodness", "all")
+    quick = continual.make_method("ff", permuted_mnist.QUICK, 4, 3, seed=0).learner
+    assert quick.predict_with == "readout"
+    args = bench_args("permuted-mnist", data_dir, "--ff-predict-with", "readout")
+    learner = continual.make_method("ff", permuted_mnist.config_from_args(args), 4, 3, 0).learner
+    assert learner.predict_with == "readout"
+    args = bench_args("split-mnist", data_dir, "--ff-predict-with", "goodness")
+    learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
+    assert (learner.predict_with, learner.goodness_layers) == ("goodness", "above-first")
+    args = bench_args("permuted-mnist", data_dir, "--ff-goodness-layers", "above-first")
+    learner = continual.make_method("ff", permuted_mnist.config_from_args(args), 4, 3, 0).learner
+    assert learner.goodness_layers == "above-first"
     args = bench_args("split-mnist", data_dir, "--ff-sleep-batch", "24", "--ff-readout-batch", "48")
     learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
     assert learner.sleep_batch == 24 and learner.readout_batch == 48

@@ -195,7 +195,23 @@ def test_asleep_readout_keeps_old_classes_between_sleeps():
     assert accuracy["asleep"] > accuracy["always"] + 0.15, accuracy
 
 
+@pytest.mark.parametrize("goodness_layers", ["all", "above-first"])
+def test_goodness_prediction_sums_the_chosen_layers_per_label(goodness_layers):
+    x, y = blobs(60, 3, 12)
+    learner = small(predict_with="goodness", goodness_layers=goodness_layers)
+    for i in range(60):
+        learner.observe(x[i], int(y[i]))
+    frames = x[:5]
+    per_label = torch.stack([learner.goodness_of(frames, torch.full((5,), c)) for c in range(3)])
+    first = 0 if goodness_layers == "all" else 1
+    expected = per_label[:, :, first:].sum(2).T  # (frames, labels)
+    assert torch.allclose(learner.class_scores(frames), expected)
+    assert torch.equal(learner.predict(frames), expected.argmax(1))
+
+
 def test_unknown_readout_mode_is_refused():
+    with pytest.raises(ValueError, match="goodness_layers"):
+        small(predict_with="goodness", goodness_layers="first")
     with pytest.raises(ValueError, match="readout_learns"):
         small(readout_learns="never")
     with pytest.raises(ValueError, match="needs a schedule that sleeps"):
@@ -377,6 +393,7 @@ def test_bad_input_raises_and_leaves_state_unchanged(x, y, message):
         {"readout_learns": "asleep", "balanced_memory": True, "memory_capacity": 40},
         {"in_features": (3, 4), "replay_shift": 1},
         {"ema_decay": 0.9},
+        {"predict_with": "goodness", "goodness_layers": "all"},
     ],
 )
 def test_checkpoint_resume_is_bit_identical(tmp_path, options):
