@@ -848,6 +848,8 @@ def plot_results(entries: list[dict[str, Any]], out: str | None, console: Consol
     plt = _pyplot(console)
     if plt is None:
         return []
+    from matplotlib.ticker import EngFormatter, MaxNLocator  # _pyplot found matplotlib
+
     stem = Path(out).with_suffix("")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     views = sorted({v for e in entries for v in e["views"]})
@@ -882,6 +884,8 @@ def plot_results(entries: list[dict[str, Any]], out: str | None, console: Consol
             ax.set_title(f"{view}\n{method}", fontsize=8)
             ax.set_xlabel("test task j", fontsize=7)
             ax.set_ylabel("trained through task i", fontsize=7)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # task numbers, not 2.5
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     path = f"{stem}-heatmaps.png"
     fig.savefig(path, dpi=120)
@@ -900,6 +904,7 @@ def plot_results(entries: list[dict[str, Any]], out: str | None, console: Consol
             ax.plot(frames, accs, label=method)
         ax.set_title(view, fontsize=9)
         ax.set_xlabel("frames seen")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 600k, not 600000 run together
         ax.set_ylabel("mean test accuracy, tasks so far")
         ax.set_ylim(0, 1)
         ax.legend(fontsize=7)
