@@ -119,7 +119,8 @@ class StreamLearner:
     predict_with
         ``"readout"`` (one pass with the neutral label and a linear softmax on the normalised
         activities, trained locally; the default: it is C times cheaper and, on streams, it is
-        right long before the goodness of every label is) or ``"goodness"`` (try every label).
+        right long before the goodness of every label is) or ``"goodness"`` (try every label;
+        on long streams it can overtake the readout, see ``goodness_layers``).
     goodness_layers
         Whose goodness ``predict_with="goodness"`` sums per label: ``"above-first"`` (every
         layer but the first, Hinton's convention, the default) or ``"all"``. On one pass of
