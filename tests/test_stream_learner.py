@@ -405,6 +405,7 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, options):
     a.save(tmp_path / "learner.ckpt")
     b = StreamLearner.load(tmp_path / "learner.ckpt", device="cpu")
     assert b.replay_shift == a.replay_shift and b.frame_shape == a.frame_shape
+    assert b.config == a.config and b.goodness_layers == a.goodness_layers
     for i in range(100, 200):
         out_a, out_b = a.observe(x[i], int(y[i])), b.observe(x[i], int(y[i]))
         assert torch.equal(out_a.goodness, out_b.goodness) and out_a.slept == out_b.slept
