@@ -181,13 +181,13 @@ def add_continual_arguments(parser, num_tasks: int | None = None) -> None:
         "--ff-predict-with",
         choices=("readout", "goodness"),
         default=None,
-        help="how FF predicts (StreamLearner predict_with; readout)",
+        help="how FF predicts (StreamLearner predict_with; readout, full permuted-mnist: goodness)",
     )
     parser.add_argument(
         "--ff-goodness-layers",
         choices=("above-first", "all"),
         default=None,
-        help="whose goodness FF sums to predict (StreamLearner goodness_layers; above-first)",
+        help="whose goodness FF sums (goodness_layers; above-first, permuted-mnist: all)",
     )
     parser.add_argument(
         "--ff-memory",
