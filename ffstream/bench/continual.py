@@ -78,6 +78,7 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import Progress
 
+from ffstream._checks import check_pixel_shift
 from ffstream.bench._common import (
     add_data_source_arguments,
     add_ema_decay_argument,
@@ -285,8 +286,7 @@ def update_config(cfg: ContinualConfig, args) -> ContinualConfig:
         raise ValueError(f"--ff-readout-batch must be positive, got {cfg.ff_readout_batch}")
     if cfg.replay_batch < 1:
         raise ValueError(f"--replay-batch must be positive, got {cfg.replay_batch}")
-    if cfg.replay_shift < 0:
-        raise ValueError(f"--replay-shift must be 0 or more pixels, got {cfg.replay_shift}")
+    check_pixel_shift(cfg.replay_shift, "--replay-shift")
     unknown = set(cfg.methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")

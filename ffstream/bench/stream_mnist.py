@@ -61,6 +61,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from ffstream._checks import check_pixel_shift
 from ffstream.bench._common import (
     add_data_source_arguments,
     make_progress,
@@ -242,8 +243,7 @@ def config_from_args(args) -> StreamConfig:
         raise ValueError("batch sizes and --window must be positive")
     if cfg.sleep_batch is not None and cfg.sleep_batch < 1:
         raise ValueError(f"--sleep-batch must be positive, got {cfg.sleep_batch}")
-    if cfg.replay_shift < 0:
-        raise ValueError(f"--replay-shift must be 0 or more pixels, got {cfg.replay_shift}")
+    check_pixel_shift(cfg.replay_shift, "--replay-shift")
     selected_conditions(cfg)  # an unknown --only name fails here, before any data is read
     return cfg
 
