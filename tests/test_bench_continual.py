@@ -18,7 +18,7 @@ from rich.console import Console
 from ffstream import bench, cli
 from ffstream.bench import continual, drift, permuted_mnist, rotated_mnist, split_mnist
 from ffstream.bench._common import load_frames
-from ffstream.stream import ClassBalancedMemory, ReservoirMemory
+from ffstream.stream import ClassBalancedMemory, ReservoirMemory, StreamLearner
 
 N_TRAIN, N_TEST = 300, 60
 TINY = ["--hidden", "16,16", "--eval-every", "50", "--memory", "40", "--sleep-every", "10"]
@@ -141,6 +141,9 @@ def test_bad_options_are_refused(data_dir):
         split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--replay-batch", "0"))
     with pytest.raises(ValueError, match="ff-readout-batch"):
         split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--ff-readout-batch", "0"))
+    with pytest.raises(ValueError, match="ff-long-term-share"):
+        args = bench_args("split-mnist", data_dir, "--ff-long-term-share", "2")
+        split_mnist.config_from_args(args)
 
 
 def test_ff_memory_budget_is_respected():
@@ -223,8 +226,11 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     assert learner.predict_with == "readout"
     # Permuted-MNIST predicts by the goodness of every label over all layers, but not --quick
     assert (permuted.predict_with, permuted.goodness_layers) == ("goodness", "all")
+    assert (permuted.long_term_share, permuted.config["lr"]) == (0.75, 1.5e-4)  # less forgetting
     quick = continual.make_method("ff", permuted_mnist.QUICK, 4, 3, seed=0).learner
     assert quick.predict_with == "readout"
+    assert quick.config["lr"] == StreamLearner(4, 3).config["lr"] != 1.5e-4
+    assert default.learner.long_term_share == 0.5  # Split-MNIST keeps the learner's default
     args = bench_args("permuted-mnist", data_dir, "--ff-predict-with", "readout")
     learner = continual.make_method("ff", permuted_mnist.config_from_args(args), 4, 3, 0).learner
     assert learner.predict_with == "readout"
@@ -237,6 +243,9 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     args = bench_args("split-mnist", data_dir, "--ff-sleep-batch", "24", "--ff-readout-batch", "48")
     learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
     assert learner.sleep_batch == 24 and learner.readout_batch == 48
+    args = bench_args("split-mnist", data_dir, "--ff-long-term-share", "0.25")
+    learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
+    assert learner.long_term_share == 0.25
     args = bench_args("permuted-mnist", data_dir, "--ff-ema-decay", "0.9")
     learner = continual.make_method("ff", permuted_mnist.config_from_args(args), 4, 3, 0).learner
     assert learner.config["ema_decay"] == 0.9 and learner.averaged is not None

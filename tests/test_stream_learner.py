@@ -209,6 +209,19 @@ def test_goodness_prediction_sums_the_chosen_layers_per_label(goodness_layers):
     assert torch.equal(learner.predict(frames), expected.argmax(1))
 
 
+@pytest.mark.parametrize("share, long_term", [(0.0, 0), (0.5, 4), (0.75, 6), (1.0, 8)])
+def test_recall_draws_the_long_term_share_from_the_long_term_memory(share, long_term):
+    learner = small(long_term_share=share)
+    old, new = torch.zeros(5, 12), torch.ones(5, 12)
+    learner.memory.add(old, torch.zeros(5, dtype=torch.long), learner.generator)
+    learner.recent.add(new, torch.ones(5, dtype=torch.long), learner.generator)
+    x, y = learner.recall(8)
+    assert x.shape == (8, 12) and int((x[:, 0] == 0).sum()) == long_term
+    assert torch.equal(y, x[:, 0].long())  # each frame keeps its label
+    learner.recent.clear()  # nothing recent: all from the long-term memory, whatever the share
+    assert bool((learner.recall(8)[0] == 0).all())
+
+
 def test_unknown_readout_mode_is_refused():
     with pytest.raises(ValueError, match="goodness_layers"):
         small(predict_with="goodness", goodness_layers="first")
@@ -218,6 +231,9 @@ def test_unknown_readout_mode_is_refused():
         small(readout_learns="asleep", schedule=Interleaved())
     with pytest.raises(ValueError, match="sleep_batch"):
         small(sleep_batch=0)
+    for share in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="long_term_share"):
+            small(long_term_share=share)
     with pytest.raises(ValueError, match="readout_batch must be at least 1"):
         small(readout_learns="asleep", readout_batch=0)
     with pytest.raises(ValueError, match="needs readout_learns='asleep'"):
@@ -393,7 +409,7 @@ def test_bad_input_raises_and_leaves_state_unchanged(x, y, message):
         {"readout_learns": "asleep", "balanced_memory": True, "memory_capacity": 40},
         {"in_features": (3, 4), "replay_shift": 1},
         {"ema_decay": 0.9},
-        {"predict_with": "goodness", "goodness_layers": "all"},
+        {"predict_with": "goodness", "goodness_layers": "all", "long_term_share": 0.75},
     ],
 )
 def test_checkpoint_resume_is_bit_identical(tmp_path, options):
