@@ -141,8 +141,8 @@ def test_bad_options_are_refused(data_dir):
         split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--replay-batch", "0"))
     with pytest.raises(ValueError, match="ff-readout-batch"):
         split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--ff-readout-batch", "0"))
+    args = bench_args("split-mnist", data_dir, "--ff-long-term-share", "2")
     with pytest.raises(ValueError, match="ff-long-term-share"):
-        args = bench_args("split-mnist", data_dir, "--ff-long-term-share", "2")
         split_mnist.config_from_args(args)
 
 
