@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["as_frames", "as_labels", "check_ema_decay", "check_pixel_shift"]
+__all__ = ["as_frames", "as_labels", "check_ema_decay", "check_pixel_shift", "check_share"]
 
 
 def as_frames(
@@ -131,6 +131,18 @@ def check_pixel_shift(shift, name: str) -> None:
     """
     if isinstance(shift, bool) or not isinstance(shift, int) or shift < 0:
         raise ValueError(f"{name} must be a non-negative int of pixels, got {shift!r}")
+
+
+def check_share(share: float, name: str) -> None:
+    """Refuse a share (a fraction of a whole) outside ``[0, 1]``.
+
+    >>> check_share(1.5, "long_term_share")
+    Traceback (most recent call last):
+    ...
+    ValueError: long_term_share must be in [0, 1], got 1.5
+    """
+    if not 0.0 <= share <= 1.0:  # NaN fails both comparisons
+        raise ValueError(f"{name} must be in [0, 1], got {share!r}")
 
 
 def _to_tensor(x, name: str) -> torch.Tensor:

@@ -81,7 +81,7 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import Progress
 
-from ffstream._checks import check_pixel_shift
+from ffstream._checks import check_pixel_shift, check_share
 from ffstream.bench._common import (
     add_data_source_arguments,
     add_ema_decay_argument,
@@ -298,8 +298,7 @@ def update_config(cfg: ContinualConfig, args) -> ContinualConfig:
         raise ValueError("--sleep-every and --eval-every must be positive; give at least 1 seed")
     if cfg.ff_sleep_batch < 1:
         raise ValueError(f"--ff-sleep-batch must be positive, got {cfg.ff_sleep_batch}")
-    if not 0.0 <= cfg.ff_long_term_share <= 1.0:
-        raise ValueError(f"--ff-long-term-share must be in [0, 1], got {cfg.ff_long_term_share}")
+    check_share(cfg.ff_long_term_share, "--ff-long-term-share")
     if cfg.ff_readout_batch is not None and cfg.ff_readout_batch < 1:
         raise ValueError(f"--ff-readout-batch must be positive, got {cfg.ff_readout_batch}")
     if cfg.replay_batch < 1:

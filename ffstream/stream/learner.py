@@ -12,7 +12,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ffstream._checks import as_frames, as_labels, check_ema_decay, check_pixel_shift
+from ffstream._checks import (
+    as_frames,
+    as_labels,
+    check_ema_decay,
+    check_pixel_shift,
+    check_share,
+)
 from ffstream.data.transforms import random_shift
 from ffstream.ff import FFNet, Goodness, LinearReadout, OneHotAppend
 from ffstream.ff.negatives import hard_wrong_labels
@@ -209,8 +215,7 @@ class StreamLearner:
             )
         if balanced_memory and not num_classes:
             raise ValueError("balanced_memory needs labels: give num_classes")
-        if not 0.0 <= long_term_share <= 1.0:
-            raise ValueError(f"long_term_share must be in [0, 1], got {long_term_share}")
+        check_share(long_term_share, "long_term_share")
         if sleep_batch < 1:
             raise ValueError(f"sleep_batch must be at least 1 frame, got {sleep_batch}")
         check_pixel_shift(replay_shift, "replay_shift")
