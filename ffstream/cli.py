@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
 
 from rich.console import Console
 
 import ffstream
-from ffstream import bench
 from ffstream._io import write_json
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "find_benchmarks", "main", "resolve_device"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,17 +32,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def find_benchmarks() -> ModuleType:
+    """Import the benchmark lab (the repository's ``benchmarks/`` folder, outside the package).
+
+    Looked for in ``$FFSTREAM_BENCHMARKS``, beside the ``ffstream`` source folder (a checkout
+    installed with ``pip install -e .``) and in the working directory. Raises
+    ``FileNotFoundError`` saying what to do when none has it (an installed wheel).
+    """
+    candidates = []
+    if os.environ.get("FFSTREAM_BENCHMARKS"):
+        candidates.append(Path(os.environ["FFSTREAM_BENCHMARKS"]))
+    candidates += [Path(ffstream.__file__).resolve().parents[1] / "benchmarks"]
+    candidates += [Path.cwd() / "benchmarks"]
+    for folder in candidates:
+        if (folder / "lab.py").is_file() and (folder / "__init__.py").is_file():
+            parent = str(folder.resolve().parent)
+            if parent not in sys.path:
+                sys.path.insert(0, parent)
+            return importlib.import_module("benchmarks")
+    raise FileNotFoundError(
+        "the benchmark suites live in the benchmarks/ folder of an ffstream source checkout, "
+        "not in the installed package: clone the repository and run `ffstream bench` there "
+        "(pip install -e .), or set FFSTREAM_BENCHMARKS to that folder"
+    )
+
+
 def _add_bench(commands) -> None:
-    parser = commands.add_parser("bench", help="run a benchmark suite and write its JSON")
+    parser = commands.add_parser("bench", help="run a benchmark suite and record its results")
+    try:
+        lab = find_benchmarks()
+    except FileNotFoundError as err:
+        parser.add_argument("suite_and_options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        parser.set_defaults(handler=_no_benchmarks, reason=str(err))
+        return
+    from benchmarks.lab import add_suite_arguments
+
     suites = parser.add_subparsers(dest="suite", metavar="SUITE", required=True)
-    for name in bench.SUITES:
-        suite = bench.load_suite(name)
+    for name in lab.SUITES:
+        try:
+            suite = lab.load_suite(name)
+        except Exception as err:  # one broken suite must not take the others down
+            sub = suites.add_parser(name, help=f"(cannot be loaded: {err})")
+            sub.add_argument("options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            sub.set_defaults(handler=_no_benchmarks, reason=f"suite {name} cannot load: {err}")
+            continue
         sub = suites.add_parser(name, help=suite.DESCRIPTION, description=suite.DESCRIPTION)
-        sub.add_argument("--out", help="write the result JSON here")
-        sub.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
-        sub.add_argument("--quick", action="store_true", help="a small configuration for CPUs")
-        suite.add_arguments(sub)
+        add_suite_arguments(sub, suite)
         sub.set_defaults(handler=_bench, suite_module=suite)
+
+
+def _no_benchmarks(args, console: Console) -> int:
+    raise FileNotFoundError(args.reason)
 
 
 def _add_run(commands) -> None:
@@ -60,8 +103,10 @@ def resolve_device(name: str) -> str:
 
 
 def _bench(args, console: Console) -> int:
+    from benchmarks.lab import run_suite
+
     args.device = resolve_device(args.device)
-    result = args.suite_module.run(args, console)
+    result = run_suite(args.suite_module, args, console)
     if args.out:
         write_json(args.out, result)
         console.print(f"wrote {args.out}")

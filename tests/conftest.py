@@ -48,11 +48,20 @@ def write_fake_mnist(root, n_train: int, n_test: int):
     return root
 
 
+def fresh_results() -> str:
+    """A new, empty results folder: suites resume from records, so tests never share one."""
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="ffstream-results-")
+
+
 def bench_args(suite: str, data_dir, *extra: str):
-    """``ffstream bench SUITE`` options, parsed by the CLI's own parser (CPU, unverified data)."""
+    """``ffstream bench SUITE`` options, parsed by the CLI's own parser (CPU, unverified data,
+    a fresh results folder)."""
     from ffstream import cli
 
-    argv = ["bench", suite, "--data", str(data_dir), "--no-verify", "--device", "cpu", *extra]
+    argv = ["bench", suite, "--data", str(data_dir), "--no-verify", "--device", "cpu"]
+    argv += ["--results", fresh_results(), *extra]
     return cli.build_parser().parse_args(argv)
 
 

@@ -16,7 +16,7 @@ from conftest import bench_args, write_fake_mnist
 from rich.console import Console
 
 from ffstream import bench, cli
-from ffstream.bench import _common, mnist_cwc, mnist_ff
+from benchmarks import _common, mnist_cwc, mnist_ff
 
 N_TRAIN, N_TEST = 200, 60
 

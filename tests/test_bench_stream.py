@@ -15,7 +15,7 @@ from conftest import bench_args, write_fake_mnist
 from rich.console import Console
 
 from ffstream import bench, cli
-from ffstream.bench import stream_mnist
+from benchmarks import stream_mnist
 
 N_TRAIN, N_TEST = 300, 50
 TINY = [

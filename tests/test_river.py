@@ -12,7 +12,7 @@ import torch
 from river import checks, datasets, evaluate, metrics
 from river.datasets import synth
 
-from ffstream.bench.feeds import sensor_stream
+from benchmarks.feeds import sensor_stream
 from ffstream.river import FFAnomalyDetector, FFClassifier, PiecewiseLinearEncoder
 from ffstream.river._engine import LeanFF, sigmoid
 

@@ -122,7 +122,7 @@ def test_sequence_benchmark_writes_its_json(tmp_path):
 
 
 def test_context_ceiling_grows_with_context_and_stays_below_one():
-    from ffstream.bench.sequence import context_ceiling
+    from benchmarks.sequence import context_ceiling
 
     train, test = reber_strings(3000, seed=99), reber_strings(50, seed=10_000)
     short, long = context_ceiling(1, train, test), context_ceiling(8, train, test)

@@ -61,7 +61,7 @@ from rich.console import Console
 from rich.table import Table
 from torch import nn
 
-from ffstream.bench._common import (
+from benchmarks._common import (
     add_data_arguments,
     apply_threads,
     data_summary,

@@ -3,7 +3,7 @@ the identity), learned online in one pass under a memory budget; domain-incremen
 head, task unknown at test time).
 
 Methods: FF :class:`~ffstream.stream.StreamLearner`, naive online backprop, backprop with
-experience replay and EWC under the same memory budget (see :mod:`ffstream.bench.continual`).
+experience replay and EWC under the same memory budget (see :mod:`benchmarks.continual`).
 FF predicts by the goodness of every label, summed over all its layers (its readout in
 ``--quick``, where it is right sooner). Against forgetting, it recalls three quarters of each
 sleep batch from its long-term memory and learns with half the learner's default step size
@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ffstream.bench.continual import (
+from benchmarks.continual import (
     QUICK_SETTINGS,
     ContinualConfig,
     add_continual_arguments,

@@ -41,13 +41,13 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from ffstream.bench._common import (
+from benchmarks._common import (
     add_ema_decay_argument,
     ema_decay_override,
     make_progress,
     result_skeleton,
 )
-from ffstream.bench.metrics import PrequentialAccuracy
+from ffstream.eval import PrequentialAccuracy
 from ffstream.stream import EveryN, StreamLearner
 
 __all__ = [

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from river import anomaly, datasets, evaluate, linear_model, metrics, preprocessing
 
-from ffstream.bench._common import device_name
+from benchmarks._common import device_name
 from ffstream.river import FFAnomalyDetector, FFClassifier
 
 __all__ = ["DESCRIPTION", "add_arguments", "run", "sensor_stream"]

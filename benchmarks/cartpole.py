@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from ffstream.agents import AgentConfig, AgentLoop, FFQAgent, evaluate, load_config
-from ffstream.bench._common import result_skeleton
+from benchmarks._common import result_skeleton
 
 __all__ = ["DESCRIPTION", "add_arguments", "run", "run_seed"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ffstream.bench.metrics import (
+from ffstream.eval import (
     PrequentialAccuracy,
     average_accuracy,
     backward_transfer,

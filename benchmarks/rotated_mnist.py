@@ -7,7 +7,7 @@ evenly spaced tasks instead of their twenty random angles). Unlike Permuted-MNIS
 share structure, so what one task teaches transfers partly to its neighbours.
 
 Methods: FF :class:`~ffstream.stream.StreamLearner`, naive online backprop, backprop with
-experience replay and EWC under the same memory budget (see :mod:`ffstream.bench.continual`).
+experience replay and EWC under the same memory budget (see :mod:`benchmarks.continual`).
 
 Run: ``ffstream bench rotated-mnist --quick --data DIR --out rotated-mnist-quick.json``
 """
@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from ffstream.bench.continual import (
+from benchmarks.continual import (
     QUICK_SETTINGS,
     ContinualConfig,
     add_continual_arguments,

@@ -82,7 +82,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ffstream._checks import check_pixel_shift, check_share
-from ffstream.bench._common import (
+from benchmarks._common import (
     add_data_source_arguments,
     add_ema_decay_argument,
     ema_decay_override,
@@ -91,7 +91,7 @@ from ffstream.bench._common import (
     result_skeleton,
     sync,
 )
-from ffstream.bench.metrics import continual_summary
+from ffstream.eval import continual_summary
 from ffstream.data import random_shift
 from ffstream.stream import EveryN, StreamLearner
 from ffstream.stream.memory import ReservoirMemory

@@ -8,7 +8,7 @@ Three settings (van de Ven & Tolias 2019), from two training runs per method and
 - **domain-incremental**: labels mapped to 0/1 within each task (a 2-way head), task unknown.
 
 Methods: FF :class:`~ffstream.stream.StreamLearner`, naive online backprop, backprop with
-experience replay and EWC under the same memory budget (see :mod:`ffstream.bench.continual`).
+experience replay and EWC under the same memory budget (see :mod:`benchmarks.continual`).
 
 Run: ``ffstream bench split-mnist --quick --data DIR --out split-mnist-quick.json``
 """
@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from ffstream.bench.continual import (
+from benchmarks.continual import (
     QUICK_SETTINGS,
     ContinualConfig,
     Scenario,

@@ -62,13 +62,13 @@ from rich.console import Console
 from rich.table import Table
 
 from ffstream._checks import check_pixel_shift
-from ffstream.bench._common import (
+from benchmarks._common import (
     add_data_source_arguments,
     make_progress,
     result_skeleton,
     sync,
 )
-from ffstream.bench.mnist_ff import backprop_twin
+from benchmarks.mnist_ff import backprop_twin
 from ffstream.data import load_mnist, shuffled_stream, to_unit_float
 from ffstream.stream import (
     EveryN,

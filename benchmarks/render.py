@@ -1,0 +1,220 @@
+"""Render BENCHMARKS.md from the results folder: one short section per suite.
+
+Every number on the page comes from a run record in ``benchmarks/results/`` (written by
+``ffstream bench NAME``); nothing is typed by hand, and rendering the same folder twice gives the
+same bytes. History lives in git, not on the page.
+
+Run: ``python -m benchmarks.render`` (``--check`` only compares, for CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from benchmarks import SUITES, load_suite
+from benchmarks.lab import RESULTS, Page, Run, load_records
+
+__all__ = ["main", "mean_std", "render", "summary_table"]
+
+ROOT = Path(__file__).resolve().parents[1]
+PLOTS = Path(__file__).resolve().parent / "plots"
+PRESETS = ("full", "quick")
+
+HEADER = """\
+# Benchmarks
+
+This page is rendered by `python -m benchmarks.render` from the run records in
+`benchmarks/results/`; do not edit it by hand. Each suite's command writes one JSON record per
+method, task and seed (config, seed, device, versions, date, every number), so a suite runs in
+parts and resumes. Tables show the mean ± sample standard deviation over seeds; `n` is the number
+of seeds. `full` is a suite's real configuration, `quick` its small CPU smoke configuration, whose
+numbers are not the suite's result. Benchmarks run on one torch thread.
+"""
+
+
+def mean_std(values: Iterable[float]) -> tuple[float, float | None, int]:
+    """Mean, sample standard deviation (``None`` for one value) and count.
+
+    Examples
+    --------
+    >>> mean_std([0.5, 0.7, 0.6])
+    (0.6, 0.1, 3)
+    """
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("mean_std needs at least one value")
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return round(statistics.fmean(values), 12), None if std is None else round(std, 12), len(values)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _cell(values: list[Any], scale: float, digits: int) -> str:
+    numbers = [v for v in values if _number(v)]
+    if not numbers:
+        return "–"
+    mean, std, _ = mean_std(numbers)
+    text = f"{mean * scale:,.{digits}f}"
+    return text if std is None else f"{text} ± {std * scale:,.{digits}f}"
+
+
+def _groups(records: list[dict[str, Any]], order: list[Run]) -> dict[tuple, list[dict]]:
+    """Records grouped by (task, method), in the suite's own run order, then by name."""
+    rank = {}
+    for run in order:
+        rank.setdefault((run.task or "", run.method), len(rank))
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        groups.setdefault((record["task"] or "", record["method"]), []).append(record)
+    return dict(sorted(groups.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
+
+def summary_table(page: Page, records: list[dict[str, Any]], order: list[Run] = ()) -> str:
+    """The suite's table in Markdown: one row per (task, method), mean ± std over seeds."""
+    groups = _groups(records, list(order))
+    with_task = any(task for task, _ in groups)
+    head = (["task"] if with_task else []) + ["method", "n"] + [c.label for c in page.columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (task, method), group in groups.items():
+        cells = ([task] if with_task else []) + [method, str(len(group))]
+        for column in page.columns:
+            values = [r["metrics"].get(column.metric) for r in group]
+            cells.append(_cell(values, column.scale, column.digits))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _provenance(records: list[dict[str, Any]]) -> str:
+    envs = [r["environment"] for r in records]
+    devices = sorted({e["device_name"] for e in envs})
+    dates = sorted(e["date"][:10] for e in envs)
+    torch_versions = sorted({e["torch"] for e in envs})
+    ours = sorted({e["ffstream"] for e in envs})
+    commits = sorted({e["commit"] for e in envs if e.get("commit")})
+    span = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+    text = (
+        f"Measured {span} on {'; '.join(devices)}, torch {', '.join(torch_versions)}, "
+        f"ffstream {', '.join(ours)}"
+    )
+    if commits:
+        text += f", commit {', '.join(commits)}"
+    return text + "."
+
+
+def _section(name: str, records: list[dict[str, Any]]) -> str:
+    suite = load_suite(name)
+    page: Page = suite.PAGE
+    parts = [f"## {page.title} (`{name}`)", "", page.measures.strip(), ""]
+    parts += ["```bash", page.command, "```", ""]
+    found = False
+    for preset, cfg in (("full", suite.FULL), ("quick", suite.QUICK)):
+        chosen = [r for r in records if r["preset"] == preset]
+        if not chosen:
+            continue
+        found = True
+        parts += [f"### {preset}", "", _provenance(chosen), ""]
+        parts += [summary_table(page, chosen, suite.runs(cfg)), ""]
+        plot = PLOTS / f"{name}-{preset}.png"
+        if any(r["details"].get("curve") for r in chosen):
+            parts += [f"![{name}, {preset}]({plot.relative_to(ROOT).as_posix()})", ""]
+    if not found:
+        parts += ["No results recorded yet: run the command above.", ""]
+    others = sorted({r["preset"] for r in records} - set(PRESETS))
+    if others:
+        parts += [f"Other configurations in the results folder: {', '.join(others)}.", ""]
+    if page.notes:
+        parts += [page.notes.strip(), ""]
+    if page.anchors:
+        parts += ["Published anchors:", ""] + [f"- {a}" for a in page.anchors] + [""]
+    return "\n".join(parts)
+
+
+def render(results: Path = RESULTS) -> str:
+    """The whole page, from the records under ``results``."""
+    records = load_records(results)
+    by_suite: dict[str, list[dict]] = {}
+    for record in records:
+        by_suite.setdefault(record["suite"], []).append(record)
+    unknown = sorted(set(by_suite) - set(SUITES))
+    if unknown:
+        raise ValueError(f"records of unknown suites {unknown} in {results}")
+    sections = [HEADER]
+    sections += [_section(name, by_suite.get(name, [])) for name in SUITES]
+    return "\n".join(sections).rstrip() + "\n"
+
+
+def plot_curves(results: Path = RESULTS, out: Path = PLOTS) -> list[Path]:
+    """One PNG per suite and preset whose records carry a ``curve`` ([[x, y], ...])."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    records = load_records(results)
+    keys = sorted({(r["suite"], r["preset"]) for r in records if r["details"].get("curve")})
+    for suite_name, preset in keys:
+        chosen = [
+            r
+            for r in records
+            if (r["suite"], r["preset"]) == (suite_name, preset) and r["details"].get("curve")
+        ]
+        page = load_suite(suite_name).PAGE
+        tasks = sorted({r["task"] or "" for r in chosen})
+        fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.4), squeeze=False)
+        for ax, task in zip(axes[0], tasks):
+            by_method: dict[str, list] = {}
+            for r in chosen:
+                if (r["task"] or "") == task:
+                    by_method.setdefault(r["method"], []).append(r["details"]["curve"])
+            for method, curves in sorted(by_method.items()):
+                length = min(len(c) for c in curves)
+                xs = [p[0] for p in curves[0][:length]]
+                ys = [statistics.fmean(c[i][1] for c in curves) for i in range(length)]
+                ax.plot(xs, ys, label=method)
+            ax.set_title(task or page.title)
+            ax.set_xlabel(page.curve_labels[0])
+            ax.set_ylabel(page.curve_labels[1])
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = Path(out) / f"{suite_name}-{preset}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.render", description=__doc__)
+    parser.add_argument("--results", default=str(RESULTS), help="the results folder")
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="the page to write")
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 on change")
+    parser.add_argument("--no-plots", action="store_true", help="do not redraw the plots")
+    args = parser.parse_args(argv)
+    text = render(Path(args.results))
+    out = Path(args.out)
+    if args.check:
+        same = out.exists() and out.read_text() == text
+        print(f"{out} is {'up to date' if same else 'out of date'}")
+        return 0 if same else 1
+    from ffstream._io import atomic_write
+
+    atomic_write(out, lambda f: f.write(text.encode()))
+    print(f"wrote {out} ({len(text.encode()):,} bytes)")
+    if not args.no_plots:
+        for path in plot_curves(Path(args.results)):
+            print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Evaluating learners on streams: continual-learning metrics and prequential accuracy.
+
+What a user needs to score a learner on their own stream lives here; the benchmark suites that
+compare ffstream with baselines live outside the package, in the repository's ``benchmarks/``.
+"""
+
+from ffstream.eval.metrics import (
+    average_accuracy,
+    backward_transfer,
+    continual_summary,
+    forgetting,
+    forward_transfer,
+)
+from ffstream.eval.prequential import PrequentialAccuracy
+
+__all__ = [
+    "PrequentialAccuracy",
+    "average_accuracy",
+    "backward_transfer",
+    "continual_summary",
+    "forgetting",
+    "forward_transfer",
+]
