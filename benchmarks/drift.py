@@ -10,62 +10,63 @@ Streams (``river.datasets.synth``), each ``samples`` long:
 ``position / width`` exceeds ~177, so widths are set from the stream length (``n/100`` and
 ``n/20`` with the drift at ``n/2``: ratios 50 and 10).
 
-Models, evaluated test-then-train on every sample:
+Models, each scored test-then-train on every sample by :func:`ffstream.eval.prequential`:
 
 - ``ff-river``: :class:`ffstream.river.FFClassifier` (interleaved local updates, numpy engine).
 - ``ff-river-bins``: the same behind :class:`ffstream.river.PiecewiseLinearEncoder` (24 bins per
   feature), hidden 64, lr 0.2, label strength 4 (chosen on seeds 10 and 11, which the reported
   runs do not use, from hidden 32-128, lr 0.1-0.5, 8-32 bins, label strength 1-6).
-- ``ff-stream``: :class:`ffstream.stream.StreamLearner` behind a small dict adapter (running
-  standardisation of the features), awake on every sample and asleep every ``sleep_every``.
+- ``ff-stream``: :class:`ffstream.stream.StreamLearner` behind :class:`StreamLearnerAdapter`
+  (running standardisation of the features), awake on every sample and asleep every
+  ``sleep_every``.
 - ``hat``: ``river.tree.HoeffdingAdaptiveTreeClassifier``.
 - ``arf``: ``river.forest.ARFClassifier`` (10 trees).
 
 Both FF river models predict with the moving average of their weights (``--ff-ema-decay``,
-0.99; ``none`` predicts with the latest weights, as before 2026-11-27).
+0.99; ``none`` predicts with the latest weights, as before 2026-11-27). Every model learns one
+sample at a time on the CPU (river's are pure Python), whatever ``--device`` says.
 
-Run: ``ffstream bench drift --quick --out drift-quick.json``
+Run: ``ffstream bench drift`` (``--quick``: 4,000 samples per stream, one seed)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import time
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import torch
 from rich.console import Console
 
-from benchmarks._common import (
-    add_ema_decay_argument,
-    ema_decay_override,
-    make_progress,
-    result_skeleton,
-)
-from ffstream.eval import PrequentialAccuracy
+from benchmarks.lab import Column, Context, Page, Run, select
+from ffstream._checks import check_ema_decay
+from ffstream.config import option
+from ffstream.eval import prequential
 from ffstream.stream import EveryN, StreamLearner
 
 __all__ = [
     "DESCRIPTION",
+    "DEVICE",
     "FULL",
     "MODELS",
+    "NAME",
+    "PAGE",
     "QUICK",
     "STREAMS",
-    "DriftConfig",
+    "Config",
     "StreamLearnerAdapter",
-    "add_arguments",
-    "config_from_args",
+    "combine",
     "make_model",
     "make_stream",
-    "prequential",
-    "run",
+    "run_one",
+    "runs",
 ]
 
+NAME = "drift"
+DEVICE = "cpu"  # river's models and the adapter learn one sample at a time on the CPU
 DESCRIPTION = (
     "river drift streams (SEA, Agrawal, RandomRBFDrift): prequential accuracy of FF learners "
     "vs HoeffdingAdaptiveTree and ARF"
@@ -76,65 +77,88 @@ STREAMS: dict[str, int] = {"sea": 2, "agrawal": 2, "rbf": 4}
 MODELS: tuple[str, ...] = ("ff-river", "ff-river-bins", "ff-stream", "hat", "arf")
 
 
-@dataclass
-class DriftConfig:
-    """Every hyper-parameter of the suite, in one place."""
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the suite, in one place."""
 
-    samples: int = 20_000  # per stream
-    streams: tuple[str, ...] = tuple(STREAMS)
-    models: tuple[str, ...] = MODELS
-    seeds: tuple[int, ...] = (0, 1, 2)
-    window: int = 500  # samples per point of the windowed prequential curve
-    ff_river_hidden: tuple[int, ...] = (32,)  # FFClassifier default
-    ff_ema_decay: float | None = 0.99  # ff-river and ff-river-bins: the weight average predicts
-    ff_bins: int = 24  # ff-river-bins: PiecewiseLinearEncoder bins per feature
-    ff_bins_hidden: tuple[int, ...] = (64,)
-    ff_bins_lr: float = 0.2
-    ff_bins_label_strength: float = 4.0  # the one-hot label entry, in standard deviations
-    ff_stream_hidden: tuple[int, ...] = (100, 100)
-    ff_stream_lr: float = 1e-3
-    ff_stream_memory: int = 500  # long-term reservoir, frames
-    ff_stream_sleep_batch: int = 8  # as measured (the learner's default until 2026-11-27)
-    sleep_every: int = 200  # frames between sleeps (= recent memory size)
-    threads: int | None = 1
+    samples: int = option(20_000, "samples per stream")
+    streams: tuple[str, ...] = select(tuple(STREAMS), "streams to run", choices=tuple(STREAMS))
+    models: tuple[str, ...] = select(MODELS, "models to run", choices=MODELS)
+    seeds: tuple[int, ...] = select((0, 1, 2), "seeds of the streams and models")
+    window: int = option(500, "samples per point of the windowed prequential curve")
+    ff_river_hidden: tuple[int, ...] = option((32,), "ff-river: hidden widths")
+    ff_ema_decay: float | None = option(
+        0.99,
+        "ff-river and ff-river-bins: decay of the weight average that predicts, in [0, 1) "
+        "('none': the latest weights predict)",
+    )
+    ff_bins: int = option(24, "ff-river-bins: PiecewiseLinearEncoder bins per feature")
+    ff_bins_hidden: tuple[int, ...] = option((64,), "ff-river-bins: hidden widths")
+    ff_bins_lr: float = option(0.2, "ff-river-bins: step size")
+    ff_bins_label_strength: float = option(
+        4.0, "ff-river-bins: the one-hot label entry, in standard deviations"
+    )
+    ff_stream_hidden: tuple[int, ...] = option((100, 100), "ff-stream: hidden widths")
+    ff_stream_lr: float = option(1e-3, "ff-stream: step size")
+    ff_stream_memory: int = option(500, "ff-stream: long-term reservoir, frames")
+    ff_stream_sleep_batch: int = option(8, "ff-stream: frames per sleep step")
+    sleep_every: int = option(200, "ff-stream: frames between sleeps (= recent memory size)")
+
+    def __post_init__(self):
+        if self.samples < 2:
+            raise ValueError(f"--samples must be at least 2, got {self.samples}")
+        for name in ("window", "ff_bins", "ff_stream_memory", "ff_stream_sleep_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.sleep_every < 1:
+            raise ValueError("--sleep-every must be at least 1")
+        try:
+            check_ema_decay(self.ff_ema_decay)
+        except ValueError:
+            raise ValueError(
+                f"--ff-ema-decay must be in [0, 1) or none, got {self.ff_ema_decay}"
+            ) from None
 
 
-FULL = DriftConfig()
-QUICK = DriftConfig(samples=4_000, seeds=(0,))
+FULL = Config()
+QUICK = Config(samples=4_000, seeds=(0,))
+
+PAGE = Page(
+    title="Drifting streams: FF learners against adaptive trees",
+    measures=(
+        "Prequential (test-then-train) accuracy on three of river's synthetic drift streams: SEA "
+        "with a near-abrupt concept change halfway, Agrawal with a gradual one, and "
+        "RandomRBFDrift with centroids moving all along. FF learners (`FFClassifier` on raw "
+        "features, `FFClassifier` behind `PiecewiseLinearEncoder`, and a `StreamLearner` with "
+        "sleep) against river's Hoeffding adaptive tree (`hat`) and adaptive random forest "
+        "(`arf`), each scored by `ffstream.eval.prequential` on one CPU thread. The plot shows "
+        "the accuracy over the last `window` samples along each stream."
+    ),
+    command="ffstream bench drift",
+    columns=(
+        Column("prequential_accuracy", "prequential accuracy %", scale=100, digits=1),
+        Column("samples_per_s", "samples/s", digits=0),
+    ),
+    notes=(
+        "Models: `ff-river` is `FFClassifier` (hidden 32); `ff-river-bins` is "
+        "`PiecewiseLinearEncoder(bins=24) | FFClassifier` (hidden 64, lr 0.2, label strength 4, "
+        "chosen on seeds 10 and 11, which these runs do not use); `ff-stream` is `StreamLearner` "
+        "(hidden 100-100, a sleep every 200 samples) on running-standardised features. Both "
+        "FF river models predict with a weight average (decay 0.99; `--ff-ema-decay none` turns "
+        "it off)."
+    ),
+    curve_labels=("samples", "windowed prequential accuracy"),
+)
 
 
-def add_arguments(parser) -> None:
-    """Options of ``ffstream bench drift``."""
-    parser.add_argument("--samples", type=int, default=None, help="samples per stream")
-    parser.add_argument("--streams", default=None, help=f"subset of {','.join(STREAMS)}")
-    parser.add_argument("--models", default=None, help=f"subset of {','.join(MODELS)}")
-    parser.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
-    parser.add_argument("--window", type=int, default=None, help="samples per curve point (500)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1)")
-    add_ema_decay_argument(parser, FULL.ff_ema_decay, "ff-river and ff-river-bins")
-
-
-def config_from_args(args) -> DriftConfig:
-    """The base configuration (full or ``--quick``) with command-line overrides applied."""
-    cfg = QUICK if getattr(args, "quick", False) else FULL
-    overrides: dict[str, Any] = {}
-    for name in ("samples", "window", "threads"):
-        if getattr(args, name, None) is not None:
-            overrides[name] = getattr(args, name)
-    overrides.update(ema_decay_override(args))
-    if getattr(args, "seeds", None):
-        overrides["seeds"] = tuple(int(s) for s in args.seeds.split(",") if s.strip())
-    for name, known in (("streams", STREAMS), ("models", MODELS)):
-        if getattr(args, name, None):
-            chosen = tuple(s.strip() for s in getattr(args, name).split(",") if s.strip())
-            unknown = set(chosen) - set(known)
-            if unknown:
-                raise ValueError(f"unknown {name} {sorted(unknown)}; choose from {list(known)}")
-            overrides[name] = chosen
-    cfg = dataclasses.replace(cfg, **overrides)
-    if cfg.samples < 2 or cfg.window < 1 or not cfg.seeds:
-        raise ValueError("--samples must be >= 2, --window >= 1, and give at least one seed")
-    return cfg
+def runs(cfg: Config) -> list[Run]:
+    """Each seed, stream and model (in that order, as before the lab)."""
+    return [
+        Run(model, seed, task=stream)
+        for seed in cfg.seeds
+        for stream in cfg.streams
+        for model in cfg.models
+    ]
 
 
 # ---------------------------------------------------------------------------- streams
@@ -180,10 +204,11 @@ class StreamLearnerAdapter:
 
     Features are ordered as in the first sample; values are standardised with a running mean
     and variance (Welford) and clipped to ±5. Labels map to class indices in order of appearance.
-    ``learn_predict_one`` predicts first, then learns (one ``observe`` call).
+    ``observe`` predicts first, then learns (one :meth:`StreamLearner.observe` call), so
+    :func:`ffstream.eval.prequential` scores it like the learner itself.
     """
 
-    def __init__(self, num_classes: int, cfg: DriftConfig, seed: int):
+    def __init__(self, num_classes: int, cfg: Config, seed: int):
         self.num_classes, self.cfg, self.seed = num_classes, cfg, seed
         self.learner: StreamLearner | None = None
         self.keys: list[Hashable] = []
@@ -217,7 +242,8 @@ class StreamLearnerAdapter:
         z = np.clip((v - self.mean) / std, -5.0, 5.0) if self.n > 1 else np.zeros_like(v)
         return torch.as_tensor(z, dtype=torch.float32).view(1, -1)
 
-    def learn_predict_one(self, x: dict, y: Hashable) -> Hashable | None:
+    def observe(self, x: dict, y: Hashable) -> SimpleNamespace:
+        """Predict ``x``'s label, then learn from ``(x, y)``: ``.prediction`` is the label."""
         frame = self._frame(x)
         if y not in self.labels:
             if len(self.labels) == self.num_classes:
@@ -225,10 +251,10 @@ class StreamLearnerAdapter:
             self.labels.append(y)
         target = torch.tensor([self.labels.index(y)])
         k = int(self.learner.observe(frame, target).prediction[0])
-        return self.labels[k] if k < len(self.labels) else None
+        return SimpleNamespace(prediction=self.labels[k] if k < len(self.labels) else None)
 
 
-def make_model(name: str, cfg: DriftConfig, num_classes: int, seed: int):
+def make_model(name: str, cfg: Config, num_classes: int, seed: int):
     """A fresh model ``name`` (one of :data:`MODELS`)."""
     if name == "ff-river":
         from ffstream.river import FFClassifier
@@ -258,137 +284,53 @@ def make_model(name: str, cfg: DriftConfig, num_classes: int, seed: int):
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
 
 
-def prequential(model, stream, window: int, on_sample=lambda: None) -> dict[str, Any]:
-    """Test-then-train over ``stream``: overall accuracy, windowed curve, samples/s."""
-    acc = PrequentialAccuracy(window_size=window)
-    curve = []
-    start = time.perf_counter()
-    for x, y in stream:
-        if isinstance(model, StreamLearnerAdapter):
-            y_pred = model.learn_predict_one(x, y)
-        else:
-            y_pred = model.predict_one(x)
-            model.learn_one(x, y)
-        acc.update([int(y_pred == y)], [1])
-        if acc.n % window == 0:
-            curve.append({"samples": acc.n, "accuracy": acc.windowed_accuracy})
-        on_sample()
-    seconds = time.perf_counter() - start
+def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
+    """Score one fresh model test-then-train on one stream."""
+    model = make_model(run.method, cfg, STREAMS[run.task], run.seed)
+    result = prequential(model, make_stream(run.task, cfg.samples, run.seed), cfg.window)
     return {
-        "prequential_accuracy": acc.accuracy,
-        "samples": acc.n,
-        "seconds": seconds,
-        "samples_per_s": acc.n / seconds if seconds else None,
-        "curve": curve,
+        "metrics": {
+            "prequential_accuracy": result.accuracy,
+            "samples_per_s": result.samples_per_s,
+        },
+        "samples": result.samples,
+        "seconds": result.seconds,
+        "curve": [[n, accuracy] for n, accuracy in result.curve],
     }
 
 
-# ---------------------------------------------------------------------------- report
-def markdown_table(entries: list[dict[str, Any]], models: tuple[str, ...]) -> str:
-    """Streams as rows, models as columns: prequential accuracy in percent (mean ± std)."""
-    lines = ["| stream | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
-    by = {(e["stream"], e["model"]): e for e in entries}
-    for stream in dict.fromkeys(e["stream"] for e in entries):
-        cells = []
-        for m in models:
-            e = by.get((stream, m))
-            if e is None:
-                cells.append("-")
-                continue
-            text = f"{100 * e['prequential_accuracy']['mean']:.1f}"
-            if e["prequential_accuracy"]["std"]:
-                text += f" ± {100 * e['prequential_accuracy']['std']:.1f}"
-            cells.append(f"{text} ({e['samples_per_s']['mean']:.0f}/s)")
-        lines.append(f"| {stream} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def combine(cfg: Config, records: list[dict[str, Any]], console: Console) -> dict[str, Any]:
+    """The combined ``--out`` JSON, in the layout of the suite before the lab.
 
-
-def plot_curves(entries: list[dict[str, Any]], out: str | None, console: Console) -> list[str]:
-    """Windowed prequential accuracy along each stream, one panel per stream, as a PNG."""
-    if not out:
-        console.print("no --out given, so no plot was written")
-        return []
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        console.print(
-            "matplotlib is not installed, so no plot was written (pip install matplotlib)"
+    ``results[]``: one entry per (stream, model) with its ``runs`` (seed, accuracy, samples/s,
+    curve as ``{"samples", "accuracy"}`` points) and the mean and population std over seeds.
+    """
+    entries: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        details, metrics = record["details"], record["metrics"]
+        entry = entries.setdefault(
+            (record["task"], record["method"]),
+            {"stream": record["task"], "model": record["method"], "runs": []},
         )
-        return []
-    streams = list(dict.fromkeys(e["stream"] for e in entries))
-    fig, axes = plt.subplots(1, len(streams), figsize=(4.5 * len(streams), 3.4), squeeze=False)
-    for ax, stream in zip(axes[0], streams):
-        for e in entries:
-            if e["stream"] != stream or not e["runs"][0]["curve"]:
-                continue
-            xs = [p["samples"] for p in e["runs"][0]["curve"]]
-            ys = np.mean([[p["accuracy"] for p in r["curve"]] for r in e["runs"]], axis=0)
-            ax.plot(xs, ys, label=e["model"])
-        ax.set_title(stream)
-        ax.set_xlabel("samples")
-        ax.set_ylabel("windowed prequential accuracy")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    path = f"{Path(out).with_suffix('')}-stream.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    console.print(f"wrote {path}")
-    return [path]
-
-
-def run(args, console: Console) -> dict[str, Any]:
-    """Every model on every stream and seed; returns the result dict (also shown as a table)."""
-    cfg = config_from_args(args)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    # Every model here learns one sample at a time on the CPU (river's are pure Python).
-    result = result_skeleton("drift", "cpu", getattr(args, "quick", False), cfg)
-    if args.device != "cpu":
-        console.print(f"note: the drift suite runs on the CPU (asked for {args.device})")
-        result["requested_device"] = str(args.device)
-    wall = time.perf_counter()
-    results: dict[tuple[str, str], dict[str, Any]] = {}
-    progress = make_progress(console)
-    with progress:
-        for seed in cfg.seeds:
-            for stream_name in cfg.streams:
-                for model_name in cfg.models:
-                    bar = progress.add_task(
-                        f"{stream_name} {model_name} seed {seed}", total=cfg.samples, status=""
-                    )
-                    model = make_model(model_name, cfg, STREAMS[stream_name], seed)
-                    stream = make_stream(stream_name, cfg.samples, seed)
-                    r = prequential(
-                        model, stream, cfg.window, lambda bar=bar: progress.advance(bar)
-                    )
-                    r["seed"] = seed
-                    progress.update(bar, status=f"{r['prequential_accuracy']:.3f}")
-                    if not console.is_terminal:
-                        console.print(
-                            f"{stream_name} {model_name} seed {seed}: "
-                            f"{r['prequential_accuracy']:.4f} ({r['samples_per_s']:.0f}/s)"
-                        )
-                    entry = results.setdefault(
-                        (stream_name, model_name),
-                        {"stream": stream_name, "model": model_name, "runs": []},
-                    )
-                    entry["runs"].append(r)
-    entries = []
-    for entry in results.values():
+        entry["runs"].append(
+            {
+                "seed": record["seed"],
+                "prequential_accuracy": metrics["prequential_accuracy"],
+                "samples": details["samples"],
+                "seconds": details["seconds"],
+                "samples_per_s": metrics["samples_per_s"],
+                "curve": [{"samples": n, "accuracy": a} for n, a in details["curve"]],
+            }
+        )
+    for entry in entries.values():
         for key in ("prequential_accuracy", "samples_per_s"):
-            values = [r[key] for r in entry["runs"] if r[key] is not None]
+            values = [r[key] for r in entry["runs"]]
             entry[key] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
-        entries.append(entry)
-    table = markdown_table(entries, cfg.models)
-    console.print(table, highlight=False, markup=False)
-    result.update(
-        results=entries,
-        table=table,
-        plots=plot_curves(entries, getattr(args, "out", None), console),
-        wall_seconds=time.perf_counter() - wall,
-    )
+    result = {
+        "suite": NAME,
+        "preset": records[0]["preset"],
+        "device": "cpu",
+        "config": asdict(cfg),
+        "results": list(entries.values()),
+    }
     return result

@@ -1,104 +1,137 @@
 """Environment throughput: our torch CartPole against gymnasium's numpy ``CartPoleVectorEnv``.
 
 Both step the same number of environments with uniformly random actions (drawn each step, on the
-environment's own side) in the same run, so the ratio is meaningful on any machine. On CUDA the
-suite also runs a million environments, a ``torch.compile``'d physics step and a CUDA-graph
-replay of the whole step.
+environment's own side), so the ratio of their speeds in one invocation is meaningful on any
+machine. Each stepper is one run: its task is the number of environments. On CUDA the suite also
+times a ``torch.compile``'d physics step, a CUDA-graph replay of the whole step, and a million
+environments; ``--compile`` adds the compiled step on the CPU.
+
+Run: ``ffstream bench envs`` (``--quick``: fewer timed steps)
 """
 
 from __future__ import annotations
 
-import argparse
-import platform
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import gymnasium
 import numpy as np
 import torch
+from ffstream.envs.cartpole import CartPole
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 
-from ffstream.envs.cartpole import CartPole
+from benchmarks.lab import Column, Context, Page, Run
+from ffstream.config import option
 
-__all__ = ["DESCRIPTION", "add_arguments", "run"]
+__all__ = [
+    "DESCRIPTION",
+    "FULL",
+    "NAME",
+    "PAGE",
+    "QUICK",
+    "Config",
+    "combine",
+    "run_one",
+    "runs",
+]
 
+NAME = "envs"
 DESCRIPTION = "steps/s of ffstream's torch CartPole vs gymnasium's CartPoleVectorEnv"
 
-_BIG = 1_048_576  # "1M envs" on CUDA
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of this suite (``--out``, ``--device``, ``--quick`` come from the CLI)."""
-    parser.add_argument("--num-envs", type=int, default=16_384, help="envs per run (16384)")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps (200; quick 30)")
-    parser.add_argument(
-        "--dtype", choices=("float32", "float64"), default="float32", help="state dtype of ours"
-    )
-    parser.add_argument(
-        "--compile", action="store_true", help="also time a torch.compile'd step on the CPU"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads for the run (default: as is)"
-    )
-
-
-def run(args: argparse.Namespace, console) -> dict[str, Any]:
-    """Time every case and return steps/s, the ratio to gymnasium and the machine it ran on."""
-    # getattr defaults: run() also works on a bare Namespace(out=..., device=..., quick=...).
-    device = torch.device(getattr(args, "device", None) or "cpu")
-    quick = getattr(args, "quick", False)
-    steps = getattr(args, "steps", None) or (30 if quick else 200)
-    dtype_name = getattr(args, "dtype", "float32")
-    num_envs = getattr(args, "num_envs", 16_384)
-    compile_cpu = getattr(args, "compile", False)
-    cuda = device.type == "cuda"
-    cases = _cases(device, num_envs, getattr(torch, dtype_name), cuda=cuda, compile_cpu=compile_cpu)
-    # On a busy CPU, intra-op threads wait on each other at every op (sin/cos of 16k floats went
-    # from ~0.1 ms to ~10 ms with 2 threads on a loaded 2-core box): make the count explicit.
-    threads_before = torch.get_num_threads()
-    threads = getattr(args, "threads", None) or threads_before
-    torch.set_num_threads(threads)
-    try:
-        results = [_measure(console, *case, steps) for case in cases]
-    finally:
-        torch.set_num_threads(threads_before)
-    by_name = {r["case"]: r for r in results}
-    return {
-        "suite": "envs",
-        "device": str(device),
-        "device_name": _device_name(device),
-        "torch": torch.__version__,
-        "gymnasium": gymnasium.__version__,
-        "cpu_threads": threads,
-        "dtype": dtype_name,
-        "steps": steps,
-        "results": results,
-        "ratio": _ratio(by_name, "ffstream", "gymnasium"),
-        "ratio_1m": _ratio(by_name, "ffstream-1M", "gymnasium-1M"),
-    }
-
-
-# -- cases -------------------------------------------------------------------------------------
+BIG = 1_048_576  # the "1M envs" runs on CUDA
+CUDA_ONLY = ("ffstream-cudagraph",)
 
 Stepper = Callable[[], None]
 
 
-def _cases(device, num_envs: int, dtype, *, cuda: bool, compile_cpu: bool):
-    cases = [
-        ("ffstream", num_envs, lambda: _ours(device, num_envs, dtype)),
-        ("gymnasium", num_envs, lambda: _gymnasium(num_envs)),
-    ]
-    if cuda or compile_cpu:
-        cases.append(("ffstream-compile", num_envs, lambda: _ours(device, num_envs, dtype, True)))
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the suite, in one place."""
+
+    num_envs: int = option(16_384, "envs per run")
+    steps: int = option(200, "timed steps")
+    dtype: str = option("float32", "state dtype of ours", choices=("float32", "float64"))
+    compile: bool = option(False, "also time a torch.compile'd step on the CPU")
+
+    def __post_init__(self):
+        for name in ("num_envs", "steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+
+
+FULL = Config()
+QUICK = Config(steps=30)
+
+PAGE = Page(
+    title="Torch-vectorised CartPole throughput",
+    measures=(
+        "Env steps per second of ffstream's torch `CartPole` and of gymnasium's numpy "
+        "`CartPoleVectorEnv`, both stepping the same number of environments with uniformly "
+        "random actions drawn on their own side. On CUDA also a `torch.compile`'d physics step, "
+        "a CUDA-graph replay of the whole step, and 1,048,576 environments. A few untimed steps "
+        "come first (allocations, compilation, caches)."
+    ),
+    command="ffstream bench envs --threads 1",
+    columns=(Column("steps_per_s", "million env steps/s", scale=1e-6, digits=2),),
+    notes=(
+        "Speeds depend on the machine and on what else runs on it; compare steppers measured "
+        "in the same invocation (the combined `--out` JSON gives ours over gymnasium's as "
+        "`ratio`, and `ratio_1m` on CUDA; `--force` remeasures every stepper together)."
+    ),
+)
+
+
+def _is_cuda(device: str | None) -> bool:
+    if device is None or device == "auto":
+        return torch.cuda.is_available()
+    return torch.device(device).type == "cuda"
+
+
+def runs(cfg: Config, device: str | None = None) -> list[Run]:
+    """Every stepper the device supports, at ``num_envs`` and, on CUDA, at a million envs.
+
+    ``device=None`` means what ``--device auto`` picks: CUDA when a GPU is visible.
+    """
+    cuda = _is_cuda(device)
+    methods = ["ffstream", "gymnasium"]
+    if cuda or cfg.compile:
+        methods.append("ffstream-compile")
     if cuda:
-        cases += [
-            ("ffstream-cudagraph", num_envs, lambda: _ours_graphed(device, num_envs, dtype)),
-            ("ffstream-1M", _BIG, lambda: _ours(device, _BIG, dtype)),
-            ("ffstream-1M-cudagraph", _BIG, lambda: _ours_graphed(device, _BIG, dtype)),
-            ("gymnasium-1M", _BIG, lambda: _gymnasium(_BIG)),
-        ]
-    return cases
+        methods.append("ffstream-cudagraph")
+    out = [Run(m, 0, f"{cfg.num_envs} envs") for m in methods]
+    if cuda and cfg.num_envs != BIG:
+        out += [Run(m, 0, f"{BIG} envs") for m in ("ffstream", "ffstream-cudagraph", "gymnasium")]
+    return out
+
+
+def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
+    """Time one stepper; a stepper that fails (e.g. no compiler) is recorded with its error."""
+    device = torch.device(ctx.device)
+    if run.method in CUDA_ONLY and device.type != "cuda":
+        raise ValueError(f"{run.method} needs a CUDA device; this run is on {device}")
+    num_envs = int(run.task.split()[0])
+    dtype = getattr(torch, cfg.dtype)
+    makers: dict[str, Callable[[], Stepper]] = {
+        "ffstream": lambda: _ours(device, num_envs, dtype),
+        "ffstream-compile": lambda: _ours(device, num_envs, dtype, compiled=True),
+        "ffstream-cudagraph": lambda: _ours_graphed(device, num_envs, dtype),
+        "gymnasium": lambda: _gymnasium(num_envs),
+    }
+    label = f"timing {run.method}: {num_envs:,} envs x {cfg.steps} steps"
+    if ctx.console.is_terminal:
+        with ctx.console.status(label):
+            result = _time(makers[run.method], cfg.steps)
+    else:
+        result = _time(makers[run.method], cfg.steps)
+    if "error" in result:
+        ctx.console.print(f"  {run.method}: failed ({result['error']})", highlight=False)
+        return {"metrics": {"steps_per_s": None}, "num_envs": num_envs, **result}
+    steps_per_s = num_envs * cfg.steps / result["seconds"]
+    return {"metrics": {"steps_per_s": steps_per_s}, "num_envs": num_envs, **result}
+
+
+# -- steppers ----------------------------------------------------------------------------------
 
 
 def _ours(device, num_envs: int, dtype, compiled: bool = False) -> Stepper:
@@ -160,23 +193,9 @@ def _gymnasium(num_envs: int) -> Stepper:
 # -- measuring ---------------------------------------------------------------------------------
 
 
-def _measure(console, name: str, num_envs: int, make_stepper, steps: int) -> dict[str, Any]:
-    label = f"{name}: {num_envs:,} envs x {steps} steps"
-    if console.is_terminal:
-        with console.status(f"timing {label}"):
-            result = _time(name, num_envs, make_stepper, steps)
-    else:
-        console.print(f"timing {label}")
-        result = _time(name, num_envs, make_stepper, steps)
-    if "error" in result:
-        console.print(f"  {name}: failed ({result['error']})")
-    else:
-        console.print(f"  {name}: {result['steps_per_second']:,.0f} env-steps/s")
-    return result
-
-
-def _time(name: str, num_envs: int, make_stepper, steps: int) -> dict[str, Any]:
-    result: dict[str, Any] = {"case": name, "num_envs": num_envs, "steps": steps}
+def _time(make_stepper: Callable[[], Stepper], steps: int) -> dict[str, Any]:
+    """Build the stepper, warm it up, then time ``steps`` steps (``error`` if any of it fails)."""
+    result: dict[str, Any] = {"steps": steps}
     try:
         started = time.perf_counter()
         step = make_stepper()
@@ -192,8 +211,7 @@ def _time(name: str, num_envs: int, make_stepper, steps: int) -> dict[str, Any]:
     except Exception as err:  # a failed variant (e.g. no compiler) must not sink the others
         result["error"] = f"{type(err).__name__}: {err}"[:300]
         return result
-    result["seconds"] = round(seconds, 4)
-    result["steps_per_second"] = num_envs * steps / seconds
+    result["seconds"] = seconds
     return result
 
 
@@ -202,14 +220,24 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
-def _ratio(by_name: dict[str, dict], ours: str, theirs: str) -> float | None:
-    a, b = by_name.get(ours, {}), by_name.get(theirs, {})
-    if "steps_per_second" not in a or "steps_per_second" not in b:
-        return None
-    return a["steps_per_second"] / b["steps_per_second"]
+def _ratio(records: list[dict[str, Any]], task: str) -> float | None:
+    """Ours over gymnasium's steps/s at ``task`` (``None`` unless both were measured)."""
+    speed = {r["method"]: r["metrics"].get("steps_per_s") for r in records if r["task"] == task}
+    ours, theirs = speed.get("ffstream"), speed.get("gymnasium")
+    return ours / theirs if ours and theirs else None
 
 
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine() or "cpu"
+def combine(cfg: Config, records: list[dict[str, Any]], console) -> dict[str, Any]:
+    """Every record, plus ours over gymnasium's steps/s at ``num_envs`` and at a million."""
+    result = {
+        "suite": NAME,
+        "preset": records[0]["preset"],
+        "config": records[0]["config"],
+        "ratio": _ratio(records, f"{cfg.num_envs} envs"),
+        "ratio_1m": _ratio(records, f"{BIG} envs"),
+        "records": records,
+    }
+    for key in ("ratio", "ratio_1m"):
+        if result[key] is not None:
+            console.print(f"{key}: ffstream / gymnasium = {result[key]:.2f}", highlight=False)
+    return result

@@ -15,7 +15,9 @@ A suite module defines
 - ``run_one(cfg, run, ctx) -> dict``: one run; returns ``{"metrics": {name: number}, ...}``
   where anything beside ``metrics`` is kept as the run's details (curves, matrices, timings);
 - ``PAGE``: a :class:`Page`, what BENCHMARKS.md says about the suite;
-- optionally ``combine(cfg, records, console) -> dict``: the suite's combined ``--out`` JSON.
+- optionally ``combine(cfg, records, console) -> dict``: the suite's combined ``--out`` JSON;
+- optionally ``DEVICE``: the device the suite always runs on (``"cpu"`` for suites of
+  pure-Python models), whatever ``--device`` asks for.
 
 Each run is written atomically to ``RESULTS/<suite>/<preset>/<method>[--<task>]--seed<k>.json``
 (:func:`record_path`), where the preset is ``full`` or ``quick`` when the config equals that
@@ -71,7 +73,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def select(default: Any, help: str, **kwargs: Any) -> Any:
-    """A config field that chooses which runs happen (seeds, methods, streams).
+    """A config field that does not change what a run measures: which runs happen (seeds,
+    methods, streams) or where the data lives.
 
     It is not part of a run's identity: ``--seeds 3,4`` adds runs to the same preset folder.
     """
@@ -267,11 +270,22 @@ def run_suite(suite: ModuleType, args, console: Console) -> dict[str, Any]:
     """
     if args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    threads_before = torch.get_num_threads()
     torch.set_num_threads(args.threads)
+    try:
+        return _run_all(suite, args, console)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run_all(suite: ModuleType, args, console: Console) -> dict[str, Any]:
     cfg = config_from_args(args, suite.QUICK if args.quick else suite.FULL)
     preset = preset_of(suite, cfg)
     identity = config_identity(cfg)
-    ctx = Context(device=args.device, console=console)
+    device = getattr(suite, "DEVICE", None) or args.device
+    if device != args.device:
+        console.print(f"note: {suite.NAME} runs on the {device} (asked for {args.device})")
+    ctx = Context(device=device, console=console)
     runs = suite.runs(cfg)
     if not runs:
         raise ValueError(f"this configuration of {suite.NAME} selects no run")
@@ -283,7 +297,7 @@ def run_suite(suite: ModuleType, args, console: Console) -> dict[str, Any]:
             console.print(f"[{i}/{len(runs)}] {run.label()}: already in {path}", highlight=False)
             records.append(record)
             continue
-        env = environment(args.device)
+        env = environment(device)
         start = time.perf_counter()
         outcome = suite.run_one(cfg, run, ctx)
         wall = time.perf_counter() - start

@@ -4,12 +4,21 @@ head, task unknown at test time).
 
 Methods: FF :class:`~ffstream.stream.StreamLearner`, naive online backprop, backprop with
 experience replay and EWC under the same memory budget (see :mod:`benchmarks.continual`).
-FF predicts by the goodness of every label, summed over all its layers (its readout in
-``--quick``, where it is right sooner). Against forgetting, it recalls three quarters of each
-sleep batch from its long-term memory and learns with half the learner's default step size
-(the default step in ``--quick``, whose short tasks need it).
 
-Run: ``ffstream bench permuted-mnist --quick --data DIR --out permuted-mnist-quick.json``
+FF's settings here, and why:
+
+- it predicts by the goodness of every label, summed over all its layers
+  (``--ff-predict-with goodness --ff-goodness-layers all``): over 60,000 frames per task that
+  beat its readout. It tries every label, so a curve point costs ten passes: fewer points. The
+  quick configuration predicts with its readout, which is right sooner on short tasks;
+- forgetting, not the net, holds it back: it recalls three quarters of each sleep batch from
+  its long-term memory (``--ff-long-term-share 0.75``) and learns with half the learner's step
+  size (``--ff-lr 1.5e-4``). That step suits tasks of 60,000 frames; shorter tasks are learned
+  too slowly with it, so the quick configuration keeps the learner's.
+
+The measurements behind these choices are on BENCHMARKS.md.
+
+Run: ``ffstream bench permuted-mnist`` (``--quick``: 2,000 training frames per task, one seed)
 """
 
 from __future__ import annotations
@@ -17,84 +26,120 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
-
-from benchmarks.continual import (
-    QUICK_SETTINGS,
-    ContinualConfig,
-    add_continual_arguments,
-    run_continual,
-    transformed_tasks,
-    update_config,
-)
-from ffstream.data import permutations
+from benchmarks import continual
+from benchmarks.continual import QUICK_SETTINGS, ContinualConfig, columns
+from benchmarks.lab import Column, Context, Page, Run
+from ffstream.config import option
+from ffstream.data import Scenario, permuted_scenario
 
 __all__ = [
     "DESCRIPTION",
     "FULL",
+    "NAME",
+    "PAGE",
     "QUICK",
-    "PermutedConfig",
-    "add_arguments",
+    "Config",
     "build_scenarios",
-    "config_from_args",
-    "run",
+    "combine",
+    "run_one",
+    "runs",
 ]
 
+NAME = "permuted-mnist"
 DESCRIPTION = (
     "Permuted-MNIST online (10 tasks, domain-incremental), FF vs backprop, replay and EWC, "
     "memory budget 1,000 frames"
 )
 
 
-@dataclass
-class PermutedConfig(ContinualConfig):
-    """Permuted-MNIST hyper-parameters (everything else: :class:`ContinualConfig`)."""
+@dataclass(frozen=True)
+class Config(ContinualConfig):
+    """Permuted-MNIST's own settings (see :class:`~benchmarks.continual.ContinualConfig`)."""
 
-    num_tasks: int = 10
-    permutation_seed: int = 0  # the permutations are part of the benchmark: fixed across seeds
-    # FF predicts by the goodness of every label, summed over all its layers: over 60,000
-    # frames per task that beat the readout by 5 points (BENCHMARKS.md). It tries every label,
-    # so each curve point costs ten passes: fewer points.
-    ff_predict_with: str = "goodness"
-    ff_goodness_layers: str = "all"
-    # Forgetting, not the net, holds FF back here. Recalling three quarters of each sleep batch
-    # from the long-term memory, with half the step size, took 85.3% to 87.5% (BENCHMARKS.md).
-    # That step suits tasks of 60,000 frames: at 6,000 it learns each task too slowly (74.7%
-    # against 80.9% with --ff-lr 3e-4), and --quick keeps the learner's.
-    ff_long_term_share: float = 0.75
-    ff_lr: float | None = 1.5e-4
-    eval_every: int = 10_000
+    num_tasks: int = option(10, "number of tasks", flag="--tasks")
+    permutation_seed: int = option(0, "seed of the permutations (fixed across seeds)")
+    ff_predict_with: str = option(
+        "goodness", "how FF predicts (StreamLearner predict_with)", choices=("readout", "goodness")
+    )
+    ff_goodness_layers: str = option(
+        "all",
+        "whose goodness FF sums when it predicts by goodness (goodness_layers)",
+        choices=("above-first", "all"),
+    )
+    ff_long_term_share: float = option(
+        0.75, "FF share of each sleep batch recalled from the long-term memory"
+    )
+    ff_lr: float | None = option(1.5e-4, "FF step size ('none': the StreamLearner's)")
+    eval_every: int = option(10_000, "frames between points of the along-the-stream curve")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.num_tasks < 1:
+            raise ValueError(f"--tasks must be positive, got {self.num_tasks}")
+        if self.replay_shift:
+            raise ValueError("--replay-shift: permuted frames have no pixel layout to shift")
 
 
 #: 60,000 training frames per task (every task sees a fresh random order), three seeds.
-FULL = PermutedConfig()
+FULL = Config()
 
-#: 2,000 training and 500 test frames per task, one seed. FF predicts with its readout, which
-#: is right sooner: 67.6% against 59.4% for the goodness of every label; and it keeps the
-#: learner's step size, which learns a short task faster: 68.5% against 61.2% (BENCHMARKS.md).
-QUICK = PermutedConfig(**QUICK_SETTINGS, eval_every=1_000, ff_predict_with="readout", ff_lr=None)
+#: 2,000 training and 500 test frames per task, one seed; FF predicts with its readout and
+#: keeps the learner's step size, which suit short tasks (see the module notes).
+QUICK = Config(**QUICK_SETTINGS, eval_every=1_000, ff_predict_with="readout", ff_lr=None)
+
+PAGE = Page(
+    title="Permuted-MNIST, online, under a memory budget",
+    measures=(
+        "Ten tasks, each MNIST under its own fixed pixel permutation (task 0 unpermuted), each "
+        "training frame seen once, in batches of 10, task boundaries not given (EWC alone is "
+        "told them); every method may store 1,000 frames. Domain-incremental: one 10-way head, "
+        "the task unknown at test time. Average accuracy: the mean over the ten tasks after "
+        "the last one; forgetting: the mean drop from each task's best accuracy to its last; "
+        "backward transfer (BWT): the mean change of each earlier task's accuracy from just "
+        "after it was learned to the end (negative when forgetting), in points; prequential: "
+        "accuracy on each batch before learning from it."
+    ),
+    command="ffstream bench permuted-mnist",
+    columns=columns(
+        {"domain-incremental": "domain-inc."},
+        extra=(
+            Column("domain-incremental.backward_transfer", "BWT", scale=100),
+            Column("permuted-mnist.prequential_accuracy", "prequential %", scale=100),
+        ),
+    ),
+    anchors=(
+        "GEM's protocol (20 tasks of 1,000 frames, one pass, a 2x100 MLP): GEM 0.83 and A-GEM "
+        "0.81 average accuracy (Lopez-Paz & Ranzato 2017, 'Gradient Episodic Memory for "
+        "Continual Learning'; Chaudhry et al. 2019, 'Efficient Lifelong Learning with A-GEM'). "
+        "A shorter, smaller protocol than this suite's ten tasks of 60,000 frames.",
+    ),
+    curve_labels=("frames seen", "accuracy, tasks so far"),
+)
 
 
-def add_arguments(parser) -> None:
-    """Options of ``ffstream bench permuted-mnist``."""
-    add_continual_arguments(parser, num_tasks=FULL.num_tasks)
+def build_scenarios(data: dict, cfg: Config, seed: int) -> list[Scenario]:
+    """One scenario: each task a random subset of the training set, permuted."""
+    scenario = permuted_scenario(
+        data["train"],
+        data["test"],
+        seed=seed,
+        num_tasks=cfg.num_tasks,
+        permutation_seed=cfg.permutation_seed,
+        train_per_task=cfg.train_per_task,
+        test_per_task=cfg.test_per_task,
+        name="permuted-mnist",
+    )
+    return [scenario]
 
 
-def config_from_args(args) -> PermutedConfig:
-    """The base configuration (full or ``--quick``) with command-line overrides applied."""
-    cfg = update_config(QUICK if getattr(args, "quick", False) else FULL, args)
-    if cfg.replay_shift:
-        raise ValueError("--replay-shift: permuted frames have no pixel layout to shift")
-    return cfg
+runs = continual.runs
 
 
-def build_scenarios(data, cfg: PermutedConfig) -> list:
-    """One callable ``seed -> Scenario``: each task a random subset of the training set."""
-    perms = permutations(cfg.num_tasks, data["train"][0].shape[1], seed=cfg.permutation_seed)
-    transforms = [(f"p{t}", lambda x, perm=perm: x[:, perm]) for t, perm in enumerate(perms)]
-    return [transformed_tasks("permuted-mnist", data, transforms, cfg, seed_offset=20_000)]
+def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
+    """``run.method`` on the Permuted-MNIST scenario of ``run.seed``."""
+    return continual.run_continual(cfg, run, ctx, build_scenarios)
 
 
-def run(args, console: Console) -> dict[str, Any]:
-    """Run every method on every seed; returns the result dict (also shown as a table)."""
-    return run_continual("permuted-mnist", config_from_args(args), build_scenarios, args, console)
+def combine(cfg: Config, records: list[dict[str, Any]], console) -> dict[str, Any]:
+    """The combined JSON of before: ``results[]`` per (scenario, method), runs per seed."""
+    return continual.combine(NAME, cfg, records, console)

@@ -11,7 +11,7 @@ scores each frame before learning from it; a frame is flagged when its score exc
 import torch
 from river import metrics, stats
 
-from benchmarks.feeds import sensor_stream
+from ffstream.data.synthetic import sensor_stream
 from ffstream.river import FFAnomalyDetector
 
 torch.set_num_threads(1)

@@ -64,9 +64,9 @@ def option(
         Further metadata for whoever reads the fields (for example the benchmark lab's
         ``select``).
     """
-    metadata = {"help": help, "choices": tuple(choices) if choices else None, "flag": flag}
     extra = dict(metadata or {})
-    return dataclasses.field(default=default, metadata={**extra, **metadata, "cli": cli})
+    own = {"help": help, "choices": tuple(choices) if choices else None, "flag": flag, "cli": cli}
+    return dataclasses.field(default=default, metadata={**extra, **own})
 
 
 def flag_name(field: dataclasses.Field) -> str:

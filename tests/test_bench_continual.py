@@ -1,27 +1,40 @@
-"""The continual suites (split-, permuted-, rotated-mnist, drift) end to end on tiny data.
+"""The continual suites (split-, permuted-, rotated-mnist) end to end on tiny data.
 
 MNIST-shaped IDX files are generated (a bright square whose place gives the class away), so the
-suites run with ``--no-verify``. The tests check the shape of the results, not accuracy.
+suites run with ``--no-verify``. The tests check the shape of the results, not accuracy. Every
+run writes into a fresh results folder (``bench_args`` / ``fresh_results``).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 
 import numpy as np
 import pytest
 import torch
-from conftest import bench_args, is_moved_copy, write_fake_mnist
+from conftest import bench_args, fresh_results, is_moved_copy, write_fake_mnist
 from rich.console import Console
 
-from ffstream import bench, cli
-from benchmarks import continual, drift, permuted_mnist, rotated_mnist, split_mnist
+from benchmarks import (
+    CONTRACT,
+    continual,
+    continual_report,
+    load_suite,
+    permuted_mnist,
+    rotated_mnist,
+    split_mnist,
+)
 from benchmarks._common import load_frames
+from benchmarks.lab import load_records, preset_of, run_suite
+from ffstream import cli
+from ffstream.config import config_from_args
 from ffstream.stream import ClassBalancedMemory, ReservoirMemory, StreamLearner
 
 N_TRAIN, N_TEST = 300, 60
 TINY = ["--hidden", "16,16", "--eval-every", "50", "--memory", "40", "--sleep-every", "10"]
+SUMMARY = {"average_accuracy", "backward_transfer", "forgetting", "forward_transfer"}
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +42,29 @@ def data_dir(tmp_path_factory):
     return write_fake_mnist(tmp_path_factory.mktemp("data"), N_TRAIN, N_TEST)
 
 
+def _config(suite, data_dir, *extra):
+    """The suite's config from ``ffstream bench`` flags, as the lab reads it."""
+    args = bench_args(suite.NAME, data_dir, *extra)
+    return config_from_args(args, suite.QUICK if args.quick else suite.FULL)
+
+
+def _bench(suite, data_dir, *extra):
+    """Run the suite through the lab; returns (combined result, its records)."""
+    args = bench_args(suite.NAME, data_dir, *extra)
+    result = run_suite(suite, args, Console(file=io.StringIO()))
+    return result, load_records(args.results)
+
+
 def test_suites_are_registered():
-    for name in ("split-mnist", "permuted-mnist", "rotated-mnist", "drift"):
-        assert bench.load_suite(name).DESCRIPTION
+    for suite in (split_mnist, permuted_mnist, rotated_mnist):
+        assert load_suite(suite.NAME) is suite and suite.DESCRIPTION
+        assert all(hasattr(suite, name) for name in CONTRACT) and callable(suite.combine)
+        assert suite.PAGE.anchors or suite.PAGE.notes
 
 
 def test_split_mnist_matrices_and_metrics(data_dir):
-    args = bench_args("split-mnist", data_dir, "--quick", *TINY, "--train-per-task", "20")
-    result = split_mnist.run(args, Console(file=io.StringIO()))
+    extra = ("--quick", *TINY, "--train-per-task", "20")
+    result, records = _bench(split_mnist, data_dir, *extra)
     entries = {(e["scenario"], e["method"]): e for e in result["results"]}
     assert set(entries) == {
         (s, m) for s in ("split-mnist", "split-mnist-domain") for m in continual.METHODS
@@ -49,22 +77,31 @@ def test_split_mnist_matrices_and_metrics(data_dir):
         )
         assert set(e["views"]) == views
         (run,) = e["runs"]
-        assert run["frames"] == 5 * 20
+        assert run["frames"] == 5 * 20 and run["seed"] == 0
         for view in views:
             R = np.asarray(run["R"][view])
             assert R.shape == (5, 5) and ((R >= 0) & (R <= 1)).all()
             assert len(run["baseline"][view]) == 5
-            assert set(e["metrics"][view]) == {
-                "average_accuracy",
-                "backward_transfer",
-                "forgetting",
-                "forward_transfer",
-            }
+            assert set(run["summary"][view]) == set(e["metrics"][view]) == SUMMARY
             assert e["metrics"][view]["forward_transfer"]["mean"] is not None
         assert [p["frames"] for p in run["curve"]] == [50, 100]
         assert e["stored_frames"] <= 40
     assert "| class-incremental | ff |" in result["table"]
-    assert result["plots"] == []  # no --out
+    # one record per method and seed, with flat numeric metrics and the matrices as details
+    assert sorted(r["method"] for r in records) == sorted(continual.METHODS)
+    for record in records:
+        metrics = record["metrics"]
+        for view in ("class-incremental", "task-incremental", "domain-incremental"):
+            assert {f"{view}.{m}" for m in SUMMARY} <= set(metrics)
+        assert {"split-mnist.prequential_accuracy", "split-mnist-domain.stored_frames"} <= set(
+            metrics
+        )
+        assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in metrics.values())
+        assert set(record["details"]["scenarios"]) == {"split-mnist", "split-mnist-domain"}
+        assert record["details"]["curve"] == [
+            [p["frames"], p["class-incremental"]]
+            for p in record["details"]["scenarios"]["split-mnist"]["curve"]
+        ]
 
 
 def test_permuted_mnist_cli_writes_json_and_plots(data_dir, tmp_path):
@@ -73,43 +110,22 @@ def test_permuted_mnist_cli_writes_json_and_plots(data_dir, tmp_path):
     argv += ["--out", str(out), "--quick", *TINY, "--tasks", "3", "--train-per-task", "20"]
     argv += ["--methods", "ff,backprop-replay", "--batch-size", "5"]
     argv += ["--ff-predict-with", "goodness"]  # the full config's predictor, on tiny data
+    argv += ["--results", fresh_results()]
     assert cli.main(argv) == 0
     result = json.loads(out.read_text())
     assert result["suite"] == "permuted-mnist" and result["config"]["num_tasks"] == 3
     assert result["config"]["ff_predict_with"] == "goodness"
     assert result["config"]["ff_goodness_layers"] == "all"
+    assert result["config"]["methods"] == ["ff", "backprop-replay"]
     assert [e["method"] for e in result["results"]] == ["ff", "backprop-replay"]
     for e in result["results"]:
         assert np.asarray(e["R_mean"]["domain-incremental"]).shape == (3, 3)
     pytest.importorskip("matplotlib")
-    assert len(result["plots"]) == 2
-    for path in result["plots"]:
-        assert path.endswith(".png") and (tmp_path / path.split("/")[-1]).stat().st_size > 0
-
-
-def test_rotated_mnist_turns_each_task_and_runs_every_method(data_dir):
-    args = bench_args("rotated-mnist", data_dir, "--quick", *TINY, "--tasks", "3")
-    args.train_per_task = 20
-    cfg = rotated_mnist.config_from_args(args)
-    data = load_frames(data_dir, verify=False)
-    (build,) = rotated_mnist.build_scenarios(data, cfg)
-    scenario = build(0)
-    assert [t.name for t in scenario.tasks] == ["r0", "r60", "r120"]
-    assert scenario.image_shape == scenario.iid(0).image_shape == (28, 28)  # replay_shift can run
-    first, second = scenario.tasks[0], scenario.tasks[1]
-    n = len(first.x_test)
-    assert torch.equal(first.x_test, data["test"][0][:n])  # task 0 is MNIST itself
-    turned = rotate_flat(data["test"][0][:n], 60)
-    assert torch.allclose(second.x_test, turned) and not torch.allclose(second.x_test, first.x_test)
-    assert torch.equal(second.y_test, first.y_test) and len(second.x_train) == 20
-    result = rotated_mnist.run(args, Console(file=io.StringIO()))
-    assert [e["method"] for e in result["results"]] == list(continual.METHODS)
-    for e in result["results"]:
-        assert np.asarray(e["R_mean"]["domain-incremental"]).shape == (3, 3)
-    with pytest.raises(ValueError, match="max-degrees"):
-        rotated_mnist.config_from_args(
-            bench_args("rotated-mnist", data_dir, "--max-degrees", "inf")
-        )
+    assert continual_report.main([str(out)]) == 0  # the plots, drawn from the combined JSON
+    for kind in ("heatmaps", "stream"):
+        assert (tmp_path / f"permuted-{kind}.png").stat().st_size > 0
+    paths = continual.plot_results(result["results"], tmp_path / "again.json", Console(quiet=True))
+    assert [p.split("/")[-1] for p in paths] == ["again-heatmaps.png", "again-stream.png"]
 
 
 def rotate_flat(x: torch.Tensor, degrees: float) -> torch.Tensor:
@@ -118,32 +134,94 @@ def rotate_flat(x: torch.Tensor, degrees: float) -> torch.Tensor:
     return rotate(x.view(-1, 28, 28), degrees).reshape(len(x), 784)
 
 
-def test_permuted_tasks_are_permutations_of_the_same_frames(data_dir):
-    cfg = permuted_mnist.config_from_args(bench_args("permuted-mnist", data_dir, "--tasks", "2"))
+def test_rotated_mnist_turns_each_task_and_runs_every_method(data_dir):
+    extra = ("--quick", *TINY, "--tasks", "3", "--train-per-task", "20")
+    cfg = _config(rotated_mnist, data_dir, *extra)
     data = load_frames(data_dir, verify=False)
-    (build,) = permuted_mnist.build_scenarios(data, cfg)
-    first, second = build(0).tasks
+    (scenario,) = rotated_mnist.build_scenarios(data, cfg, 0)
+    assert [t.name for t in scenario.tasks] == ["r0", "r60", "r120"]
+    assert scenario.image_shape == scenario.iid(0).image_shape == (28, 28)  # replay_shift can run
+    first, second = scenario.tasks[0], scenario.tasks[1]
+    n = len(first.x_test)
+    assert torch.equal(first.x_test, data["test"][0][:n])  # task 0 is MNIST itself
+    turned = rotate_flat(data["test"][0][:n], 60)
+    assert torch.allclose(second.x_test, turned) and not torch.allclose(second.x_test, first.x_test)
+    assert torch.equal(second.y_test, first.y_test) and len(second.x_train) == 20
+    result, _ = _bench(rotated_mnist, data_dir, *extra)
+    assert [e["method"] for e in result["results"]] == list(continual.METHODS)
+    for e in result["results"]:
+        assert np.asarray(e["R_mean"]["domain-incremental"]).shape == (3, 3)
+    with pytest.raises(ValueError, match="max-degrees"):
+        rotated_mnist.Config(max_degrees=math.inf)
+    with pytest.raises(SystemExit):  # the flag's parser refuses it first
+        bench_args("rotated-mnist", data_dir, "--max-degrees", "inf")
+
+
+def test_permuted_tasks_are_permutations_of_the_same_frames(data_dir):
+    cfg = _config(permuted_mnist, data_dir, "--tasks", "2")
+    data = load_frames(data_dir, verify=False)
+    (scenario,) = permuted_mnist.build_scenarios(data, cfg, 0)
+    first, second = scenario.tasks
     assert torch.equal(first.x_test, data["test"][0])  # task 0: the identity permutation
-    assert build(0).image_shape is None  # scattered pixels: nothing to shift
+    assert scenario.image_shape is None  # scattered pixels: nothing to shift
     assert torch.equal(second.x_test.sort(1).values, first.x_test.sort(1).values)
     assert not torch.equal(second.x_test, first.x_test)
-    assert torch.equal(build(0).tasks[1].x_train, second.x_train)  # seeded: same frames again
+    again = permuted_mnist.build_scenarios(data, cfg, 0)[0]
+    assert torch.equal(again.tasks[1].x_train, second.x_train)  # seeded: same frames again
 
 
 def test_bad_options_are_refused(data_dir):
+    with pytest.raises(SystemExit):  # not among the choices
+        bench_args("split-mnist", data_dir, "--methods", "ff,sgd")
     with pytest.raises(ValueError, match="unknown methods"):
-        split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--methods", "ff,sgd"))
-    with pytest.raises(ValueError, match="batch-size"):
-        split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--batch-size", "0"))
-    with pytest.raises(ValueError, match="ff-sleep-batch"):
-        split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--ff-sleep-batch", "0"))
-    with pytest.raises(ValueError, match="replay-batch"):
-        split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--replay-batch", "0"))
-    with pytest.raises(ValueError, match="ff-readout-batch"):
-        split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--ff-readout-batch", "0"))
-    args = bench_args("split-mnist", data_dir, "--ff-long-term-share", "2")
+        split_mnist.Config(methods=("ff", "sgd"))
+    for flag in ("--batch-size", "--ff-sleep-batch", "--replay-batch", "--ff-readout-batch"):
+        with pytest.raises(ValueError, match=flag):
+            _config(split_mnist, data_dir, flag, "0")
     with pytest.raises(ValueError, match="ff-long-term-share"):
-        split_mnist.config_from_args(args)
+        _config(split_mnist, data_dir, "--ff-long-term-share", "2")
+    with pytest.raises(ValueError, match="ff-ema-decay"):
+        _config(split_mnist, data_dir, "--ff-ema-decay", "1.5")
+    with pytest.raises(ValueError, match="tasks"):
+        _config(permuted_mnist, data_dir, "--tasks", "0")
+    with pytest.raises(ValueError, match="ff-memory"):
+        continual.ContinualConfig(ff_memory="fifo")
+
+
+def test_a_second_invocation_resumes_and_force_reruns(data_dir, monkeypatch):
+    calls = []
+    real = split_mnist.run_one
+    monkeypatch.setattr(split_mnist, "run_one", lambda *a: calls.append(a[1]) or real(*a))
+    results = fresh_results()
+    argv = ["--quick", *TINY, "--train-per-task", "20", "--no-domain", "--results", results]
+    argv += ["--methods", "backprop,backprop-ewc"]
+
+    def bench(*more):
+        args = bench_args("split-mnist", data_dir, *argv, *more)  # the later --results wins
+        console = Console(file=io.StringIO(), width=200)
+        result = run_suite(split_mnist, args, console)
+        return result, console.file.getvalue()
+
+    first, _ = bench()
+    assert [(r.method, r.seed) for r in calls] == [("backprop", 0), ("backprop-ewc", 0)]
+    records = {r["method"]: r for r in load_records(results)}
+    second, text = bench()
+    assert len(calls) == 2 and text.count("already in") == 2  # nothing ran again
+    assert second["results"] == first["results"]
+    more, _ = bench("--seeds", "0,1")  # another seed adds runs to the same folder
+    assert [(r.method, r.seed) for r in calls[2:]] == [("backprop", 1), ("backprop-ewc", 1)]
+    assert [len(e["runs"]) for e in more["results"]] == [2, 2]
+    bench("--force")
+    assert len(calls) == 6
+    again = {r["method"]: r for r in load_records(results) if r["seed"] == 0}
+    for method, record in records.items():  # rerun: a new record, the same numbers
+        assert again[method]["environment"]["date"] >= record["environment"]["date"]
+        assert again[method]["metrics"]["class-incremental.average_accuracy"] == pytest.approx(
+            record["metrics"]["class-incremental.average_accuracy"]
+        )
+    # where the data is read from is not part of a run's identity: --quick stays "quick"
+    assert preset_of(split_mnist, _config(split_mnist, data_dir, "--quick")) == "quick"
+    assert preset_of(split_mnist, _config(split_mnist, data_dir, "--quick", "--iid")) != "quick"
 
 
 def test_ff_memory_budget_is_respected():
@@ -177,9 +255,9 @@ def test_ewc_penalty_keeps_the_first_task():
 
 
 def test_iid_reference_shuffles_tasks_and_removes_the_forgetting(data_dir):
-    args = bench_args("split-mnist", data_dir, "--quick", *TINY, "--iid", "--no-domain")
-    args.train_per_task, args.methods, args.hidden = 60, "backprop", "32"
-    result = split_mnist.run(args, Console(file=io.StringIO()))
+    extra = ("--quick", *TINY, "--iid", "--no-domain", "--train-per-task", "60")
+    extra += ("--methods", "backprop", "--hidden", "32")
+    result, records = _bench(split_mnist, data_dir, *extra)
     entries = {e["scenario"]: e for e in result["results"]}
     assert set(entries) == {"split-mnist", "split-mnist-iid"}
     iid = entries["split-mnist-iid"]
@@ -189,28 +267,33 @@ def test_iid_reference_shuffles_tasks_and_removes_the_forgetting(data_dir):
     mixed = iid["metrics"]["class-incremental (i.i.d.)"]["average_accuracy"]
     assert mixed["mean"] > sequential["mean"] + 0.4  # naive SGD forgets only in sequence
     assert "| class-incremental (i.i.d.) | backprop |" in result["table"]
+    (record,) = records
+    assert "class-incremental (i.i.d.).average_accuracy" in record["metrics"]
 
 
-def test_device_option_reaches_the_config_and_the_result(data_dir):
-    args = bench_args("permuted-mnist", data_dir, "--quick", *TINY, "--tasks", "2")
-    args.train_per_task, args.methods = 20, "ff,backprop"
-    cfg = permuted_mnist.config_from_args(args)
-    assert cfg.device == "cpu"
-    result = permuted_mnist.run(args, Console(file=io.StringIO()))
-    assert result["device"] == "cpu" and result["config"]["device"] == "cpu"
+def test_device_option_reaches_the_runs_and_the_result(data_dir):
+    extra = ("--quick", *TINY, "--tasks", "2", "--train-per-task", "20")
+    result, records = _bench(permuted_mnist, data_dir, *extra, "--methods", "ff,backprop")
+    assert result["device"] == "cpu"
+    assert [r["environment"]["device"] for r in records] == ["cpu", "cpu"]
+    assert "device" not in records[0]["config"]  # --device is the lab's, not the suite's
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_every_method_runs_on_the_gpu(data_dir):
-    cfg = continual.ContinualConfig(hidden=(16,), memory=40, sleep_every=10, device="cuda")
+    cfg = continual.ContinualConfig(hidden=(16,), memory=40, sleep_every=10)
     data = load_frames(data_dir, verify=False)
-    scenario = permuted_mnist.build_scenarios(data, permuted_mnist.QUICK)[0](0).to("cuda")
+    scenario = permuted_mnist.build_scenarios(data, permuted_mnist.QUICK, 0)[0].to("cuda")
     scenario.tasks = scenario.tasks[:2]
     for name in continual.METHODS:
-        method = continual.make_method(name, cfg, scenario.in_features, 10, seed=0)
+        method = continual.make_method(name, cfg, scenario.in_features, 10, 0, device="cuda")
         run = continual.run_scenario(method, scenario, cfg, seed=0)
         assert np.asarray(run["R"]["domain-incremental"]).shape == (2, 2), name
         assert method.scores(scenario.tasks[0].x_test).device.type == "cuda", name
+
+
+def _learner(suite, data_dir, *flags):
+    return continual.make_method("ff", _config(suite, data_dir, *flags), 4, 3, 0).learner
 
 
 def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
@@ -220,8 +303,7 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     permuted = continual.make_method("ff", permuted_mnist.FULL, 4, 3, seed=0).learner
     assert permuted.readout_batch == permuted.sleep_batch == 32
     assert isinstance(default.learner.memory, ClassBalancedMemory)
-    args = bench_args("split-mnist", data_dir, "--ff-readout", "always", "--ff-memory", "reservoir")
-    learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
+    learner = _learner(split_mnist, data_dir, "--ff-readout", "always", "--ff-memory", "reservoir")
     assert learner.readout_learns == "always" and isinstance(learner.memory, ReservoirMemory)
     assert learner.predict_with == "readout"
     # Permuted-MNIST predicts by the goodness of every label over all layers, but not --quick
@@ -231,34 +313,23 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     assert quick.predict_with == "readout"
     assert quick.config["lr"] == StreamLearner(4, 3).config["lr"] != 1.5e-4
     assert default.learner.long_term_share == 0.5  # Split-MNIST keeps the learner's default
-    args = bench_args("permuted-mnist", data_dir, "--ff-predict-with", "readout")
-    learner = continual.make_method("ff", permuted_mnist.config_from_args(args), 4, 3, 0).learner
+    learner = _learner(permuted_mnist, data_dir, "--ff-predict-with", "readout")
     assert learner.predict_with == "readout"
-    args = bench_args("split-mnist", data_dir, "--ff-predict-with", "goodness")
-    learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
+    learner = _learner(split_mnist, data_dir, "--ff-predict-with", "goodness")
     assert (learner.predict_with, learner.goodness_layers) == ("goodness", "above-first")
-    args = bench_args("permuted-mnist", data_dir, "--ff-goodness-layers", "above-first")
-    learner = continual.make_method("ff", permuted_mnist.config_from_args(args), 4, 3, 0).learner
+    learner = _learner(permuted_mnist, data_dir, "--ff-goodness-layers", "above-first")
     assert learner.goodness_layers == "above-first"
-    args = bench_args("split-mnist", data_dir, "--ff-sleep-batch", "24", "--ff-readout-batch", "48")
-    learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
+    learner = _learner(split_mnist, data_dir, "--ff-sleep-batch", "24", "--ff-readout-batch", "48")
     assert learner.sleep_batch == 24 and learner.readout_batch == 48
-    args = bench_args("split-mnist", data_dir, "--ff-long-term-share", "0.25")
-    learner = continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner
+    learner = _learner(split_mnist, data_dir, "--ff-long-term-share", "0.25")
     assert learner.long_term_share == 0.25
-    args = bench_args("permuted-mnist", data_dir, "--ff-ema-decay", "0.9")
-    learner = continual.make_method("ff", permuted_mnist.config_from_args(args), 4, 3, 0).learner
+    learner = _learner(permuted_mnist, data_dir, "--ff-ema-decay", "0.9")
     assert learner.config["ema_decay"] == 0.9 and learner.averaged is not None
-    args = bench_args("split-mnist", data_dir, "--ff-ema-decay", "none")
-    assert (
-        continual.make_method("ff", split_mnist.config_from_args(args), 4, 3, 0).learner.averaged
-        is None
-    )
-    args = bench_args("split-mnist", data_dir, "--replay-batch", "32")
-    method = continual.make_method("backprop-replay", split_mnist.config_from_args(args), 4, 3, 0)
-    assert method.replay_batch == 32
-    with pytest.raises(ValueError, match="ff_memory"):
-        continual.make_method("ff", continual.ContinualConfig(ff_memory="fifo"), 4, 3, 0)
+    assert _config(split_mnist, data_dir, "--ff-ema-decay", "none").ff_ema_decay is None
+    assert _learner(split_mnist, data_dir, "--ff-ema-decay", "none").averaged is None
+    assert _learner(permuted_mnist, data_dir, "--ff-lr", "none").config["lr"] == quick.config["lr"]
+    cfg = _config(split_mnist, data_dir, "--replay-batch", "32")
+    assert continual.make_method("backprop-replay", cfg, 4, 3, 0).replay_batch == 32
 
 
 def test_replay_shift_moves_what_backprop_replays():
@@ -274,19 +345,16 @@ def test_replay_shift_moves_what_backprop_replays():
 
 
 def test_replay_shift_option_reaches_both_methods_and_needs_images(data_dir):
-    args = bench_args("split-mnist", data_dir, "--quick", *TINY, "--replay-shift", "1")
-    args.train_per_task, args.methods, args.no_domain = 20, "ff,backprop-replay", True
-    result = split_mnist.run(args, Console(file=io.StringIO()))
+    extra = ("--quick", *TINY, "--replay-shift", "1", "--train-per-task", "20", "--no-domain")
+    result, _ = _bench(split_mnist, data_dir, *extra, "--methods", "ff,backprop-replay")
     assert result["config"]["replay_shift"] == 1
     assert [e["method"] for e in result["results"]] == ["ff", "backprop-replay"]
-    cfg = split_mnist.config_from_args(args)
+    cfg = _config(split_mnist, data_dir, *extra)
     learner = continual.make_method("ff", cfg, 784, 10, 0, image_shape=(28, 28)).learner
     assert learner.replay_shift == 1 and learner.frame_shape == (28, 28)
     with pytest.raises(ValueError, match="no pixel layout"):
         continual.make_method("backprop-replay", cfg, 784, 10, 0)  # e.g. permuted frames
     with pytest.raises(ValueError, match="no pixel layout"):
-        permuted_mnist.config_from_args(
-            bench_args("permuted-mnist", data_dir, "--replay-shift", "1")
-        )
+        _config(permuted_mnist, data_dir, "--replay-shift", "1")
     with pytest.raises(ValueError, match="replay-shift must be"):
-        split_mnist.config_from_args(bench_args("split-mnist", data_dir, "--replay-shift", "-1"))
+        _config(split_mnist, data_dir, "--replay-shift", "-1")

@@ -72,3 +72,16 @@ def test_readme_python_example_runs(capsys):
     exec(compile(code, "README.md", "exec"), {})
     printed = capsys.readouterr().out
     assert printed.count("slept") == 4  # EveryN(500) over 2,000 frames
+
+
+def test_readme_benchmark_numbers_are_on_the_rendered_page():
+    """The README quotes only numbers that BENCHMARKS.md (rendered from records) holds."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Benchmarks\n", 1)[1].split("\n## ", 1)[0]
+    page = (ROOT / "BENCHMARKS.md").read_text()
+    numbers = re.findall(r"\d[\d,]*\.\d+", section)
+    assert numbers, "the README's Benchmarks section quotes no number"
+    for number in numbers:
+        assert number in page, f"README quotes {number}, which BENCHMARKS.md does not hold"

@@ -12,7 +12,7 @@ import torch
 from river import checks, datasets, evaluate, metrics
 from river.datasets import synth
 
-from benchmarks.feeds import sensor_stream
+from ffstream.data.synthetic import sensor_stream
 from ffstream.river import FFAnomalyDetector, FFClassifier, PiecewiseLinearEncoder
 from ffstream.river._engine import LeanFF, sigmoid
 

@@ -11,13 +11,15 @@ from ffstream.eval.metrics import (
     forgetting,
     forward_transfer,
 )
-from ffstream.eval.prequential import PrequentialAccuracy
+from ffstream.eval.prequential import PrequentialAccuracy, PrequentialResult, prequential
 
 __all__ = [
     "PrequentialAccuracy",
+    "PrequentialResult",
     "average_accuracy",
     "backward_transfer",
     "continual_summary",
     "forgetting",
     "forward_transfer",
+    "prequential",
 ]

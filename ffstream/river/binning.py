@@ -26,8 +26,9 @@ class PiecewiseLinearEncoder(base.Transformer):
     Why: threshold rules on single features ("age below 40 or from 60 on") are what decision
     trees express directly. On raw values a ReLU unit can only cut a feature once; on the
     encoded bins it can weigh any band of it, so a small FF net learns such rules from far
-    fewer samples. On river's Agrawal drift stream it lifts :class:`FFClassifier` from 84% to
-    the level of the Hoeffding adaptive tree (BENCHMARKS.md, ``ffstream bench drift``).
+    fewer samples. ``ffstream bench drift`` compares :class:`FFClassifier` with and without the
+    encoder (``ff-river-bins`` and ``ff-river``) beside river's adaptive trees on streams whose
+    concepts are such rules (Agrawal); the results are on BENCHMARKS.md.
 
     Output names are ``"{feature}[{k}]"``. A feature that is ``None`` or absent produces no
     output, which :class:`FFClassifier` reads as missing. ``NaN``, infinite and non-numeric

@@ -33,8 +33,9 @@ class FFClassifier(base.Classifier):
     ``ema_decay`` per update), while learning moves the weights themselves. Why: with a constant
     step size the weights keep jittering around the current concept, and their average sits
     nearer its centre; a decay of 0.99 averages over about the last 100 updates, so it still
-    follows a drift within a few hundred samples. On river's SEA, Agrawal and RandomRBFDrift
-    streams it adds 0.3-0.9 pp of prequential accuracy (BENCHMARKS.md, ``ffstream bench drift``).
+    follows a drift within a few hundred samples. ``ffstream bench drift`` measures the average
+    against the latest weights (``--ff-ema-decay none``) on river's drift streams; the results
+    are on BENCHMARKS.md.
 
     Streams change: a feature seen for the first time gets a new input column with zero weights
     (predictions are unchanged until it is learned from); a missing feature (absent or ``None``)

@@ -91,22 +91,21 @@ class StreamLearner:
     long_term_share
         Share of each sleep batch recalled from the long-term memory; the rest comes from the
         frames since the last sleep. The default 0.5 weighs the present and the past alike. On
-        a stream of changing tasks a larger share forgets less: on one pass of Permuted-MNIST
-        (ten pixel orders in sequence, seed 0), 0.75 scored 86.9% with forgetting 10.1 against
-        85.3% and 12.3 for 0.5, and 87.5% over 3 seeds with ``lr=1.5e-4`` (BENCHMARKS.md). On
-        Split-MNIST it changed nothing.
+        a stream of changing tasks a larger share (with a smaller ``lr``) forgets less; the
+        ``permuted-mnist`` suite measures it (``ffstream bench permuted-mnist``).
     replay
         Replay remembered frames as positives beside the dream negatives while asleep.
     sleep_batch
         Remembered frames per sleep step (each beside its dream). More frames per step cost a
-        little time and learn more from the memory: on one pass of MNIST, 32 instead of 8 gave
-        95.7% test accuracy instead of 94.1% (BENCHMARKS.md, stream-mnist).
+        little time and learn more from the memory (``ffstream bench stream-mnist
+        --sleep-batch N`` measures it).
     replay_shift
         Move each frame replayed in sleep by a fresh random offset of up to this many pixels
         along each axis (:func:`~ffstream.data.random_shift`); the memory keeps the original.
         Needs image frames (``in_features`` given as ``(height, width)`` or ``(channels,
-        height, width)``). One pixel lifted Split-MNIST class-incremental accuracy from 92.0%
-        to 94.2% (BENCHMARKS.md); 0 (the default) replays frames as stored.
+        height, width)``). Small shifts help class-incremental image streams forget less
+        (``ffstream bench split-mnist --replay-shift 1``); 0 (the default) replays frames as
+        stored.
     lr, optimizer, momentum
         Local optimizer of the FF layers (``"adam"``, ``"adamw"`` or ``"sgd"``); ``momentum``
         is SGD's momentum or Adam's first-moment decay (beta 1).
@@ -118,15 +117,13 @@ class StreamLearner:
         the long-term memory (a sample of the whole stream so far), so a long run of frames from
         a few classes cannot tilt it toward them. For class-incremental streams use it with
         ``balanced_memory=True``, so new classes are learned from their share of the memory
-        at the first sleep (measured on Split-MNIST in BENCHMARKS.md). The readout learns
+        at the first sleep (``ffstream bench split-mnist`` measures it). The readout learns
         nothing before the first sleep, so it needs a schedule that sleeps (not
         :class:`~ffstream.stream.schedules.Interleaved`).
     readout_batch
         Long-term memories per readout step while asleep, with ``readout_learns="asleep"``
         (``None``: ``sleep_batch``). The readout learns only from the memory then, so it gains
-        from seeing more of it per step: on Split-MNIST class-incremental with
-        ``replay_shift=1``, 64 beside a sleep batch of 32 gave 94.2% instead of 93.5%
-        (BENCHMARKS.md).
+        from seeing more of it per step (``ffstream bench split-mnist --ff-readout-batch N``).
     goodness
         ``"sum"`` of squares with threshold = width (Hinton's convention) or ``"mean"``.
     predict_with
@@ -136,20 +133,18 @@ class StreamLearner:
         on long streams it can overtake the readout, see ``goodness_layers``).
     goodness_layers
         Whose goodness ``predict_with="goodness"`` sums per label: ``"above-first"`` (every
-        layer but the first, Hinton's convention, the default) or ``"all"``. On one pass of
-        Permuted-MNIST (600,000 frames, ten pixel orders) the first layer's goodness carries
-        much of the label: with it the ten tasks in sequence scored 85.3% (the readout 80.3%),
-        and a net trained on them shuffled scored 94.7% instead of 93.0% (the readout 86.7%).
-        On one pass of plain MNIST the first layer cost 0.2 points (BENCHMARKS.md).
+        layer but the first, Hinton's convention, the default) or ``"all"``. On long streams
+        of changing tasks the first layer's goodness can carry much of the label, so ``"all"``
+        helps there (``ffstream bench permuted-mnist --ff-goodness-layers all``); on short
+        streams it can cost a little.
     ema_decay
         Predict and score with an exponential moving average of the weights (layers and
         readout; ``torch.optim.swa_utils.AveragedModel``), updated after every awake and sleep
         step with this decay; learning moves the weights themselves and never reads the
-        average. The average smooths the jitter of constant-step updates: 0.995 added
-        0.5-1.1 points of final accuracy on Split-MNIST, and on Permuted- and Rotated-MNIST
-        at 6,000 frames per task (at full length on Permuted-MNIST, 0.1; BENCHMARKS.md). It
-        trails the weights by a few hundred steps, though, so right after an abrupt change it
-        answers as before: prequential accuracy on Split-MNIST fell from 94.7% to 88.5%.
+        average. The average smooths the jitter of constant-step updates, which raises final
+        accuracy on the continual suites (``--ff-ema-decay``). It trails the weights by about
+        ``1 / (1 - ema_decay)`` steps, though, so right after an abrupt change it answers as
+        before, and prequential accuracy (the answers given while the stream runs) falls.
         ``None`` (the default) predicts with the latest weights.
     device
         ``"cpu"``, ``"cuda"``, ... or ``"auto"``.

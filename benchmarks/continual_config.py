@@ -1,0 +1,164 @@
+"""The settings every continual suite shares (split-, permuted-, rotated-mnist), in one dataclass.
+
+Each suite subclasses :class:`ContinualConfig` with its own fields and defaults; every field is
+one ``ffstream bench`` flag (``ff_lr`` -> ``--ff-lr``), its default written once, here or in the
+suite. Bad values are refused in ``__post_init__`` with a ``ValueError`` naming the flag.
+
+Why the defaults are what they are:
+
+- FF's readout learns only while asleep, from the long-term memory (``--ff-readout asleep``), so
+  a run of one task's frames does not tilt it toward that task's classes; its long-term memory
+  keeps an equal share per class (``--ff-memory balanced``), so late classes are replayed as
+  often as early ones.
+- Each sleep step replays 32 remembered frames (``--ff-sleep-batch``); more remembered frames
+  per step forgot less than the 8 used before.
+- FF predicts with a moving average of its weights (``--ff-ema-decay 0.995``; ``none`` predicts
+  with the latest weights). The quick configuration decays faster (0.99): 0.995 averages over
+  about 1,000 frames (200 steps, half of them asleep), half of a quick task, and lags too far.
+- FF's memory is counted as long-term plus recent frames and the two add up to ``--memory``
+  (see :mod:`benchmarks.continual_ff`), the budget every method gets.
+
+The numbers behind these choices are on BENCHMARKS.md (the split-, permuted- and rotated-mnist
+suites).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.lab import select
+from ffstream._checks import check_ema_decay, check_pixel_shift, check_share
+from ffstream.config import option
+
+__all__ = ["METHODS", "QUICK_SETTINGS", "ContinualConfig"]
+
+#: the methods every continual suite compares, in the order they run
+METHODS: tuple[str, ...] = ("ff", "backprop", "backprop-replay", "backprop-ewc")
+
+_CHOICES = {
+    "ff_readout": ("always", "asleep"),
+    "ff_predict_with": ("readout", "goodness"),
+    "ff_goodness_layers": ("above-first", "all"),
+    "ff_memory": ("balanced", "reservoir"),
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class ContinualConfig:
+    """Settings shared by the continual suites (each suite subclasses it)."""
+
+    train_per_task: int | None = option(None, "training frames per task ('none': all)")
+    test_per_task: int | None = option(None, "test frames per task ('none': all)")
+    batch_size: int = option(10, "frames per observe() call and SGD step (1 to 10 online)")
+    memory: int = option(1_000, "memory budget in stored frames, the same for every method")
+    hidden: tuple[int, ...] = option((500, 500), "hidden widths of every method")
+    ff_lr: float | None = option(None, "FF step size ('none': the StreamLearner's)")
+    ff_readout: str = option(
+        "asleep",
+        "when the FF readout learns (StreamLearner readout_learns)",
+        choices=_CHOICES["ff_readout"],
+    )
+    ff_predict_with: str = option(
+        "readout",
+        "how FF predicts (StreamLearner predict_with)",
+        choices=_CHOICES["ff_predict_with"],
+    )
+    ff_goodness_layers: str = option(
+        "above-first",
+        "whose goodness FF sums when it predicts by goodness (goodness_layers)",
+        choices=_CHOICES["ff_goodness_layers"],
+    )
+    ff_memory: str = option(
+        "balanced",
+        "FF long-term memory: an equal share per class, or a reservoir",
+        choices=_CHOICES["ff_memory"],
+    )
+    sleep_every: int = option(200, "FF frames between sleeps (its recent-memory size)")
+    ff_sleep_batch: int = option(32, "FF remembered frames per sleep step")
+    ff_long_term_share: float = option(
+        0.5, "FF share of each sleep batch recalled from the long-term memory"
+    )
+    ff_readout_batch: int | None = option(
+        None, "FF memories per readout step in sleep ('none': the sleep batch)"
+    )
+    replay_shift: int = option(
+        0, "shift each replayed frame by up to N pixels, FF and backprop-replay alike"
+    )
+    ff_ema_decay: float | None = option(
+        0.995, "decay of the weight average FF predicts with ('none': the latest weights)"
+    )
+    bp_lr: float = option(0.05, "SGD step of the backprop baselines")
+    replay_batch: int = option(10, "backprop-replay: buffer frames replayed with each batch")
+    ewc_lambda: float = option(30.0, "backprop-ewc: penalty strength")
+    eval_every: int = option(1_000, "frames between points of the along-the-stream curve")
+    curve_test_per_task: int = option(200, "test frames per task for a curve point")
+    iid_reference: bool = option(
+        False, "also run each scenario shuffled across tasks (the i.i.d. upper bound)", flag="--iid"
+    )
+    seeds: tuple[int, ...] = select((0, 1, 2), "seeds")
+    methods: tuple[str, ...] = select(METHODS, "methods to compare", choices=METHODS)
+    # Where the files are read from does not change a result: like the selection fields, these
+    # two stay out of a run's identity, so `--data DIR` still records into the preset's folder.
+    data: str | None = select(
+        None, "folder holding the MNIST IDX files ('none': $FFSTREAM_DATA, else ~/.cache/ffstream)"
+    )
+    verify: bool = select(
+        True, "check the files' SHA-256 (--no-verify: only for your own IDX files)"
+    )
+
+    def __post_init__(self):
+        for name in ("batch_size", "sleep_every", "ff_sleep_batch", "replay_batch"):
+            self._at_least(name, 1)
+        for name in ("eval_every", "curve_test_per_task"):
+            self._at_least(name, 1)
+        for name in ("train_per_task", "test_per_task", "ff_readout_batch"):
+            if getattr(self, name) is not None:
+                self._at_least(name, 1)
+        self._at_least("memory", 2)
+        if not self.hidden or min(self.hidden) < 1:
+            raise ValueError(f"--hidden needs positive widths, got {self.hidden}")
+        if not self.seeds:
+            raise ValueError("--seeds: give at least one seed")
+        unknown = sorted(set(self.methods) - set(METHODS))
+        if unknown or not self.methods:
+            raise ValueError(
+                f"--methods: unknown methods {unknown}; choose from {', '.join(METHODS)}"
+            )
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"{_flag(name)} must be one of {', '.join(allowed)}, "
+                    f"got {getattr(self, name)!r}"
+                )
+        check_share(self.ff_long_term_share, "--ff-long-term-share")
+        check_pixel_shift(self.replay_shift, "--replay-shift")
+        try:
+            check_ema_decay(self.ff_ema_decay)
+        except ValueError:
+            raise ValueError(
+                f"--ff-ema-decay must be in [0, 1) or 'none', got {self.ff_ema_decay!r}"
+            ) from None
+        if self.ff_lr is not None and not self.ff_lr > 0:
+            raise ValueError(f"--ff-lr must be positive, got {self.ff_lr}")
+        if not self.bp_lr > 0:
+            raise ValueError(f"--bp-lr must be positive, got {self.bp_lr}")
+        if not self.ewc_lambda >= 0:
+            raise ValueError(f"--ewc-lambda must be at least 0, got {self.ewc_lambda}")
+
+    def _at_least(self, name: str, low: int) -> None:
+        value = getattr(self, name)
+        if value < low:
+            word = "positive" if low == 1 else f"at least {low}"
+            raise ValueError(f"{_flag(name)} must be {word}, got {value}")
+
+
+#: What every suite's quick config shares: 2,000 training and 500 test frames per task, one
+#: seed, and a faster weight average (see the module notes).
+QUICK_SETTINGS: dict[str, Any] = dict(
+    train_per_task=2_000, test_per_task=500, seeds=(0,), ff_ema_decay=0.99
+)

@@ -1,0 +1,222 @@
+"""The continual suites' combined JSON, their Markdown table and their plots.
+
+:func:`combine` turns a suite's run records back into the combined ``--out`` JSON the
+continual suites have always written: ``results`` holds one entry per (scenario, method) with
+its per-seed ``runs`` (``runs[].summary[view].average_accuracy``, ``runs[].R``, ...), the mean
+accuracy matrix ``R_mean`` and each metric's mean and standard deviation over seeds.
+
+:func:`plot_results` draws the accuracy-matrix heat maps and the accuracy along the stream from
+those entries: ``python -m benchmarks.continual_report COMBINED.json`` writes them next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+__all__ = ["combine", "main", "markdown_table", "plot_results"]
+
+
+def _mean_std(values: list[float | None]) -> dict[str, float | None]:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return {"mean": None, "std": None}
+    return {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+
+
+def _entries(cfg: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per (scenario, method), scenarios in run order, methods in config order."""
+    grouped: dict[tuple[str, str], dict[str, Any]] = {}
+    scenario_rank: dict[str, int] = {}
+    for record in records:
+        for name, result in record["details"]["scenarios"].items():
+            scenario_rank.setdefault(name, len(scenario_rank))
+            entry = grouped.setdefault(
+                (name, record["method"]),
+                {"scenario": name, "method": record["method"], "views": [], "runs": []},
+            )
+            entry["views"] = list(result["views"])
+            run = {k: v for k, v in result.items() if k != "views"}
+            entry["runs"].append({**run, "seed": record["seed"]})
+    method_rank = {m: i for i, m in enumerate(cfg.methods)}
+    order = sorted(
+        grouped,
+        key=lambda k: (scenario_rank[k[0]], method_rank.get(k[1], len(method_rank)), k[1]),
+    )
+    out = []
+    for key in order:
+        entry = grouped[key]
+        runs = sorted(entry["runs"], key=lambda r: r["seed"])
+        entry["runs"] = runs
+        views = entry["views"]
+        entry["R_mean"] = {v: np.mean([r["R"][v] for r in runs], axis=0).tolist() for v in views}
+        entry["metrics"] = {
+            v: {m: _mean_std([r["summary"][v][m] for r in runs]) for m in runs[0]["summary"][v]}
+            for v in views
+        }
+        entry["prequential_accuracy"] = _mean_std([r["prequential_accuracy"] for r in runs])
+        entry["frames_per_s"] = _mean_std([r["frames_per_s"] for r in runs])
+        entry["stored_frames"] = max(r["stored_frames"] for r in runs)
+        out.append(entry)
+    return out
+
+
+def combine(
+    suite: str, cfg: Any, records: list[dict[str, Any]], console: Console
+) -> dict[str, Any]:
+    """The combined JSON of a continual suite from its run records (in run order)."""
+    entries = _entries(cfg, records)
+    table = markdown_table(entries)  # the lab has printed the summary; this one is per view
+    env = records[0]["environment"]
+    keep = ("device", "device_name", "torch", "ffstream", "python")
+    return {
+        "suite": suite,
+        "preset": records[0]["preset"],
+        "quick": records[0]["preset"] == "quick",
+        "date": max(r["environment"]["date"] for r in records),
+        **{k: env.get(k) for k in keep},
+        "config": json.loads(json.dumps(dataclasses.asdict(cfg))),
+        "protocol": (
+            f"online, one pass, batch {cfg.batch_size}, task boundaries not given (EWC alone "
+            f"is told them); memory budget {cfg.memory} frames"
+        ),
+        "results": entries,
+        "table": table,
+        "wall_seconds": sum(r["wall_s"] for r in records),
+    }
+
+
+def _fmt(stat: dict[str, float | None], pct: bool = True) -> str:
+    if stat["mean"] is None:
+        return "-"
+    scale = 100.0 if pct else 1.0
+    text = f"{scale * stat['mean']:.1f}"
+    if stat["std"]:
+        text += f" ± {scale * stat['std']:.1f}"
+    return text
+
+
+def markdown_table(entries: list[dict[str, Any]]) -> str:
+    """One row per (view, method): accuracy metrics in percent, mean ± std over seeds."""
+    lines = [
+        "| scenario | method | avg acc % | forgetting | BWT | FWT | prequential % | frames/s |"
+        " stored |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [(view, e) for e in entries for view in e["views"]]
+    for view, e in sorted(rows, key=lambda r: r[0]):
+        m = e["metrics"][view]
+        fps = e["frames_per_s"]["mean"]
+        lines.append(
+            f"| {view} | {e['method']} | {_fmt(m['average_accuracy'])} | "
+            f"{_fmt(m['forgetting'])} | {_fmt(m['backward_transfer'])} | "
+            f"{_fmt(m['forward_transfer'])} | {_fmt(e['prequential_accuracy'])} | "
+            f"{fps:.0f} | {e['stored_frames']} |"
+            if fps is not None
+            else f"| {view} | {e['method']} | {_fmt(m['average_accuracy'])} |" + " - |" * 6
+        )
+    return "\n".join(lines)
+
+
+def _heatmaps(plt, entries, views, methods, path: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    by_key = {(v, e["method"]): e for e in entries for v in e["views"]}
+    fig, axes = plt.subplots(
+        len(views), len(methods), figsize=(3.2 * len(methods), 3.0 * len(views)), squeeze=False
+    )
+    for r, view in enumerate(views):
+        for c, method in enumerate(methods):
+            ax = axes[r][c]
+            entry = by_key.get((view, method))
+            if entry is None:
+                ax.axis("off")
+                continue
+            R = np.asarray(entry["R_mean"][view])
+            ax.imshow(R, vmin=0, vmax=1, cmap="viridis")
+            if len(R) <= 10:
+                for i in range(len(R)):
+                    for j in range(len(R)):
+                        color = "w" if R[i, j] < 0.6 else "k"
+                        text = f"{100 * R[i, j]:.0f}"
+                        ax.text(j, i, text, ha="center", va="center", fontsize=6, color=color)
+            ax.set_title(f"{view}\n{method}", fontsize=8)
+            ax.set_xlabel("test task j", fontsize=7)
+            ax.set_ylabel("trained through task i", fontsize=7)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # task numbers, not 2.5
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _stream(plt, entries, views, methods, path: str) -> None:
+    from matplotlib.ticker import EngFormatter
+
+    by_key = {(v, e["method"]): e for e in entries for v in e["views"]}
+    fig, axes = plt.subplots(1, len(views), figsize=(4.5 * len(views), 3.4), squeeze=False)
+    for c, view in enumerate(views):
+        ax = axes[0][c]
+        for method in methods:
+            entry = by_key.get((view, method))
+            if entry is None or not entry["runs"][0]["curve"]:
+                continue
+            length = min(len(r["curve"]) for r in entry["runs"])
+            frames = [p["frames"] for p in entry["runs"][0]["curve"][:length]]
+            accs = np.mean([[p[view] for p in r["curve"][:length]] for r in entry["runs"]], 0)
+            ax.plot(frames, accs, label=method)
+        ax.set_title(view, fontsize=9)
+        ax.set_xlabel("frames seen")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 600k, not 600000 run together
+        ax.set_ylabel("mean test accuracy, tasks so far")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_results(entries: list[dict[str, Any]], out: str | Path, console: Console) -> list[str]:
+    """Accuracy-matrix heat maps and accuracy along the stream, as PNGs next to ``out``
+    (``<stem>-heatmaps.png``, ``<stem>-stream.png``); none without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        console.print("matplotlib is not installed, so no plots were written")
+        return []
+    stem = Path(out).with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    views = sorted({v for e in entries for v in e["views"]})
+    methods = list(dict.fromkeys(e["method"] for e in entries))
+    paths = [f"{stem}-heatmaps.png", f"{stem}-stream.png"]
+    _heatmaps(plt, entries, views, methods, paths[0])
+    _stream(plt, entries, views, methods, paths[1])
+    for p in paths:
+        console.print(f"wrote {p}")
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Draw the plots of a continual suite's combined JSON next to it."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.continual_report", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("combined", help="a split-, permuted- or rotated-mnist --out JSON")
+    args = parser.parse_args(argv)
+    entries = json.loads(Path(args.combined).read_text())["results"]
+    plot_results(entries, args.combined, Console())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
