@@ -1,4 +1,4 @@
-"""Small helpers shared by the benchmark suites: environment, data, schedule, timing, progress.
+"""Small helpers shared by the benchmark suites: data, schedule, timing, progress, training.
 
 Each suite stays readable top to bottom (CleanRL style); only what would otherwise be copied
 between suites lives here.
@@ -6,13 +6,8 @@ between suites lives here.
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import os
-import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -28,24 +23,15 @@ from rich.progress import (
 )
 from torch import nn
 
-import ffstream
-from ffstream._checks import check_ema_decay
 from ffstream.data import load_mnist, to_unit_float
 
 __all__ = [
-    "add_data_arguments",
-    "add_data_source_arguments",
-    "add_ema_decay_argument",
     "data_summary",
-    "apply_threads",
-    "ema_decay_override",
-    "device_name",
     "error_pct",
     "ffcode_lr_factor",
     "load_frames",
     "load_splits",
     "make_progress",
-    "result_skeleton",
     "set_lr",
     "sync",
     "time_backprop_epoch",
@@ -54,38 +40,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------- environment
-def device_name(device: str | torch.device) -> str:
-    """A human-readable name of ``device``: the GPU model, or the CPU model and core count."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
-
-
-def result_skeleton(suite: str, device: str, quick: bool, config: Any) -> dict[str, Any]:
-    """The fields every suite's JSON starts with: what ran, where, when, with which config."""
-    return {
-        "suite": suite,
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "device": str(device),
-        "device_name": device_name(device),
-        "torch": torch.__version__,
-        "ffstream": ffstream.__version__,
-        "python": platform.python_version(),
-        "quick": bool(quick),
-        "config": asdict(config),
-    }
-
-
 def sync(device: str | torch.device) -> None:
     """Wait for queued GPU work, so wall-clock timings measure the work itself."""
     if torch.device(device).type == "cuda":
@@ -93,90 +47,6 @@ def sync(device: str | torch.device) -> None:
 
 
 # ---------------------------------------------------------------------------- data
-def add_data_source_arguments(parser) -> None:
-    """``--data`` and ``--no-verify``: where every MNIST suite finds its files."""
-    parser.add_argument(
-        "--data",
-        default=None,
-        help="folder holding the MNIST IDX files (default: $FFSTREAM_DATA, else ~/.cache/ffstream)",
-    )
-    parser.add_argument(
-        "--no-verify",
-        dest="verify",
-        action="store_false",
-        help="skip the SHA-256 check of the files (only for your own files in the IDX format)",
-    )
-
-
-def add_data_arguments(parser) -> None:
-    """The data source plus ``--val``, ``--limit`` and ``--threads`` of the offline suites."""
-    add_data_source_arguments(parser)
-    parser.add_argument(
-        "--val",
-        type=int,
-        default=None,
-        metavar="N",
-        help="hold out N training frames as a validation set (for tuning; default per config)",
-    )
-    parser.add_argument(
-        "--limit",
-        type=int,
-        default=None,
-        metavar="N",
-        help="use only the first N training and test frames (smoke tests)",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        metavar="N",
-        help="torch CPU threads (default: torch's choice; 1 is faster on a busy shared machine)",
-    )
-
-
-# ---------------------------------------------------------------------------- options
-def _decay_or_none(text: str) -> float | str:
-    """A weight-average decay in [0, 1), or ``"none"``."""
-    if text.strip().lower() == "none":
-        return "none"
-    try:
-        value = float(text)
-        check_ema_decay(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"give a decay in [0, 1) or 'none', got {text!r}"
-        ) from None
-    return value
-
-
-def add_ema_decay_argument(parser, default: float | None, who: str) -> None:
-    """``--ff-ema-decay``: the decay of the weight average that predicts (``none``: no average).
-
-    Read it back with :func:`ema_decay_override`.
-    """
-    parser.add_argument(
-        "--ff-ema-decay",
-        type=_decay_or_none,
-        default=None,
-        help=f"decay of the weight average that predicts in {who} ({default}); 'none' predicts "
-        "with the latest weights",
-    )
-
-
-def ema_decay_override(args) -> dict[str, float | None]:
-    """``{"ff_ema_decay": value}`` when ``--ff-ema-decay`` was given, else nothing."""
-    value = getattr(args, "ff_ema_decay", None)
-    if value is None:
-        return {}
-    return {"ff_ema_decay": None if value == "none" else value}
-
-
-def apply_threads(args) -> None:
-    """Honour ``--threads`` before any work starts."""
-    if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
-
-
 def load_frames(
     root: str | None,
     *,

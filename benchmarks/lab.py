@@ -11,7 +11,8 @@ A suite module defines
   made with ``option(..., select=True)`` through :func:`select` choose which runs happen (seeds,
   methods, streams) and are not part of a run's identity;
 - ``FULL`` and ``QUICK``: the two presets (``--quick`` picks the second);
-- ``runs(cfg) -> list[Run]``: every (method, task, seed) the config asks for, in page order;
+- ``runs(cfg) -> list[Run]``: every (method, task, seed) the config asks for, in page order
+  (``runs(cfg, device)`` when the runs depend on the device, as GPU-only steppers do);
 - ``run_one(cfg, run, ctx) -> dict``: one run; returns ``{"metrics": {name: number}, ...}``
   where anything beside ``metrics`` is kept as the run's details (curves, matrices, timings);
 - ``PAGE``: a :class:`Page`, what BENCHMARKS.md says about the suite;
@@ -30,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -58,6 +60,7 @@ __all__ = [
     "Run",
     "add_suite_arguments",
     "config_identity",
+    "default_results",
     "environment",
     "load_records",
     "preset_of",
@@ -70,6 +73,11 @@ __all__ = [
 SCHEMA = "ffstream-bench/1"
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def default_results() -> Path:
+    """``$FFSTREAM_RESULTS`` if set (the test suite sets it), else ``benchmarks/results``."""
+    return Path(os.environ.get("FFSTREAM_RESULTS") or RESULTS)
 
 
 def select(default: Any, help: str, **kwargs: Any) -> Any:
@@ -142,8 +150,9 @@ def add_suite_arguments(parser, suite: ModuleType) -> None:
     )
     parser.add_argument(
         "--results",
-        default=str(RESULTS),
-        help="folder of the per-run JSON files (default: benchmarks/results)",
+        default=str(default_results()),
+        help="folder of the per-run JSON files (default: $FFSTREAM_RESULTS, else "
+        "benchmarks/results)",
     )
     parser.add_argument(
         "--force", action="store_true", help="rerun runs whose results are already there"
@@ -286,7 +295,8 @@ def _run_all(suite: ModuleType, args, console: Console) -> dict[str, Any]:
     if device != args.device:
         console.print(f"note: {suite.NAME} runs on the {device} (asked for {args.device})")
     ctx = Context(device=device, console=console)
-    runs = suite.runs(cfg)
+    wants_device = "device" in inspect.signature(suite.runs).parameters
+    runs = suite.runs(cfg, device) if wants_device else suite.runs(cfg)
     if not runs:
         raise ValueError(f"this configuration of {suite.NAME} selects no run")
     records = []

@@ -1,5 +1,11 @@
+import os
+import tempfile
+
 import pytest
 import torch
+
+# Suites record every run; tests must never write into the committed benchmarks/results.
+os.environ["FFSTREAM_RESULTS"] = tempfile.mkdtemp(prefix="ffstream-test-results-")
 
 # The test nets are tiny: extra intra-op threads only add contention on small CI machines.
 torch.set_num_threads(1)
@@ -50,8 +56,6 @@ def write_fake_mnist(root, n_train: int, n_test: int):
 
 def fresh_results() -> str:
     """A new, empty results folder: suites resume from records, so tests never share one."""
-    import tempfile
-
     return tempfile.mkdtemp(prefix="ffstream-results-")
 
 

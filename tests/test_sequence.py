@@ -112,13 +112,12 @@ def test_sequence_benchmark_writes_its_json(tmp_path):
     from ffstream import cli
 
     out = tmp_path / "sequence.json"
-    code = cli.main(
-        ["bench", "sequence", "--quick", "--symbols", "200", "--device", "cpu", "--out", str(out)]
-    )
-    assert code == 0
-    runs = json.loads(out.read_text())["runs"]
-    assert {r["schedule"] for r in runs} == {"sleep", "interleaved"}
-    assert all(0.0 <= r["after_sleep"] <= 1.0 and 0.0 < r["chance"] < 0.3 for r in runs)
+    argv = ["bench", "sequence", "--quick", "--symbols", "200", "--device", "cpu"]
+    assert cli.main([*argv, "--out", str(out), "--results", str(tmp_path / "results")]) == 0
+    records = json.loads(out.read_text())["records"]
+    assert {r["method"] for r in records} == {"sleep", "interleaved"}
+    assert all(0.0 <= r["metrics"]["after_sleep"] <= 1.0 for r in records)
+    assert all(0.0 < r["metrics"]["chance"] < 0.3 for r in records)
 
 
 def test_context_ceiling_grows_with_context_and_stays_below_one():
