@@ -236,6 +236,8 @@ def environment(device: str) -> dict[str, Any]:
         "device": str(device),
         "device_name": _device_name(device),
         "threads": torch.get_num_threads(),
+        # other work on the machine slows timings: the 1-minute load average at the run's start
+        "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         **versions,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

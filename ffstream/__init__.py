@@ -21,6 +21,7 @@ from ffstream.ff import (
 from ffstream.stream import (
     EveryN,
     Interleaved,
+    LearnerConfig,
     Manual,
     Observation,
     OnDrift,
@@ -39,6 +40,7 @@ __all__ = [
     "FFNet",
     "Goodness",
     "Interleaved",
+    "LearnerConfig",
     "LinearReadout",
     "Logistic",
     "Manual",

@@ -31,8 +31,9 @@ def as_frames(
     Raises
     ------
     ValueError
-        For non-floating dtypes, NaN or Inf entries, an empty batch, or a shape that matches
-        neither one frame nor a batch of frames.
+        For non-floating dtypes, NaN or Inf entries, frames whose sum of squares overflows the
+        dtype (their RMS normalisation would turn them into zeros), an empty batch, or a shape
+        that matches neither one frame nor a batch of frames.
 
     Examples
     --------
@@ -42,6 +43,10 @@ def as_frames(
     Traceback (most recent call last):
     ...
     ValueError: x contains NaN or Inf (1 non-finite entries); nothing was learned from it
+    >>> as_frames([[3e19, 0.0, 0.0]], (3,), device="cpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: x has 1 frame(s) too large to normalise: the sum of squares overflows ...
     """
     feature_shape = tuple(int(s) for s in feature_shape)
     t = _to_tensor(x, name)
@@ -61,12 +66,26 @@ def as_frames(
         raise ValueError(f"{name} is an empty batch")
     if t.dtype != dtype or t.device != torch.device(device):
         t = t.to(device=device, dtype=dtype)
-    # NaN and Inf survive a sum: one reduction and one sync on the common, clean path. A sum
-    # can also overflow on finite data, so only the full check below decides.
-    bad = 0 if math.isfinite(t.sum()) else int((~torch.isfinite(t)).sum())
+    # NaN and Inf survive a sum of squares: one reduction and one sync on the common, clean
+    # path. The sum can also overflow on finite data, so only the full checks below decide.
+    flat = t.reshape(-1)
+    if math.isfinite(torch.dot(flat, flat)):
+        return t
+    bad = int((~torch.isfinite(t)).sum())
     if bad:
         raise ValueError(
             f"{name} contains NaN or Inf ({bad} non-finite entries); nothing was learned from it"
+        )
+    # Each frame is divided by its root-mean-square: a sum of squares past the largest float
+    # makes that inf and the frame all zeros. Refuse such frames rather than learn zeros.
+    squares = t.reshape(t.shape[0], -1).square().sum(1)
+    overflow = ~torch.isfinite(squares)
+    if bool(overflow.any()):
+        largest = float(t.reshape(t.shape[0], -1)[overflow].abs().max())
+        raise ValueError(
+            f"{name} has {int(overflow.sum())} frame(s) too large to normalise: the sum of "
+            f"squares overflows {t.dtype} (largest |value| {largest:.3g}); rescale the input. "
+            "Nothing was learned from it"
         )
     return t
 

@@ -150,7 +150,8 @@ def test_profile_reports_ffstream_functions():
     sample = [(torch.rand(1, 784), torch.tensor([3]))]
     report = profile_observe(learner, bare, sample, labelled=True, iters=5)
     functions = [r["function"] for r in report["ffstream_by_cumulative"]]
-    assert functions[0] == "ffstream/stream/learner.py:observe"
+    # observe (behind the learner's lock wrapper) is where the library's time goes
+    assert "ffstream/stream/learner.py:observe" in functions[:2]
     assert not any("benchmarks" in f for f in functions)  # the harness is not the library
     assert report["observe_us_profiled"] > 0
     ops = report["aten_ops_per_call"]

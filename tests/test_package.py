@@ -85,3 +85,21 @@ def test_readme_benchmark_numbers_are_on_the_rendered_page():
     assert numbers, "the README's Benchmarks section quotes no number"
     for number in numbers:
         assert number in page, f"README quotes {number}, which BENCHMARKS.md does not hold"
+
+
+def test_package_docstrings_quote_no_measured_percentages():
+    """Measured numbers live on BENCHMARKS.md (rendered from records), never in docstrings."""
+    import ast
+    import re
+
+    for path in (ROOT / "ffstream").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        nodes = [tree] + [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        ]
+        for node in nodes:
+            doc = ast.get_docstring(node) or ""
+            found = re.findall(r"\d+(?:\.\d+)?\s?%", doc)
+            assert not found, f"{path}: docstring quotes {found}"

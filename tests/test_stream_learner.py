@@ -504,8 +504,11 @@ def test_recent_memory_keeps_the_newest_frames_of_a_large_batch():
     assert sorted(memory.frames[:4].view(-1).tolist()) == [6.0, 7.0, 8.0, 9.0]
 
 
-def test_huge_finite_frames_are_accepted():
-    """A frame whose sum overflows float32 is still finite, so it is learned from."""
+def test_huge_finite_frames_are_accepted_while_each_can_be_normalised():
+    """A batch whose sum of squares overflows float32 is learned from if no frame's does.
+
+    (A frame whose own sum of squares overflows is refused: tests/test_learner_safety.py.)
+    """
     learner = small()
-    out = learner.observe([3e38, 3e38] + [0.0] * 10, 0)
-    assert learner.frames_seen == 1 and out.prediction.shape == (1,)
+    out = learner.observe(torch.full((100, 12), 1.5e18), torch.zeros(100, dtype=torch.long))
+    assert learner.frames_seen == 100 and out.prediction.shape == (100,)

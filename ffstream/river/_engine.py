@@ -10,8 +10,9 @@ FF loss instead of autograd. The arithmetic is the one of :class:`ffstream.ff.FF
 activities of the layer below and learns only from its own loss. It can also keep an exponential
 moving average of its weights (Polyak averaging) to predict with.
 
-:class:`RunningStandardizer` keeps Welford's running mean and variance per feature, with a count
-per feature so that features may appear late or be missing from some samples.
+:class:`RunningStandardizer` keeps a winsorised, exponentially weighted mean and variance per
+feature, with a count per feature so that features may appear late or be missing from some
+samples.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ class LeanFF:
         this decay (warmed up as ``min(ema_decay, (1 + t) / (10 + t))`` after ``t`` steps, so
         that it does not remember the random initialisation); ``forward(..., averaged=True)``
         uses it. ``None`` keeps no average.
+    max_step
+        Caps each layer's step size at ``max_step * width / (2 * fan_in)``; ``None`` never caps.
+        Why: the inputs of every layer are RMS-normalised, so an update of step ``lr`` changes
+        a row's pre-activations by about ``2 * lr * fan_in / width`` times its activities. When
+        the fan-in grows (a classifier's one-hot label columns, one per class) that factor
+        grows with it, and past about 2 a single update overshoots: activities blow up or die.
+        The cap bounds the factor by ``max_step`` and leaves smaller steps as they are.
 
     Examples
     --------
@@ -87,6 +95,7 @@ class LeanFF:
         seed: int | None,
         normalize_input: bool = True,
         ema_decay: float | None = None,
+        max_step: float | None = None,
     ):
         check_ema_decay(ema_decay)
         generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
@@ -99,6 +108,7 @@ class LeanFF:
         self.lr = float(lr)
         self.normalize_input = normalize_input
         self.ema_decay = ema_decay
+        self.max_step = max_step
         self.steps = 0
         keep = ema_decay is not None
         self.avg_weights = [w.clone() for w in self.weights] if keep else None
@@ -120,7 +130,8 @@ class LeanFF:
 
     def __setstate__(self, state: dict) -> None:
         # Nets pickled before weight averaging existed keep none.
-        state = {"ema_decay": None, "steps": 0, "avg_weights": None, "avg_biases": None, **state}
+        old = {"ema_decay": None, "steps": 0, "avg_weights": None, "avg_biases": None}
+        state = {**old, "max_step": None, **state}
         self.__dict__.update(state)
         self._make_views()
 
@@ -162,7 +173,8 @@ class LeanFF:
         """One local SGD step per layer, given ``dL/dgoodness`` per row for every layer.
 
         ``goodness = mean(h ** 2)`` so ``dL/dpre = dL/dg * 2 h / width`` (zero where the ReLU is
-        off); no gradient crosses a layer boundary.
+        off); no gradient crosses a layer boundary. The step of each layer is ``lr``, capped
+        by ``max_step``.
         """
         if not all(np.isfinite(h).all() for h in acts):
             raise FloatingPointError(
@@ -170,7 +182,10 @@ class LeanFF:
                 "smaller lr. This update was not applied."
             )
         for w, b, a, h, dg in zip(self._w, self._b, ins, acts, dgood):
-            dpre = h * (dg * (2.0 * self.lr / h.shape[1]))[:, None]  # lr * dL/dpre
+            lr = self.lr
+            if self.max_step is not None:
+                lr = min(lr, self.max_step * h.shape[1] / (2.0 * a.shape[1]))
+            dpre = h * (dg * (2.0 * lr / h.shape[1]))[:, None]  # lr * dL/dpre
             w -= dpre.T @ a
             b -= dpre.sum(0)
         self.steps += 1
@@ -230,7 +245,36 @@ def _insert_columns(w: torch.Tensor, at: int, new: torch.Tensor) -> torch.Tensor
 
 
 class RunningStandardizer:
-    """Running mean and variance per feature (Welford), with a count per feature.
+    """Robust, forgetting running mean and variance per feature, with a count per feature.
+
+    The first ``horizon`` samples of a feature are averaged equally (Welford's recursion, in its
+    exponentially weighted form with rate ``1 / count``); after that the rate stays at
+    ``1 / horizon``, an exponentially weighted mean and variance that forget old samples with a
+    time constant of ``horizon`` samples. Once a feature has ``warmup`` samples and has varied,
+    each update is winsorised: a value more than ``winsor`` standard deviations from the mean
+    updates the estimates as if it lay on that bound.
+
+    Why: a plain running mean and variance never forget, so a single wild value (a sensor
+    glitch, a unit error) would shift the mean and inflate the variance for the rest of the
+    stream, squashing every later value of that feature to a constant. Winsorising bounds what
+    one sample can do (no more than a sample ``winsor`` deviations out, which the estimates
+    shed within about ``horizon`` samples), and forgetting lets the scale follow a feature
+    whose range really changes: values that keep landing on the bound widen the variance
+    geometrically, so the estimates catch up within a few hundred samples. Values inside the
+    bound (every value of an ordinary stream) update the estimates as before, and up to
+    ``horizon`` samples the estimates equal the running mean and variance. A feature constant
+    so far has no scale to bound by, so its first change is taken as it is (a sparse feature's
+    first non-zero value sets its scale); so is anything in the first ``warmup`` samples, where
+    the scale is still a guess: a wild value there is shed by forgetting alone.
+
+    Parameters
+    ----------
+    horizon
+        Samples after which the equal average turns into an exponentially weighted one.
+    winsor
+        Bound of each update, in standard deviations from the mean.
+    warmup
+        Samples a feature needs before its updates are winsorised.
 
     Examples
     --------
@@ -240,35 +284,101 @@ class RunningStandardizer:
     ...     s.update(np.array(v))
     >>> s.transform(np.array([3.0, 10.0]), clip=5.0).round(6).tolist()
     [1.0, 0.0]
+
+    One wild value moves a warmed-up feature no further than a value ``winsor`` deviations out:
+
+    >>> rng = np.random.default_rng(0)
+    >>> s = RunningStandardizer()
+    >>> s.grow(1)
+    >>> for value in rng.normal(0.0, 1.0, 500):
+    ...     s.update(np.array([value]))
+    >>> s.update(np.array([1e6]))
+    >>> bool(abs(s.mean[0]) < 0.1 and 0.8 < 1.0 / s.inv_std[0] < 1.3)
+    True
     """
 
-    def __init__(self):
+    def __init__(self, horizon: float = 1000.0, winsor: float = 10.0, warmup: int = 10):
+        self.horizon = horizon
+        self.winsor = winsor
+        self.warmup = warmup
         self.count = np.zeros(0)
         self.mean = np.zeros(0)
-        self.m2 = np.zeros(0)
-        self.inv_std = np.zeros(0)
+        self.var = np.zeros(0)
+        self.inv_std = np.zeros(0)  # stays 0 for a feature never seen: it standardises to 0
+        self.bound = np.zeros(0)  # winsor once a feature is warm and has varied, inf before
+        self.limit = np.zeros(0)  # bound * std: how far the next update may reach
+        self.unbounded = 0  # features whose bound is still inf
+        self.young = True  # some feature has fewer than horizon samples
+
+    def __setstate__(self, state: dict) -> None:
+        if "m2" in state:  # pickled before the estimates were robust: same mean and variance
+            count = state["count"]
+            state["var"] = state.pop("m2") / np.maximum(count, 1.0)
+            self.__init__()
+            self.__dict__.update(state)
+            self.bound = np.full(len(count), np.inf)
+            self.limit = np.full(len(count), np.inf)
+            self.unbounded = len(count)
+            seen = count > 0
+            self._refresh(seen)
+            return
+        self.__dict__.update(state)
 
     def grow(self, n: int) -> None:
         """Track ``n`` more features (appended)."""
-        for name in ("count", "mean", "m2", "inv_std"):
+        for name in ("count", "mean", "var", "inv_std"):
             setattr(self, name, np.concatenate([getattr(self, name), np.zeros(n)]))
+        for name in ("bound", "limit"):
+            setattr(self, name, np.concatenate([getattr(self, name), np.full(n, np.inf)]))
+        self.unbounded += n
 
     def update(self, v: np.ndarray, present: np.ndarray | None = None) -> None:
         """Learn from one sample ``v``; ``present`` masks the features it has (default all)."""
-        if present is None:
-            self.count += 1.0
-            delta = v - self.mean
-            self.mean += delta / self.count
-            self.m2 += delta * (v - self.mean)
-            # A feature constant so far equals its mean exactly, so it standardises to 0.
-            self.inv_std = 1.0 / np.sqrt(self.m2 / self.count + 1e-12)
+        if present is not None or self.unbounded:
+            self._update_some(v, slice(None) if present is None else present)
             return
-        self.count[present] += 1.0
-        delta = v[present] - self.mean[present]
-        self.mean[present] += delta / self.count[present]
-        self.m2[present] += delta * (v[present] - self.mean[present])
-        self.inv_std = 1.0 / np.sqrt(self.m2 / np.maximum(self.count, 1.0) + 1e-12)
-        self.inv_std[self.count == 0] = 0.0  # features never seen standardise to 0
+        # The common case, every feature present and bounded: in place, no masks.
+        self.count += 1.0
+        if self.young:
+            rate = 1.0 / self.count
+            np.maximum(rate, 1.0 / self.horizon, out=rate)
+            self.young = bool(self.count.min() < self.horizon)
+        else:
+            rate = 1.0 / self.horizon
+        delta = v - self.mean
+        np.minimum(delta, self.limit, out=delta)
+        np.maximum(delta, -self.limit, out=delta)
+        step = rate * delta
+        self.mean += step
+        # var_t = (1 - r) (var_{t-1} + r delta^2): Welford's recursion when r = 1 / t.
+        step *= delta
+        self.var += step
+        self.var *= 1.0 - rate
+        std = np.sqrt(self.var + 1e-12)
+        np.divide(1.0, std, out=self.inv_std)
+        np.multiply(std, self.bound, out=self.limit)
+
+    def _update_some(self, v: np.ndarray, at) -> None:
+        count = self.count[at] + 1.0
+        self.count[at] = count
+        rate = np.maximum(1.0 / count, 1.0 / self.horizon)
+        limit = self.limit[at]
+        delta = np.clip(v[at] - self.mean[at], -limit, limit)
+        self.mean[at] += rate * delta
+        self.var[at] = (1.0 - rate) * (self.var[at] + rate * delta * delta)
+        self.young = True
+        self._refresh(at)
+
+    def _refresh(self, at) -> None:
+        """Scale and bounds of the features ``at`` from their mean and variance."""
+        # A feature constant so far equals its mean exactly, so it standardises to 0.
+        std = np.sqrt(self.var[at] + 1e-12)
+        self.inv_std[at] = 1.0 / std
+        if self.unbounded:
+            varied = (self.count >= self.warmup) & (self.var > 0.0)
+            self.bound[varied] = self.winsor
+            self.unbounded = int(np.isinf(self.bound).sum())
+        self.limit[at] = self.bound[at] * std
 
     def transform(
         self, v: np.ndarray, clip: float, present: np.ndarray | None = None

@@ -8,13 +8,13 @@ feature missing from a sample (absent or ``None``) standardises to 0, the runnin
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 
 import numpy as np
 
 from ffstream.river._engine import RunningStandardizer
 
-__all__ = ["FeatureColumns", "as_number"]
+__all__ = ["FeatureColumns", "as_number", "check_features"]
 
 
 def _sort_key(name: Hashable) -> tuple[str, str]:
@@ -22,9 +22,20 @@ def _sort_key(name: Hashable) -> tuple[str, str]:
 
 
 def as_number(name: Hashable, value) -> float:
-    """``value`` of feature ``name`` as a finite float, or ``ValueError`` naming the feature."""
+    """``value`` of feature ``name`` as a finite float, or ``ValueError`` naming the feature.
+
+    >>> as_number("n", 10**400)
+    Traceback (most recent call last):
+    ...
+    ValueError: feature 'n' is an integer too large for a float (1329 bits); rescale it
+    """
     try:
         number = float(value)
+    except OverflowError:
+        bits = f" ({value.bit_length()} bits)" if isinstance(value, int) else ""
+        raise ValueError(
+            f"feature {name!r} is an integer too large for a float{bits}; rescale it"
+        ) from None
     except (TypeError, ValueError):
         raise ValueError(
             f"feature {name!r} has non-numeric value {value!r} of type "
@@ -35,6 +46,18 @@ def as_number(name: Hashable, value) -> float:
             f"feature {name!r} is {number}; features must be finite numbers (use None for missing)"
         )
     return number
+
+
+def check_features(x) -> None:
+    """Refuse a sample that is not a dict of features (river's samples are dicts).
+
+    >>> check_features([1.0, 2.0])
+    Traceback (most recent call last):
+    ...
+    TypeError: a sample must be a dict of feature name -> value, got list
+    """
+    if type(x) is not dict and not isinstance(x, Mapping):
+        raise TypeError(f"a sample must be a dict of feature name -> value, got {type(x).__name__}")
 
 
 class FeatureColumns:
@@ -66,14 +89,16 @@ class FeatureColumns:
     def read(self, x: dict) -> tuple[np.ndarray, np.ndarray | None, list[Hashable]]:
         """Values of the known columns, the mask of present ones (None: all), and new names.
 
-        Raises ``ValueError`` naming the feature for NaN, infinite or non-numeric values, before
-        any state changes. Changes nothing itself.
+        Raises ``ValueError`` naming the feature for NaN, infinite, non-numeric or too large
+        values, and ``TypeError`` for a sample that is not a dict, before any state changes.
+        Changes nothing itself.
         """
+        check_features(x)
         names = self.names
         if len(x) == len(names):  # the common case: the same features as always
             try:
                 v = np.array([x[k] for k in names], dtype=np.float64)
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 pass
             else:
                 if math.isfinite(v.sum()) or bool(np.isfinite(v).all()):

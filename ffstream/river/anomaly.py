@@ -8,7 +8,8 @@ import numpy as np
 from river import base
 
 from ffstream.river._engine import LeanFF, sigmoid
-from ffstream.river._features import FeatureColumns
+from ffstream.river._features import FeatureColumns, check_features
+from ffstream.river._params import check_hidden, check_int, check_positive, check_seed
 
 __all__ = ["FFAnomalyDetector"]
 
@@ -20,10 +21,12 @@ _TEMPERATURE = 4.0
 class FFAnomalyDetector(base.AnomalyDetector):
     """Online anomaly detector: how far a sample's FF goodness falls below the threshold.
 
-    Each sample is standardised online (running mean and variance per feature, clipped to
-    ``±clip``) and a constant entry is appended before the net's RMS normalisation, so the
-    normalised frame still carries the sample's magnitude (as the share of that constant);
-    without it, goodness would ignore how large a deviation is. ``score_one`` returns the mean
+    Each sample is standardised online (a robust, forgetting mean and variance per feature,
+    clipped to ``±clip``; see ``RunningStandardizer`` in ``ffstream.river._engine``: an anomaly,
+    however large, cannot spoil a feature's scale for the samples after it) and a constant entry
+    is appended before the net's RMS normalisation, so the normalised frame still carries the
+    sample's magnitude (as the share of that constant); without it, goodness would ignore how
+    large a deviation is. ``score_one`` returns the mean
     over layers of ``p(unreal) = sigmoid(4 * (1 - goodness))`` (mean goodness, threshold 1): a
     score in ``[0, 1]``, as river's ``metrics.ROCAUC`` expects (it bins scores on ``[0, 1]``).
 
@@ -35,7 +38,11 @@ class FFAnomalyDetector(base.AnomalyDetector):
     long run of positive-only updates from making every input "good".
 
     Features that appear later get new input columns with zero weights; missing features count
-    as their running mean (0 after standardisation).
+    as their running mean (0 after standardisation). Bad input is refused before anything is
+    learned: ``NaN``/``inf``, non-numeric values and integers too large for a float raise
+    ``ValueError`` naming the feature, a sample that is not a dict raises ``TypeError``.
+    Hyper-parameters are checked when the detector is made and again before the net is built
+    (``ValueError`` naming the parameter).
 
     Parameters
     ----------
@@ -46,7 +53,7 @@ class FFAnomalyDetector(base.AnomalyDetector):
     clip
         Standardised values are clipped to ``[-clip, clip]``.
     memory
-        Recent samples kept for the hybrid dreams.
+        Recent samples kept for the hybrid dreams (at least 2: a dream mixes two).
     seed
         Seeds the initial weights and the dreams.
 
@@ -82,6 +89,7 @@ class FFAnomalyDetector(base.AnomalyDetector):
         self.clip = clip
         self.memory = memory
         self.seed = seed
+        self._check_params()
         self._columns = FeatureColumns()
         self._net: LeanFF | None = None
         self._memory = np.zeros((0, 0))
@@ -92,6 +100,14 @@ class FFAnomalyDetector(base.AnomalyDetector):
     def _unit_test_params(cls):
         yield {"hidden": (16,), "seed": 42}
         yield {"hidden": (16, 16), "memory": 32, "seed": 42}
+
+    def _check_params(self) -> None:
+        """Raise ``ValueError`` naming the first bad hyper-parameter; changes nothing."""
+        check_hidden(self.hidden)
+        check_positive("lr", self.lr)
+        check_positive("clip", self.clip)
+        check_int("memory", self.memory, 2)
+        check_seed(self.seed)
 
     @property
     def _is_stochastic(self) -> bool:
@@ -110,6 +126,7 @@ class FFAnomalyDetector(base.AnomalyDetector):
 
     def score_one(self, x: dict) -> float:
         if self._net is None:
+            check_features(x)
             return 0.0
         _, u, _ = self._standardised(x)
         _, _, good = self._net.forward(self._frame(u))
@@ -117,6 +134,8 @@ class FFAnomalyDetector(base.AnomalyDetector):
 
     def learn_one(self, x: dict) -> None:
         _, _, new = self._columns.read(x)  # validates x before anything changes
+        if self._net is None:
+            self._check_params()  # parameters may have been set by hand since __init__
         if new:
             at = len(self._columns)
             self._columns.add(new)

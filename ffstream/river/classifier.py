@@ -10,19 +10,25 @@ from river import base
 
 from ffstream._checks import check_ema_decay
 from ffstream.river._engine import LeanFF, sigmoid
-from ffstream.river._features import FeatureColumns
+from ffstream.river._features import FeatureColumns, check_features
+from ffstream.river._params import check_hidden, check_label, check_positive, check_seed
 
 __all__ = ["FFClassifier"]
+
+#: Largest factor by which one update may change a row's pre-activations relative to its
+#: activities (``LeanFF``'s ``max_step``): above about 2 a positive update overshoots.
+_MAX_STEP = 2.0
 
 
 class FFClassifier(base.Classifier):
     """Online Forward-Forward classifier for river feature dicts.
 
-    Each sample is standardised online (running mean and variance per feature, clipped to
-    ``±clip``), and every known class is written into its own copy of the frame as a one-hot
-    overlay (Hinton 2022). The net scores each copy by its goodness (mean square of each layer's
-    ReLU activities, threshold 1): the most "good" label is the prediction and the softmax of the
-    goodness over labels is ``predict_proba_one``.
+    Each sample is standardised online (a robust, forgetting mean and variance per feature,
+    clipped to ``±clip``; see ``RunningStandardizer`` in ``ffstream.river._engine``: one wild
+    value cannot spoil a feature for good), and every known class is written into its own copy
+    of the frame as a one-hot overlay (Hinton 2022). The net scores each copy by its goodness
+    (mean square of each layer's ReLU activities, threshold 1): the most "good" label is the
+    prediction and the softmax of the goodness over labels is ``predict_proba_one``.
 
     ``learn_one`` makes one local FF update of every layer, interleaved as in Hinton's recipe:
     the copy with the true label is pushed up (positive), the copies with wrong labels are pushed
@@ -41,14 +47,16 @@ class FFClassifier(base.Classifier):
     (predictions are unchanged until it is learned from); a missing feature (absent or ``None``)
     counts as its running mean, i.e. 0 after standardisation. A class seen for the first time gets
     a new one-hot column with fresh random weights, which only the new class's copy of the frame
-    reads, so what was learned for the other classes is kept.
+    reads, so what was learned for the other classes is kept. Each class adds an input column,
+    so the step of the first layer is capped to keep one update from overshooting when there
+    are many classes (``max_step`` of ``LeanFF``); with few classes the cap is above ``lr``.
 
     Parameters
     ----------
     hidden
         Widths of the FF layers.
     lr
-        Step size of the local SGD updates.
+        Step size of the local SGD updates (capped per layer as above).
     label_strength
         Value of the one-hot label entry (inputs are standardised, so 1 is one standard deviation).
     clip
@@ -74,9 +82,14 @@ class FFClassifier(base.Classifier):
     -----
     The per-sample path runs closed-form local gradients on numpy views of the torch weights
     (see ``ffstream.river._engine``): torch's per-operation dispatch would cost more than the
-    whole update of a net this small. ``NaN``/``inf`` or non-numeric values raise ``ValueError``
-    naming the feature, before anything is learned. An ``lr`` so large that the activities
-    overflow raises ``FloatingPointError`` before that update is applied.
+    whole update of a net this small.
+
+    Bad input is refused before anything is learned: ``NaN``/``inf``, non-numeric values and
+    integers too large for a float raise ``ValueError`` naming the feature; a sample that is not
+    a dict raises ``TypeError``; a missing label (``None`` or ``NaN``) raises ``ValueError``.
+    Hyper-parameters are checked when the estimator is made and again before the net is built
+    (``ValueError`` naming the parameter). Activities that overflow anyway raise
+    ``FloatingPointError`` before that update is applied.
 
     See Also
     --------
@@ -95,13 +108,13 @@ class FFClassifier(base.Classifier):
         ema_decay: float | None = 0.99,
         seed: int | None = 0,
     ):
-        check_ema_decay(ema_decay)
         self.hidden = hidden
         self.lr = lr
         self.label_strength = label_strength
         self.clip = clip
         self.ema_decay = ema_decay
         self.seed = seed
+        self._check_params()
         self._columns = FeatureColumns()
         self._classes: list[Hashable] = []
         self._class_index: dict[Hashable, int] = {}
@@ -120,6 +133,14 @@ class FFClassifier(base.Classifier):
     def _is_stochastic(self) -> bool:
         return True
 
+    def _check_params(self) -> None:
+        """Raise ``ValueError`` naming the first bad hyper-parameter; changes nothing."""
+        check_hidden(self.hidden)
+        for name in ("lr", "label_strength", "clip"):
+            check_positive(name, getattr(self, name))
+        check_ema_decay(self.ema_decay)
+        check_seed(self.seed)
+
     # ------------------------------------------------------------------ state
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -133,6 +154,7 @@ class FFClassifier(base.Classifier):
             lr=self.lr,
             seed=self.seed if self.seed is not None else int(self._rng.integers(2**31)),
             ema_decay=self.ema_decay,
+            max_step=_MAX_STEP,
         )
         self._make_rows()
 
@@ -175,6 +197,7 @@ class FFClassifier(base.Classifier):
 
     def predict_proba_one(self, x: dict) -> dict[Hashable, float]:
         if self._net is None:
+            check_features(x)
             return {c: 1.0 / len(self._classes) for c in self._classes}
         out = self._forward(x, averaged=self.ema_decay is not None)
         score = sum(out[4] if out[5] is None else out[5]).tolist()
@@ -187,6 +210,9 @@ class FFClassifier(base.Classifier):
     # ------------------------------------------------------------------ learning
     def learn_one(self, x: dict, y: Hashable) -> None:
         v, present, new = self._columns.read(x)  # validates x before anything changes
+        check_label(y)
+        if self._net is None:
+            self._check_params()  # parameters may have been set by hand since __init__
         if y not in self._class_index:
             self._add_class(y)
         if new:
@@ -208,8 +234,8 @@ class FFClassifier(base.Classifier):
         num_classes = len(self._classes)
         if num_classes > 2:  # hard negatives in expectation: weight wrong labels by belief
             score = sum(good)
+            score[target] = -math.inf  # the softmax over the wrong labels only: its top is 1
             weight = np.exp(score - score.max())
-            weight[target] = 0.0
             weight /= weight.sum()
         # dL/dgoodness of the logistic FF loss: softplus(g - 1) for negatives (push below the
         # threshold), softplus(1 - g) for the positive (push above): sign * sigmoid(sign * (g - 1)).

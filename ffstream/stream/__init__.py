@@ -1,5 +1,6 @@
 """Streaming FF: the learner, its memories, dreams and sleep schedules."""
 
+from ffstream.stream.config import LearnerConfig
 from ffstream.stream.dreams import (
     CallableDreams,
     Dreams,
@@ -20,6 +21,7 @@ __all__ = [
     "HybridDreams",
     "Interleaved",
     "LangevinDreams",
+    "LearnerConfig",
     "Manual",
     "Memory",
     "Observation",

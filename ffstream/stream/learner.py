@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -12,17 +14,24 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ffstream._checks import (
-    as_frames,
-    as_labels,
-    check_ema_decay,
-    check_pixel_shift,
-    check_share,
-)
+from ffstream._checks import as_frames, as_labels
 from ffstream.data.transforms import random_shift
 from ffstream.ff import FFNet, Goodness, LinearReadout, OneHotAppend
 from ffstream.ff.negatives import hard_wrong_labels
-from ffstream.stream.checkpoint import from_spec, load_checkpoint, save_checkpoint, to_spec
+from ffstream.stream._learner_state import (
+    apply_learner_state,
+    check_learner_state,
+    learner_state,
+    saved_config,
+)
+from ffstream.stream.checkpoint import (
+    as_current,
+    envelope,
+    from_spec,
+    read_learner_checkpoint,
+    write_learner_checkpoint,
+)
+from ffstream.stream.config import LearnerConfig
 from ffstream.stream.dreams import Dreams, HybridDreams, WrongLabelDreams
 from ffstream.stream.memory import ClassBalancedMemory, RecentMemory, ReservoirMemory
 from ffstream.stream.schedules import EveryN, Schedule
@@ -51,6 +60,17 @@ class Observation:
     novelty: torch.Tensor
     prediction: torch.Tensor | None
     slept: bool
+
+
+def _locked(method):
+    """Run ``method`` holding the learner's lock, so concurrent calls take turns."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 def _resolve_device(device: str | torch.device | None) -> torch.device:
@@ -160,6 +180,14 @@ class StreamLearner:
     outweighs the other; and each dream is made from the very memory it is contrasted with (the
     same frame with a wrong label), so the contrast is as small as the change the dream made.
 
+    One learner may be shared by threads: :meth:`observe`, :meth:`sleep`, :meth:`predict`,
+    :meth:`predict_proba`, :meth:`score`, :meth:`class_scores`, :meth:`state_dict`,
+    :meth:`save` and :meth:`load_state_dict` hold the learner's re-entrant lock, so concurrent
+    calls take turns (they are serialised, not run in parallel).
+
+    Its hyper-parameters live in :attr:`config`, a checked :class:`LearnerConfig` (also made
+    directly and passed to :meth:`from_config`); ``learner.config["lr"]`` reads it like a dict.
+
     Examples
     --------
     >>> learner = StreamLearner(in_features=4, num_classes=2, hidden=(16, 16), seed=0)
@@ -198,84 +226,66 @@ class StreamLearner:
         device: str | torch.device | None = "auto",
         seed: int | None = 0,
     ):
-        self.frame_shape = (in_features,) if isinstance(in_features, int) else tuple(in_features)
+        # Every argument but the three objects below is a hyper-parameter: LearnerConfig's.
+        options = {k: v for k, v in locals().items() if k in LearnerConfig.__dataclass_fields__}
+        self._build(LearnerConfig(**options), schedule, dreams, device)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: LearnerConfig,
+        *,
+        schedule: Schedule | None = None,
+        dreams: Dreams | None = None,
+        device: str | torch.device | None = "auto",
+    ) -> StreamLearner:
+        """A learner with the hyper-parameters of ``config`` (a :class:`LearnerConfig`).
+
+        Examples
+        --------
+        >>> cfg = LearnerConfig(in_features=4, num_classes=2, hidden=(16,))
+        >>> StreamLearner.from_config(cfg, device="cpu").config == cfg
+        True
+        """
+        if not isinstance(config, LearnerConfig):
+            raise ValueError(f"config must be a LearnerConfig, got {type(config).__name__}")
+        learner = cls.__new__(cls)
+        learner._build(config, schedule, dreams, device)
+        return learner
+
+    def _build(self, cfg: LearnerConfig, schedule, dreams, device) -> None:
+        """Make every part from the (already checked) config."""
+        self._lock = threading.RLock()
+        self.config = cfg
+        self.frame_shape = cfg.in_features
         self.num_features = math.prod(self.frame_shape)
-        if num_classes is not None and num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2 or None, got {num_classes}")
-        if predict_with not in ("goodness", "readout"):
-            raise ValueError(f"predict_with must be 'goodness' or 'readout', got {predict_with!r}")
-        if goodness_layers not in ("all", "above-first"):
-            raise ValueError(
-                f"goodness_layers must be 'all' or 'above-first', got {goodness_layers!r}"
-            )
-        if balanced_memory and not num_classes:
-            raise ValueError("balanced_memory needs labels: give num_classes")
-        check_share(long_term_share, "long_term_share")
-        if sleep_batch < 1:
-            raise ValueError(f"sleep_batch must be at least 1 frame, got {sleep_batch}")
-        check_pixel_shift(replay_shift, "replay_shift")
-        if replay_shift and len(self.frame_shape) < 2:
-            raise ValueError(
-                f"replay_shift needs image frames: give in_features as (height, width) or "
-                f"(channels, height, width), got {self.frame_shape}"
-            )
-        if readout_learns not in ("always", "asleep"):
-            raise ValueError(f"readout_learns must be 'always' or 'asleep', got {readout_learns!r}")
-        if readout_batch is not None and readout_batch < 1:
-            raise ValueError(f"readout_batch must be at least 1 frame or None, got {readout_batch}")
-        if readout_batch is not None and readout_learns != "asleep":
-            raise ValueError(
-                "readout_batch sets the asleep readout's batch: it needs readout_learns='asleep' "
-                "(with 'always' the readout learns from the replayed sleep batch)"
-            )
-        check_ema_decay(ema_decay)
-        self.num_classes = num_classes
+        self.num_classes = num_classes = cfg.num_classes
         self.device = _resolve_device(device)
-        self.config = dict(
-            in_features=list(self.frame_shape),
-            num_classes=num_classes,
-            hidden=list(hidden),
-            memory_capacity=memory_capacity,
-            balanced_memory=balanced_memory,
-            recent_capacity=recent_capacity,
-            long_term_share=long_term_share,
-            replay=replay,
-            sleep_batch=sleep_batch,
-            replay_shift=replay_shift,
-            lr=lr,
-            readout_lr=readout_lr,
-            readout_learns=readout_learns,
-            readout_batch=readout_batch,
-            optimizer=optimizer,
-            momentum=momentum,
-            goodness=goodness,
-            predict_with=predict_with,
-            goodness_layers=goodness_layers,
-            ema_decay=ema_decay,
-            seed=seed,
-        )
+        # Without a seed, a fresh one from the OS: the process-wide RNG is never read or reseeded.
+        seed = cfg.seed if cfg.seed is not None else torch.Generator().seed()
         self.generator = torch.Generator()
-        self.generator.manual_seed(seed if seed is not None else torch.seed())
+        self.generator.manual_seed(seed)
         label_inputs = num_classes or 0  # labels are appended to the features, never overlaid
         self.net = FFNet.mlp(
-            [self.num_features + label_inputs, *hidden],
+            [self.num_features + label_inputs, *cfg.hidden],
             seed=seed,
             device=self.device,
-            lr=lr,
-            optimizer=optimizer,
-            momentum=momentum,
-            goodness=Goodness(goodness),
+            lr=cfg.lr,
+            optimizer=cfg.optimizer,
+            momentum=cfg.momentum,
+            goodness=Goodness(cfg.goodness),
         )
         self.encoding = OneHotAppend(num_classes) if num_classes else None
         self._thresholds = torch.tensor(
-            [self.net.goodness_fn.threshold_for(width) for width in hidden], device=self.device
+            [self.net.goodness_fn.threshold_for(width) for width in cfg.hidden], device=self.device
         )
         self.readout = None
         if num_classes:
+            hidden = cfg.hidden
             width = sum(hidden[1:]) if len(hidden) > 1 else hidden[0]
-            self.readout = LinearReadout(width, num_classes, lr=readout_lr).to(self.device)
+            self.readout = LinearReadout(width, num_classes, lr=cfg.readout_lr).to(self.device)
         self.schedule = schedule if schedule is not None else EveryN(1000)
-        if readout_learns == "asleep" and self.schedule.interleaved:
+        if cfg.readout_learns == "asleep" and self.schedule.interleaved:
             raise ValueError(
                 "readout_learns='asleep' needs a schedule that sleeps (not Interleaved)"
             )
@@ -286,20 +296,18 @@ class StreamLearner:
         )
         if self.dreams.needs_labels and not num_classes:
             raise ValueError(f"{type(self.dreams).__name__} needs num_classes")
-        self.memory = (
-            ClassBalancedMemory(memory_capacity)
-            if balanced_memory
-            else ReservoirMemory(memory_capacity)
-        )
-        self.recent = RecentMemory(recent_capacity)
-        self.long_term_share = long_term_share
-        self.replay = replay
-        self.sleep_batch = sleep_batch
-        self.replay_shift = replay_shift
-        self.predict_with = predict_with
-        self.goodness_layers = goodness_layers
-        self.readout_learns = readout_learns
-        self.readout_batch = readout_batch if readout_batch is not None else sleep_batch
+        capacity = cfg.memory_capacity
+        balanced = cfg.balanced_memory
+        self.memory = ClassBalancedMemory(capacity) if balanced else ReservoirMemory(capacity)
+        self.recent = RecentMemory(cfg.recent_capacity)
+        self.long_term_share = cfg.long_term_share
+        self.replay = cfg.replay
+        self.sleep_batch = cfg.sleep_batch
+        self.replay_shift = cfg.replay_shift
+        self.predict_with = cfg.predict_with
+        self.goodness_layers = cfg.goodness_layers
+        self.readout_learns = cfg.readout_learns
+        self.readout_batch = cfg.readout_batch if cfg.readout_batch is not None else cfg.sleep_batch
         self.frames_seen = 0
         self.sleeps = 0
         self.awake_updates = 0  # since the last sleep: a full sleep makes as many steps
@@ -308,10 +316,19 @@ class StreamLearner:
         if self.readout is not None:
             self._learning["readout"] = self.readout
         self.averaged = None
-        if ema_decay is not None:
+        if cfg.ema_decay is not None:
             self.averaged = AveragedModel(
-                self._learning, multi_avg_fn=get_ema_multi_avg_fn(ema_decay)
+                self._learning, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)
             )
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_lock"]  # a lock cannot be pickled or copied: each copy gets its own
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ input
     def check_frames(self, x, name: str = "x") -> torch.Tensor:
@@ -348,6 +365,7 @@ class StreamLearner:
     def _novelty(self, goodness: torch.Tensor) -> torch.Tensor:
         return F.softplus(self._thresholds - goodness).sum(1)
 
+    @_locked
     def class_scores(self, x: torch.Tensor, *, latest: bool = False) -> torch.Tensor:
         """Class scores (logits) of flat frames, shape ``(batch, num_classes)``.
 
@@ -368,6 +386,7 @@ class StreamLearner:
         first = 1 if self.goodness_layers == "above-first" and goodness.shape[1] > 1 else 0
         return goodness[:, first:].sum(1).view(self.num_classes, x.shape[0]).T
 
+    @_locked
     def predict_proba(self, x) -> torch.Tensor:
         """Class probabilities for one frame or a batch, shape ``(batch, num_classes)``.
 
@@ -377,10 +396,12 @@ class StreamLearner:
         """
         return torch.softmax(self.class_scores(self.check_frames(x)), dim=1)
 
+    @_locked
     def predict(self, x) -> torch.Tensor:
         """Most likely class of one frame or a batch, shape ``(batch,)``."""
         return self.class_scores(self.check_frames(x)).argmax(1)
 
+    @_locked
     @torch.no_grad()
     def score(self, x) -> torch.Tensor:
         """Novelty of each frame: ``-log p(real)`` summed over layers; higher = more unfamiliar.
@@ -412,6 +433,7 @@ class StreamLearner:
         return torch.cat([x, x_old]), labels
 
     # ------------------------------------------------------------------ learning
+    @_locked
     def observe(self, x, y=None) -> Observation:
         """Learn from one frame or a batch: predict first, then a positive update (awake).
 
@@ -477,6 +499,7 @@ class StreamLearner:
             self.memory.add(x, labels, self.generator)
         return self.dreams.generate(self, x, labels)
 
+    @_locked
     def sleep(self, steps: int | None = None) -> int:
         """Run a sleep phase now: ``steps`` negative updates on dreams. Returns the steps made.
 
@@ -522,67 +545,46 @@ class StreamLearner:
         self.readout.step(self.net.features(self.encoding.neutral(x)), y)
 
     # ------------------------------------------------------------------ checkpoints
+    @_locked
     def state_dict(self) -> dict:
-        """Everything needed to continue bit-identically: plain data and tensors only."""
-        return {
-            "config": self.config,
-            "schedule": to_spec(self.schedule),
-            "dreams": to_spec(self.dreams),
-            "net": self.net.state_dict(),
-            "net_optimizer": self.net.optimizer.state_dict(),
-            "readout": None if self.readout is None else self.readout.state_dict(),
-            "readout_optimizer": None
-            if self.readout is None
-            else self.readout.optimizer.state_dict(),
-            "averaged": None if self.averaged is None else self.averaged.state_dict(),
-            "memory": self.memory.state_dict(),
-            "recent": self.recent.state_dict(),
-            "schedule_state": self.schedule.state_dict(),
-            "generator": self.generator.get_state(),
-            "cpu_rng": torch.get_rng_state(),
-            "counters": {
-                "frames_seen": self.frames_seen,
-                "sleeps": self.sleeps,
-                "awake_updates": self.awake_updates,
-            },
-        }
+        """Everything needed to continue bit-identically, in the checkpoint schema.
 
+        Plain data and tensors only (see :mod:`ffstream.stream.checkpoint`); :meth:`save`
+        adds the checksum when it writes the file.
+        """
+        return envelope("StreamLearner", self.config.to_dict(), learner_state(self))
+
+    @_locked
     def save(self, path) -> None:
-        """Write a checkpoint atomically (temporary file, then rename)."""
-        save_checkpoint(path, self.state_dict())
+        """Write a checkpoint atomically (temporary file, then rename), with its checksum."""
+        write_learner_checkpoint(path, self.state_dict())
 
     @classmethod
     def load(cls, path, *, device=None, schedule=None, dreams=None) -> StreamLearner:
-        """Rebuild a learner from :meth:`save`'s file.
+        """Rebuild a learner from :meth:`save`'s file (or an ffstream 0.1.0 one).
 
         Custom schedules or dream generators cannot live in a safe checkpoint; pass them again
-        (their state is restored into them). ``device`` overrides the saved device.
+        (their state is restored into them). ``device`` overrides the saved device. The file is
+        checked whole (checksum, config, every shape) before it is used; ``ValueError`` names
+        what is wrong. Loading leaves the process-wide torch RNG as it was.
         """
-        state = load_checkpoint(path, map_location="cpu")
-        config = dict(state["config"])
-        config["in_features"] = tuple(config["in_features"])
-        learner = cls(
-            **config,
-            schedule=schedule if schedule is not None else from_spec(state["schedule"]),
-            dreams=dreams if dreams is not None else from_spec(state["dreams"]),
-            device=device,
-        )
-        learner.load_state_dict(state)
+        payload = read_learner_checkpoint(path, "StreamLearner")
+        config = saved_config(payload["config"])
+        state = payload["state"]
+        schedule = schedule if schedule is not None else from_spec(state.get("schedule"))
+        dreams = dreams if dreams is not None else from_spec(state.get("dreams"))
+        with torch.random.fork_rng(devices=[]):  # torch's default layer inits draw globally
+            learner = cls.from_config(config, schedule=schedule, dreams=dreams, device=device)
+        learner.load_state_dict(payload)
         return learner
 
+    @_locked
     def load_state_dict(self, state: dict) -> None:
-        self.net.load_state_dict(state["net"])
-        self.net.optimizer.load_state_dict(state["net_optimizer"])
-        if self.readout is not None:
-            self.readout.load_state_dict(state["readout"])
-            self.readout.optimizer.load_state_dict(state["readout_optimizer"])
-        if self.averaged is not None:
-            self.averaged.load_state_dict(state["averaged"])
-        self.memory.load_state_dict(state["memory"], self.device)
-        self.recent.load_state_dict(state["recent"], self.device)
-        self.schedule.load_state_dict(state["schedule_state"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["cpu_rng"])
-        self.frames_seen = int(state["counters"]["frames_seen"])
-        self.sleeps = int(state["counters"]["sleeps"])
-        self.awake_updates = int(state["counters"]["awake_updates"])
+        """Restore :meth:`state_dict`'s output (or an ffstream 0.1.0 one) into this learner.
+
+        Everything is checked first (config equal to this learner's, every tensor's shape and
+        dtype, memories, counters, generator state): on a mismatch ``ValueError`` names it and
+        the learner is left exactly as it was.
+        """
+        saved = check_learner_state(self, as_current(state, "StreamLearner"))
+        apply_learner_state(self, saved)

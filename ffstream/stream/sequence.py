@@ -23,8 +23,20 @@ import torch
 import torch.nn.functional as F
 
 from ffstream.ff import FFNet
-from ffstream.stream.checkpoint import load_checkpoint, save_checkpoint
+from ffstream.stream.checkpoint import (
+    as_current,
+    envelope,
+    read_learner_checkpoint,
+    write_learner_checkpoint,
+)
 from ffstream.stream.memory import RecentMemory, ReservoirMemory
+from ffstream.stream.state_checks import (
+    check_counters,
+    check_generator_state,
+    check_memory_state,
+    check_optimizer_state,
+    check_tensors,
+)
 
 __all__ = [
     "legal_next_accuracy",
@@ -33,9 +45,6 @@ __all__ = [
     "SequenceLearner",
     "reber_strings",
 ]
-
-#: The tag of :meth:`SequenceLearner.save`'s checkpoints.
-FORMAT = "ffstream.SequenceLearner/1"
 
 #: The Reber alphabet; symbol ``i`` is ``REBER_SYMBOLS[i]``.
 REBER_SYMBOLS = "BTPSXVE"
@@ -464,25 +473,24 @@ class SequenceLearner:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
-        """Everything needed to continue bit-identically: plain data and tensors only."""
-        return {
-            "config": self.config,
+        """Everything needed to continue bit-identically, in the checkpoint schema.
+
+        Plain data and tensors only (see :mod:`ffstream.stream.checkpoint`); :meth:`save`
+        adds the checksum when it writes the file.
+        """
+        state = {
             "net": self.net.state_dict(),
             "net_optimizer": self.net.optimizer.state_dict(),
             "memory": self.memory.state_dict(),
             "recent": self.recent.state_dict(),
             "history": list(self.history),
             "generator": self.generator.get_state(),
-            "counters": {
-                "symbols_seen": self.symbols_seen,
-                "since_sleep": self.since_sleep,
-                "awake_updates": self.awake_updates,
-                "sleeps": self.sleeps,
-            },
+            "counters": {name: getattr(self, name) for name in _COUNTERS},
         }
+        return envelope("SequenceLearner", dict(self.config), state)
 
     def save(self, path) -> None:
-        """Write a checkpoint atomically (temporary file, then rename).
+        """Write a checkpoint atomically (temporary file, then rename), with its checksum.
 
         Examples
         --------
@@ -495,32 +503,78 @@ class SequenceLearner:
         >>> resumed.observe(0) == learner.observe(0), resumed.symbols_seen
         (True, 7)
         """
-        save_checkpoint(path, self.state_dict(), fmt=FORMAT)
+        write_learner_checkpoint(path, self.state_dict())
 
     @classmethod
     def load(cls, path, *, device: str | torch.device | None = None) -> SequenceLearner:
-        """Rebuild a learner from :meth:`save`'s file (safely: no pickled code runs).
+        """Rebuild a learner from :meth:`save`'s file, or an ffstream 0.1.0 one (safely: no
+        pickled code runs, and the whole file is checked before it is used).
 
         ``device`` is where the learner will live (default: the CPU); checkpoints are
-        device-independent.
+        device-independent. Loading leaves the process-wide torch RNG as it was.
         """
-        state = load_checkpoint(path, map_location="cpu", fmt=FORMAT)
-        learner = cls(**state["config"], device=device or "cpu")
-        learner.load_state_dict(state)
+        payload = read_learner_checkpoint(path, "SequenceLearner")
+        try:
+            with torch.random.fork_rng(devices=[]):  # seeding and layer inits touch it
+                learner = cls(**payload["config"], device=device or "cpu")
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: the checkpoint's config is not valid: {err}") from None
+        learner.load_state_dict(payload)
         return learner
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict`'s output into this learner (built with the same config)."""
-        if state["config"] != self.config:
+        """Restore :meth:`state_dict`'s output into this learner (built with the same config).
+
+        Everything is checked first; on a mismatch ``ValueError`` names it and the learner is
+        left exactly as it was.
+        """
+        payload = as_current(state, "SequenceLearner")
+        if payload["config"] != self.config:
             raise ValueError("the checkpoint was made by a SequenceLearner with another config")
-        self.net.load_state_dict(state["net"])
-        self.net.optimizer.load_state_dict(state["net_optimizer"])
-        self.memory.load_state_dict(state["memory"], self.device)
-        self.recent.load_state_dict(state["recent"], self.device)
-        self.history = deque((int(s) for s in state["history"]), maxlen=self.context)
-        self.generator.set_state(state["generator"])
-        counters = state["counters"]
-        self.symbols_seen = int(counters["symbols_seen"])
-        self.since_sleep = int(counters["since_sleep"])
-        self.awake_updates = int(counters["awake_updates"])
-        self.sleeps = int(counters["sleeps"])
+        saved = payload["state"]
+        missing = [
+            k
+            for k in (
+                "net",
+                "net_optimizer",
+                "memory",
+                "recent",
+                "history",
+                "generator",
+                "counters",
+            )
+            if k not in saved
+        ]
+        if missing:
+            raise ValueError(f"the checkpoint's state lacks {missing}")
+        check_tensors(saved["net"], self.net.state_dict(), "net")
+        check_optimizer_state(saved["net_optimizer"], self.net.optimizer, "net_optimizer")
+        for name in ("memory", "recent"):
+            check_memory_state(
+                saved[name],
+                getattr(self, name),
+                row_shape=(self.window,),
+                dtype=torch.long,
+                num_classes=None,
+                value_limit=self.vocab_size,
+                name=name,
+            )
+        history = saved["history"]
+        if not isinstance(history, list) or len(history) > self.context:
+            raise ValueError(f"history: expected a list of at most {self.context} symbols")
+        history = _as_symbols(history, self.vocab_size, "history symbol")
+        check_generator_state(saved["generator"], self.generator, "generator")
+        counters = check_counters(saved["counters"], _COUNTERS)
+        # Checked: from here on nothing can fail.
+        self.net.load_state_dict(saved["net"])
+        self.net.optimizer.load_state_dict(saved["net_optimizer"])
+        for name in ("memory", "recent"):  # copies: never share storage with the caller's state
+            part = {k: v.clone() if torch.is_tensor(v) else v for k, v in saved[name].items()}
+            getattr(self, name).load_state_dict(part, self.device)
+        self.history = deque(history, maxlen=self.context)
+        self.generator.set_state(saved["generator"])
+        for name, value in counters.items():
+            setattr(self, name, value)
+
+
+_COUNTERS = ("symbols_seen", "since_sleep", "awake_updates", "sleeps")

@@ -1,0 +1,146 @@
+"""A :class:`~ffstream.stream.StreamLearner`'s checkpoint state: gather, check, restore.
+
+Restoring is split in two so that a bad checkpoint changes nothing: :func:`check_learner_state`
+reads everything and raises ``ValueError`` naming the first part that does not fit the learner;
+only then does :func:`apply_learner_state` write, and for checked data it cannot fail (but for a
+custom schedule's state, which is undone if it is refused).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ffstream.stream.checkpoint import to_spec
+from ffstream.stream.config import LearnerConfig
+from ffstream.stream.state_checks import (
+    check_counters,
+    check_generator_state,
+    check_memory_state,
+    check_optimizer_state,
+    check_tensors,
+)
+
+if TYPE_CHECKING:
+    from ffstream.stream.learner import StreamLearner
+
+__all__ = ["apply_learner_state", "check_learner_state", "learner_state", "saved_config"]
+
+COUNTERS = ("frames_seen", "sleeps", "awake_updates")
+STATE_KEYS = (
+    "schedule",
+    "dreams",
+    "schedule_state",
+    "net",
+    "net_optimizer",
+    "readout",
+    "readout_optimizer",
+    "averaged",
+    "memory",
+    "recent",
+    "generator",
+    "counters",
+)
+
+
+def learner_state(learner: StreamLearner) -> dict[str, Any]:
+    """The learner's state entry of a checkpoint: plain data and tensors only."""
+    readout, averaged = learner.readout, learner.averaged
+    return {
+        "schedule": to_spec(learner.schedule),
+        "dreams": to_spec(learner.dreams),
+        "net": learner.net.state_dict(),
+        "net_optimizer": learner.net.optimizer.state_dict(),
+        "readout": None if readout is None else readout.state_dict(),
+        "readout_optimizer": None if readout is None else readout.optimizer.state_dict(),
+        "averaged": None if averaged is None else averaged.state_dict(),
+        "memory": learner.memory.state_dict(),
+        "recent": learner.recent.state_dict(),
+        "schedule_state": learner.schedule.state_dict(),
+        "generator": learner.generator.get_state(),
+        "counters": {name: getattr(learner, name) for name in COUNTERS},
+    }
+
+
+def saved_config(data: Any) -> LearnerConfig:
+    """A checkpoint's config as a :class:`LearnerConfig`; ``ValueError`` if it is not one."""
+    try:
+        return LearnerConfig.from_dict(data)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"the checkpoint's config is not valid: {err}") from None
+
+
+def check_learner_state(learner: StreamLearner, payload: dict[str, Any]) -> dict[str, Any]:
+    """The saved state of ``payload`` (current schema), once all of it is known to fit.
+
+    Reads the learner, never writes it.
+    """
+    config = saved_config(payload["config"])
+    if config != learner.config:
+        differences = ", ".join(
+            f"{name}={config[name]!r} (this learner: {learner.config[name]!r})"
+            for name in learner.config
+            if config[name] != learner.config[name]
+        )
+        raise ValueError(
+            f"the checkpoint was made by a StreamLearner with another config: {differences}"
+        )
+    state = payload["state"]
+    missing = [key for key in STATE_KEYS if key not in state]
+    if missing:
+        raise ValueError(f"the checkpoint's state lacks {missing}")
+    spec, mine = state["schedule"], to_spec(learner.schedule)["type"]
+    if not isinstance(spec, dict) or spec.get("type") != mine:
+        found = spec.get("type") if isinstance(spec, dict) else spec
+        raise ValueError(f"the checkpoint's schedule is {found!r}, this learner's is {mine!r}")
+    if not isinstance(state["schedule_state"], dict):
+        raise ValueError("the checkpoint's schedule_state is not a dict")
+    check_tensors(state["net"], learner.net.state_dict(), "net")
+    check_optimizer_state(state["net_optimizer"], learner.net.optimizer, "net_optimizer")
+    for name, module in (("readout", learner.readout), ("averaged", learner.averaged)):
+        if module is None and state[name] is not None:
+            raise ValueError(f"the checkpoint holds a {name}, this learner has none")
+        if module is not None:
+            check_tensors(state[name], module.state_dict(), name)
+    if learner.readout is not None:
+        optimizer = learner.readout.optimizer
+        check_optimizer_state(state["readout_optimizer"], optimizer, "readout_optimizer")
+    for name in ("memory", "recent"):
+        check_memory_state(
+            state[name],
+            getattr(learner, name),
+            row_shape=(learner.num_features,),
+            dtype=torch.float32,
+            num_classes=learner.num_classes,
+            name=name,
+        )
+    check_generator_state(state["generator"], learner.generator, "generator")
+    counters = check_counters(state["counters"], COUNTERS)
+    if counters["awake_updates"] > counters["frames_seen"]:
+        raise ValueError("counters: more awake updates than frames seen")
+    return state
+
+
+def apply_learner_state(learner: StreamLearner, state: dict[str, Any]) -> None:
+    """Write :func:`check_learner_state`'s checked ``state`` into the learner."""
+    schedule = learner.schedule
+    before = schedule.state_dict()
+    try:  # a custom schedule's state can only be checked by trying: undone if refused
+        schedule.load_state_dict(state["schedule_state"])
+    except Exception as err:
+        schedule.load_state_dict(before)
+        raise ValueError(f"schedule_state does not fit {schedule!r}: {err}") from None
+    learner.net.load_state_dict(state["net"])
+    learner.net.optimizer.load_state_dict(state["net_optimizer"])
+    if learner.readout is not None:
+        learner.readout.load_state_dict(state["readout"])
+        learner.readout.optimizer.load_state_dict(state["readout_optimizer"])
+    if learner.averaged is not None:
+        learner.averaged.load_state_dict(state["averaged"])
+    for name in ("memory", "recent"):  # copies: never share storage with the caller's state
+        part = {k: v.clone() if torch.is_tensor(v) else v for k, v in state[name].items()}
+        getattr(learner, name).load_state_dict(part, learner.device)
+    learner.generator.set_state(state["generator"])
+    for name in COUNTERS:
+        setattr(learner, name, int(state["counters"][name]))

@@ -1,0 +1,259 @@
+"""Every hyper-parameter of :class:`~ffstream.stream.StreamLearner`, in one checked dataclass.
+
+:class:`LearnerConfig` is the learner's single source of truth: the keyword constructor builds
+one, :meth:`StreamLearner.from_config <ffstream.stream.StreamLearner.from_config>` takes one,
+and checkpoints store one. It checks itself when made, so a bad value (not finite, out of range,
+of the wrong type) is refused at once with a ``ValueError`` that names the parameter, never
+later, halfway through a stream.
+
+The schedule, the dream generator and the device are objects or placements rather than
+hyper-parameters, so they stay arguments of the learner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import operator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ffstream.config import option
+
+__all__ = ["LearnerConfig"]
+
+_OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    """Hyper-parameters of :class:`~ffstream.stream.StreamLearner` (see its parameters).
+
+    Values are normalised when the config is made (``in_features=16`` becomes ``(16,)``, lists
+    become tuples, numpy numbers plain Python ones) and checked: ``ValueError`` names the first
+    bad parameter. The config reads like a dict too (``config["lr"]``, ``{**config}``), as the
+    learner's config did before it was a dataclass.
+
+    Examples
+    --------
+    >>> cfg = LearnerConfig(in_features=16, num_classes=4, hidden=[32, 32])
+    >>> cfg.in_features, cfg.hidden, cfg["lr"]
+    ((16,), (32, 32), 0.0003)
+    >>> LearnerConfig(in_features=16, readout_lr=float("nan"))
+    Traceback (most recent call last):
+    ...
+    ValueError: readout_lr must be a finite number > 0, got nan
+    """
+
+    in_features: tuple[int, ...] = dataclasses.field(
+        metadata={
+            "help": "features per frame, or the frame shape (frames are flattened)",
+            "choices": None,
+            "flag": None,
+            "cli": False,
+        }
+    )
+    num_classes: int | None = option(None, "classes of a labelled stream ('none': unlabelled)")
+    hidden: tuple[int, ...] = option((500, 500), "hidden layer widths")
+    memory_capacity: int = option(2000, "long-term memory in frames")
+    balanced_memory: bool = option(False, "equal share of the long-term memory per class")
+    recent_capacity: int = option(1000, "short-term memory of the frames since the last sleep")
+    long_term_share: float = option(0.5, "share of each sleep batch recalled from long-term memory")
+    replay: bool = option(True, "replay remembered frames as positives while asleep")
+    sleep_batch: int = option(32, "remembered frames per sleep step")
+    replay_shift: int = option(0, "random shift in pixels of each frame replayed in sleep")
+    lr: float = option(3e-4, "step size of the FF layers' local optimizer")
+    readout_lr: float = option(0.01, "SGD step of the linear readout")
+    readout_learns: str = option("always", "when the readout learns", choices=("always", "asleep"))
+    readout_batch: int | None = option(
+        None, "long-term memories per asleep readout step ('none': sleep_batch)"
+    )
+    optimizer: str = option("adam", "local optimizer of the FF layers", choices=_OPTIMIZERS)
+    momentum: float = option(0.9, "SGD momentum or Adam's first-moment decay (beta 1)")
+    goodness: str = option("sum", "goodness: sum or mean of squares", choices=("sum", "mean"))
+    predict_with: str = option(
+        "readout", "how classes are predicted", choices=("readout", "goodness")
+    )
+    goodness_layers: str = option(
+        "above-first",
+        "whose goodness predict_with='goodness' sums",
+        choices=("above-first", "all"),
+    )
+    ema_decay: float | None = option(None, "decay of the predicting weight average ('none': off)")
+    seed: int | None = option(0, "seed of the weights and every random choice ('none': fresh)")
+
+    def __post_init__(self) -> None:
+        normalised = _normalise(self)
+        for name, value in normalised.items():
+            object.__setattr__(self, name, value)
+        _check_combinations(self)
+
+    # ------------------------------------------------------------------ dict view
+    def __getitem__(self, name: str) -> Any:
+        """``config["lr"]``: the value of a field (``KeyError`` for an unknown name)."""
+        if name not in _FIELD_NAMES:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in _FIELD_NAMES
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_FIELD_NAMES)
+
+    def keys(self) -> tuple[str, ...]:
+        """The field names, in order (with :meth:`__getitem__`, ``{**config}`` works)."""
+        return _FIELD_NAMES
+
+    def items(self) -> list[tuple[str, Any]]:
+        """``(name, value)`` pairs, in field order."""
+        return [(name, getattr(self, name)) for name in _FIELD_NAMES]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of field ``name``, or ``default`` if there is no such field."""
+        return getattr(self, name) if name in _FIELD_NAMES else default
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists for tuples), for JSON and checkpoints."""
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in ((n, getattr(self, n)) for n in _FIELD_NAMES)
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LearnerConfig:
+        """A config from :meth:`to_dict`'s data; an unknown key is a ``ValueError`` naming it.
+
+        Examples
+        --------
+        >>> LearnerConfig.from_dict({"in_features": [4], "hiden": [8]})
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown StreamLearner config key 'hiden'; did you mean 'hidden'?
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"a StreamLearner config is a dict, got {type(data).__name__}")
+        for key in data:
+            if key not in _FIELD_NAMES:
+                close = difflib.get_close_matches(str(key), _FIELD_NAMES, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"unknown StreamLearner config key {key!r}{hint}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> LearnerConfig:
+        """A copy with some fields changed (checked like a new config)."""
+        return dataclasses.replace(self, **changes)
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(LearnerConfig))
+
+# ---------------------------------------------------------------------------- checks
+_POSITIVE_INTS = ("memory_capacity", "recent_capacity", "sleep_batch")
+_POSITIVE_FLOATS = ("lr", "readout_lr")
+_BOOLS = ("balanced_memory", "replay")
+
+
+def _normalise(cfg: LearnerConfig) -> dict[str, Any]:
+    """Every field as its canonical type, or ``ValueError`` naming the first bad one."""
+    out: dict[str, Any] = {}
+    shape = cfg.in_features
+    out["in_features"] = _int_tuple((shape,) if _is_int(shape) else shape, "in_features", shape)
+    out["hidden"] = _int_tuple(cfg.hidden, "hidden", cfg.hidden)
+    if cfg.num_classes is not None:
+        out["num_classes"] = _int(cfg.num_classes, "num_classes", low=2, what="an int >= 2 or None")
+    for name in _POSITIVE_INTS:
+        out[name] = _int(getattr(cfg, name), name, low=1, what="an int >= 1")
+    out["replay_shift"] = _int(
+        cfg.replay_shift, "replay_shift", low=0, what="a non-negative int of pixels"
+    )
+    if cfg.readout_batch is not None:
+        out["readout_batch"] = _int(
+            cfg.readout_batch, "readout_batch", low=1, what="at least 1 frame or None"
+        )
+    for name in _BOOLS:
+        value = getattr(cfg, name)
+        if not isinstance(value, bool | np.bool_):
+            raise ValueError(f"{name} must be a bool, got {value!r}")
+        out[name] = bool(value)
+    for name in _POSITIVE_FLOATS:
+        out[name] = _float(getattr(cfg, name), name, lambda v: v > 0, "a finite number > 0")
+    out["long_term_share"] = _float(
+        cfg.long_term_share, "long_term_share", lambda v: 0 <= v <= 1, "in [0, 1]"
+    )
+    out["momentum"] = _float(cfg.momentum, "momentum", lambda v: 0 <= v < 1, "in [0, 1)")
+    if cfg.ema_decay is not None:
+        out["ema_decay"] = _float(
+            cfg.ema_decay, "ema_decay", lambda v: 0 <= v < 1, "None or in [0, 1)"
+        )
+    for field in dataclasses.fields(LearnerConfig):
+        choices = field.metadata.get("choices")
+        value = getattr(cfg, field.name)
+        if choices and value not in choices:
+            listed = ", ".join(repr(c) for c in choices)
+            raise ValueError(f"{field.name} must be one of {listed}, got {value!r}")
+    if cfg.seed is not None:
+        out["seed"] = _int(cfg.seed, "seed", low=0, what="an int in [0, 2**64) or None")
+        if out["seed"] >= 2**64:
+            raise ValueError(f"seed must be an int in [0, 2**64) or None, got {cfg.seed!r}")
+    return out
+
+
+def _check_combinations(cfg: LearnerConfig) -> None:
+    """Refuse values that are fine alone but not together."""
+    if cfg.balanced_memory and not cfg.num_classes:
+        raise ValueError("balanced_memory needs labels: give num_classes")
+    if cfg.replay_shift and len(cfg.in_features) < 2:
+        raise ValueError(
+            f"replay_shift needs image frames: give in_features as (height, width) or "
+            f"(channels, height, width), got {cfg.in_features}"
+        )
+    if cfg.readout_batch is not None and cfg.readout_learns != "asleep":
+        raise ValueError(
+            "readout_batch sets the asleep readout's batch: it needs readout_learns='asleep' "
+            "(with 'always' the readout learns from the replayed sleep batch)"
+        )
+
+
+def _is_int(value: Any) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return False
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _int(value: Any, name: str, *, low: int, what: str) -> int:
+    if not _is_int(value) or operator.index(value) < low:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return operator.index(value)
+
+
+def _int_tuple(values: Any, name: str, given: Any) -> tuple[int, ...]:
+    """Positive ints as a tuple; the error shows the value as the caller ``given`` it."""
+    what = "a positive int or a non-empty sequence of them"
+    if name == "hidden":
+        what = "a non-empty sequence of positive ints"
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise ValueError(f"{name} must be {what}, got {given!r}")
+    items = tuple(values)
+    if not items or not all(_is_int(v) and operator.index(v) >= 1 for v in items):
+        raise ValueError(f"{name} must be {what}, got {given!r}")
+    return tuple(operator.index(v) for v in items)
+
+
+def _float(value: Any, name: str, in_range, what: str) -> float:
+    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+    if ok:
+        value = float(value)
+        ok = math.isfinite(value) and in_range(value)
+    if not ok:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return value

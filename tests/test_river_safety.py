@@ -1,0 +1,219 @@
+"""ffstream.river, safe by contract: many classes, wild values, bad input and bad parameters."""
+
+import math
+import pickle
+import random
+
+import numpy as np
+import pytest
+
+from ffstream.river import FFAnomalyDetector, FFClassifier, PiecewiseLinearEncoder
+from ffstream.river._engine import LeanFF, RunningStandardizer, sigmoid
+
+
+def _learner(model):
+    """``learn_one`` of either estimator, with a label for the classifier."""
+    if isinstance(model, FFClassifier):
+        return lambda x: model.learn_one(x, True)
+    return model.learn_one
+
+
+# ----------------------------------------------------------------------- many classes
+def test_hundreds_of_classes_never_diverge():
+    model, rng = FFClassifier(seed=0), random.Random(0)
+    for i in range(600):
+        model.learn_one({"a": rng.gauss(0, 1), "b": rng.gauss(0, 1)}, i % 200)
+    proba = model.predict_proba_one({"a": 0.3, "b": -0.2})
+    assert len(proba) == 200 and math.isclose(sum(proba.values()), 1.0)
+    assert all(math.isfinite(p) for p in proba.values())
+    assert all(np.isfinite(w).all() for w in model._net._w)
+
+
+def test_a_hundred_and_twenty_learnable_classes_are_learned():
+    model, rng, correct = FFClassifier(seed=0), random.Random(0), 0
+    for _ in range(2000):
+        y = rng.randrange(120)
+        x = {f"f{j}": float(j == y % 20) + rng.gauss(0, 0.1) for j in range(20)}
+        x["g"] = y // 20 + rng.gauss(0, 0.1)
+        proba = model.predict_proba_one(x)
+        correct += bool(proba) and max(proba, key=proba.get) == y
+        model.learn_one(x, y)
+    assert correct / 2000 > 0.06, correct  # chance is 1/120; measured: 0.15
+
+
+def test_step_cap_bounds_the_first_layer_and_leaves_small_steps_alone():
+    z = np.random.default_rng(0).normal(size=(3, 40))
+    nets = [
+        LeanFF(40, (8,), lr=1.0, seed=0, max_step=2.0),
+        LeanFF(40, (8,), lr=0.2, seed=0),  # the cap: 2 * 8 / (2 * 40) = 0.2
+        LeanFF(40, (8,), lr=0.1, seed=0, max_step=2.0),
+        LeanFF(40, (8,), lr=0.1, seed=0),
+    ]
+    for net in nets:
+        ins, acts, good = net.forward(z)
+        net.update(ins, acts, [np.array([-1.0, 0.5, 0.5]) * sigmoid(1.0 - g) for g in good])
+    assert np.allclose(nets[0]._w[0], nets[1]._w[0])
+    assert np.array_equal(nets[2]._w[0], nets[3]._w[0])  # under the cap: unchanged
+
+
+# ----------------------------------------------------------------------- wild values
+def _gauss_stream(n, seed, outlier_at=None):
+    rng = random.Random(seed)
+    for t in range(n):
+        x = {"a": rng.gauss(0, 1), "b": rng.gauss(0, 1)}
+        y = x["a"] + 0.5 * x["b"] > 0
+        if t == outlier_at:
+            x["a"] = 1e6
+        yield x, y
+
+
+def test_one_wild_value_does_not_spoil_a_feature():
+    twins = {"clean": FFClassifier(seed=0), "outlier": FFClassifier(seed=0)}
+    correct = dict.fromkeys(twins, 0)
+    for name, model in twins.items():
+        outlier_at = 500 if name == "outlier" else None
+        for t, (x, y) in enumerate(_gauss_stream(2000, seed=0, outlier_at=outlier_at)):
+            if t >= 700:  # 200 samples after the wild value
+                proba = model.predict_proba_one(x)
+                correct[name] += max(proba, key=proba.get) == y
+            model.learn_one(x, y)
+    scalers = {name: model._columns.scaler for name, model in twins.items()}
+    assert abs(scalers["outlier"].mean[0] - scalers["clean"].mean[0]) < 0.1
+    ratio = scalers["clean"].inv_std[0] / scalers["outlier"].inv_std[0]
+    assert 0.9 < ratio < 1.2, ratio
+    assert correct["outlier"] >= correct["clean"] - 20, correct  # 1300 samples scored
+
+
+def test_one_wild_value_does_not_blind_the_detector():
+    aucs = []
+    for outlier_at in (None, 400):
+        detector, rng, hits = FFAnomalyDetector(seed=0), random.Random(1), []
+        for t in range(1500):
+            x = {"a": rng.gauss(0, 1), "b": rng.gauss(5, 2)}
+            spike = t > 600 and t % 25 == 0
+            if spike:
+                x["b"] += 8.0
+            if t == outlier_at:
+                x["b"] = 1e6
+            if t > 600:
+                hits.append((detector.score_one(x), spike))
+            detector.learn_one(x)
+        spikes = [s for s, y in hits if y]
+        normal = [s for s, y in hits if not y]
+        aucs.append(np.mean([[s > n for n in normal] for s in spikes]))
+    assert aucs[1] > 0.8 and aucs[1] > aucs[0] - 0.05, aucs
+
+
+def test_standardiser_equals_running_moments_on_an_ordinary_stream():
+    values = np.random.default_rng(0).normal(3.0, 2.0, (800, 3))
+    scaler = RunningStandardizer()
+    scaler.grow(3)
+    for v in values:
+        scaler.update(v.copy())
+    assert np.allclose(scaler.mean, values.mean(0))
+    assert np.allclose(1.0 / scaler.inv_std**2, values.var(0) + 1e-12)
+
+
+def test_standardiser_forgets_a_level_it_left():
+    rng = np.random.default_rng(0)
+    scaler = RunningStandardizer()
+    scaler.grow(1)
+    for v in np.concatenate([rng.normal(0, 1, 2000), rng.normal(50, 1, 6000)]):
+        scaler.update(np.array([v]))
+    assert abs(scaler.mean[0] - 50.0) < 1.0 and 1.0 / scaler.inv_std[0] < 3.0
+
+
+def test_standardiser_unpickles_the_old_running_moments():
+    old = {"count": np.array([4.0, 0.0]), "mean": np.array([2.0, 0.0])}
+    old.update(m2=np.array([8.0, 0.0]), inv_std=np.array([1 / math.sqrt(2.0), 0.0]))
+    scaler = RunningStandardizer.__new__(RunningStandardizer)
+    scaler.__setstate__(old)
+    assert scaler.var.tolist() == [2.0, 0.0] and scaler.inv_std[1] == 0.0
+    scaler.update(np.array([2.0, 1.0]), np.array([True, False]))
+    assert scaler.count.tolist() == [5.0, 0.0]
+
+
+# ----------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("bad", [[1.0, 2.0], "a=1", None, 3.0])
+def test_a_sample_that_is_not_a_dict_is_refused(bad):
+    for model in (FFClassifier(seed=0), FFAnomalyDetector(seed=0)):
+        ask = model.predict_proba_one if isinstance(model, FFClassifier) else model.score_one
+        with pytest.raises(TypeError, match="dict"):
+            ask(bad)  # before any learning
+        _learner(model)({"a": 1.0})
+        before = pickle.dumps(model)
+        for call in (_learner(model), ask):
+            with pytest.raises(TypeError, match="dict"):
+                call(bad)
+        assert pickle.dumps(model) == before
+
+
+@pytest.mark.parametrize("huge", [10**400, -(10**400)])
+def test_an_integer_too_large_for_a_float_is_refused(huge):
+    for model in (FFClassifier(seed=0), FFAnomalyDetector(seed=0), PiecewiseLinearEncoder()):
+        learn = _learner(model)
+        learn({"a": 1.0, "n": 2})
+        before = pickle.dumps(model)
+        with pytest.raises(ValueError, match="'n'.*too large"):
+            learn({"a": 1.0, "n": huge})  # the fast path: the same features as before
+        with pytest.raises(ValueError, match="'m'.*too large"):
+            learn({"a": 1.0, "m": huge})  # a new feature
+        assert pickle.dumps(model) == before
+
+
+@pytest.mark.parametrize("label", [None, float("nan"), np.float64("nan"), np.float32("nan")])
+def test_a_missing_label_is_refused(label):
+    model = FFClassifier(seed=0)
+    with pytest.raises(ValueError, match="missing label"):
+        model.learn_one({"a": 1.0}, label)  # the first sample: nothing built
+    assert model._net is None and not model._classes and not len(model._columns)
+    model.learn_one({"a": 1.0}, "x")
+    before = pickle.dumps(model)
+    for _ in range(3):
+        with pytest.raises(ValueError, match="missing label"):
+            model.learn_one({"a": 2.0, "new": 1.0}, label)
+    assert pickle.dumps(model) == before
+    assert set(model.predict_proba_one({"a": 1.0})) == {"x"}
+
+
+def test_an_unhashable_label_is_refused():
+    model = FFClassifier(seed=0)
+    with pytest.raises(TypeError, match="hashable"):
+        model.learn_one({"a": 1.0}, [1])
+    assert model._net is None
+
+
+# ----------------------------------------------------------------------- bad parameters
+BAD_PARAMS = [
+    {"lr": math.inf},
+    {"lr": math.nan},
+    {"lr": 0.0},
+    {"lr": -0.1},
+    {"lr": "0.1"},
+    {"hidden": (0,)},
+    {"hidden": ()},
+    {"hidden": (16, -2)},
+    {"hidden": (2.5,)},
+    {"hidden": 16},
+    {"clip": 0.0},
+    {"clip": math.nan},
+    {"seed": -1},
+    {"seed": 1.5},
+]
+
+
+@pytest.mark.parametrize(
+    "cls, params",
+    [(FFClassifier, p) for p in BAD_PARAMS + [{"label_strength": -1.0}, {"ema_decay": 1.0}]]
+    + [(FFAnomalyDetector, p) for p in BAD_PARAMS + [{"memory": m} for m in (0, 1, -3, 2.5)]],
+)
+def test_bad_hyper_parameters_are_refused_before_anything_changes(cls, params):
+    name = next(iter(params))
+    with pytest.raises(ValueError, match=name):
+        cls(**params)
+    model = cls(seed=0)
+    setattr(model, name, params[name])  # set by hand after construction
+    before = pickle.dumps(model)
+    with pytest.raises(ValueError, match=name):
+        _learner(model)({"a": 1.0, "b": 2.0})
+    assert pickle.dumps(model) == before
