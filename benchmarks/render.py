@@ -34,7 +34,9 @@ This page is rendered by `python -m benchmarks.render` from the run records in
 method, task and seed (config, seed, device, versions, date, every number), so a suite runs in
 parts and resumes. Tables show the mean ± sample standard deviation over seeds; `n` is the number
 of seeds. `full` is a suite's real configuration, `quick` its small CPU smoke configuration, whose
-numbers are not the suite's result. Benchmarks run on one torch thread.
+numbers are not the suite's result. Benchmarks run on one torch thread; speeds measured on a shared
+machine vary with what else runs there (records made since the load average was recorded give
+it), so compare speeds only within one table.
 """
 
 
@@ -106,6 +108,11 @@ def _provenance(records: list[dict[str, Any]]) -> str:
     )
     if commits:
         text += f", commit {', '.join(commits)}"
+    loads = sorted(e["load_average"] for e in envs if e.get("load_average") is not None)
+    if loads:
+        text += f", load average {loads[0]:.1f}" + (
+            f" to {loads[-1]:.1f}" if loads[-1] != loads[0] else ""
+        )
     return text + "."
 
 

@@ -169,3 +169,12 @@ def test_a_learner_with_a_lock_still_pickles_and_copies():
         )
         twin.observe([0.1, 0.2, 0.3, 0.4], 0)
         assert twin.frames_seen == learner.frames_seen + 1
+
+
+def test_default_widths_follow_the_input():
+    assert StreamLearner(in_features=16, num_classes=4).config.hidden == (64, 64)
+    assert StreamLearner(in_features=(28, 28), num_classes=10).config.hidden == (500, 500)
+    assert StreamLearner(in_features=3).config.hidden == (32, 32)
+    assert StreamLearner(in_features=16, hidden=(8,)).config.hidden == (8,)
+    narrow = StreamLearner(in_features=16, num_classes=4)
+    assert [layer.transform.out_features for layer in narrow.net.layers] == [64, 64]

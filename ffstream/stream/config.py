@@ -24,7 +24,7 @@ import numpy as np
 
 from ffstream.config import option
 
-__all__ = ["LearnerConfig"]
+__all__ = ["LearnerConfig", "default_hidden"]
 
 _OPTIMIZERS = ("adam", "adamw", "sgd")
 
@@ -58,7 +58,9 @@ class LearnerConfig:
         }
     )
     num_classes: int | None = option(None, "classes of a labelled stream ('none': unlabelled)")
-    hidden: tuple[int, ...] = option((500, 500), "hidden layer widths")
+    hidden: tuple[int, ...] | None = option(
+        None, "hidden layer widths ('none': two layers sized from the input, default_hidden)"
+    )
     memory_capacity: int = option(2000, "long-term memory in frames")
     balanced_memory: bool = option(False, "equal share of the long-term memory per class")
     recent_capacity: int = option(1000, "short-term memory of the frames since the last sleep")
@@ -151,6 +153,23 @@ class LearnerConfig:
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(LearnerConfig))
 
+
+def default_hidden(num_features: int) -> tuple[int, int]:
+    """Two hidden layers sized from the input: 4 units per input feature, rounded up to a
+    multiple of 16 and kept within [32, 500].
+
+    A 16-feature sensor stream gets a small net that learns and runs fast at batch 1, an
+    MNIST-sized frame the 500-500 net the image suites use; beyond a few hundred units the
+    width stops helping a one-pass stream more than it costs.
+
+    Examples
+    --------
+    >>> default_hidden(16), default_hidden(3), default_hidden(784)
+    ((64, 64), (32, 32), (500, 500))
+    """
+    width = min(500, max(32, 16 * math.ceil(4 * num_features / 16)))
+    return width, width
+
 # ---------------------------------------------------------------------------- checks
 _POSITIVE_INTS = ("memory_capacity", "recent_capacity", "sleep_batch")
 _POSITIVE_FLOATS = ("lr", "readout_lr")
@@ -162,7 +181,8 @@ def _normalise(cfg: LearnerConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     shape = cfg.in_features
     out["in_features"] = _int_tuple((shape,) if _is_int(shape) else shape, "in_features", shape)
-    out["hidden"] = _int_tuple(cfg.hidden, "hidden", cfg.hidden)
+    hidden = default_hidden(math.prod(out["in_features"])) if cfg.hidden is None else cfg.hidden
+    out["hidden"] = _int_tuple(hidden, "hidden", cfg.hidden)
     if cfg.num_classes is not None:
         out["num_classes"] = _int(cfg.num_classes, "num_classes", low=2, what="an int >= 2 or None")
     for name in _POSITIVE_INTS:

@@ -94,7 +94,8 @@ class StreamLearner:
     num_classes
         Number of classes for labelled streams; ``None`` for unlabelled sensor streams.
     hidden
-        Hidden layer widths.
+        Hidden layer widths. ``None`` (the default) sizes two layers from the input
+        (:func:`~ffstream.stream.config.default_hidden`: 4 units per feature, within [32, 500]).
     schedule
         When to sleep (default: :class:`~ffstream.stream.schedules.EveryN` 1,000 frames).
     dreams
@@ -203,7 +204,7 @@ class StreamLearner:
         in_features: int | Sequence[int],
         num_classes: int | None = None,
         *,
-        hidden: Sequence[int] = (500, 500),
+        hidden: Sequence[int] | None = None,
         schedule: Schedule | None = None,
         dreams: Dreams | None = None,
         memory_capacity: int = 2000,
