@@ -83,7 +83,12 @@ def add_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument(
         "--print-every", type=int, default=10, metavar="N", help="plain output: every N episodes"
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        help="torch CPU threads (1: the agent's small nets run fastest on one thread)",
+    )
     parser.set_defaults(handler=run)
     return parser
 
@@ -139,8 +144,7 @@ def run(args, console: Console) -> int:
     from ffstream import envs
     from ffstream.cli import resolve_device
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     if args.steps < 0 or args.num_envs < 1:
         raise ValueError("--steps must be >= 0 and --num-envs >= 1")
     device = resolve_device(args.device)
@@ -243,3 +247,13 @@ def _summary(loop: AgentLoop, console: Console, seconds: float, threshold: float
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value

@@ -88,7 +88,7 @@ def test_bad_hyper_parameters_are_refused_at_once_naming_the_parameter(name, val
 def test_the_constructor_and_the_config_name_the_same_hyper_parameters():
     parameters = inspect.signature(StreamLearner).parameters
     fields = {f.name: f.default for f in dataclasses.fields(LearnerConfig)}
-    objects = {"schedule", "dreams", "device"}
+    objects = {"schedule", "dreams", "device", "threads"}
     assert set(parameters) - objects == set(fields)
     for name, default in fields.items():
         if default is not dataclasses.MISSING:
@@ -178,3 +178,30 @@ def test_default_widths_follow_the_input():
     assert StreamLearner(in_features=16, hidden=(8,)).config.hidden == (8,)
     narrow = StreamLearner(in_features=16, num_classes=4)
     assert [layer.transform.out_features for layer in narrow.net.layers] == [64, 64]
+
+
+def test_calls_run_on_the_learners_threads_and_restore_torchs_setting(monkeypatch):
+    seen = []
+    learner = small(in_features=4, num_classes=2, threads=1)
+    original = learner.net.step
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(learner.net, "step", spy)
+    torch.set_num_threads(2)
+    try:
+        learner.observe(torch.rand(1, 4), torch.tensor([1]))
+        assert seen == [1] and torch.get_num_threads() == 2
+        learner.threads = None  # leaves torch's setting alone
+        learner.observe(torch.rand(1, 4), torch.tensor([0]))
+        assert seen == [1, 2]
+    finally:
+        torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_bad_threads_are_refused(threads):
+    with pytest.raises(ValueError, match="threads"):
+        StreamLearner(in_features=4, threads=threads)

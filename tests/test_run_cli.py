@@ -175,3 +175,11 @@ def test_subprocess_plain_output(tmp_path, config):
     assert proc.returncode == 0, proc.stderr
     assert "env steps" in proc.stdout and "\x1b[" not in proc.stdout
     assert _lines(log)
+
+
+@pytest.mark.parametrize("threads", ["0", "-1", "two"])
+def test_bad_thread_counts_are_refused_before_anything_runs(threads, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run", "--threads", threads, "--steps", "10"])
+    assert exit_.value.code == 2
+    assert "--threads" in capsys.readouterr().err

@@ -170,6 +170,7 @@ def default_hidden(num_features: int) -> tuple[int, int]:
     width = min(500, max(32, 16 * math.ceil(4 * num_features / 16)))
     return width, width
 
+
 # ---------------------------------------------------------------------------- checks
 _POSITIVE_INTS = ("memory_capacity", "recent_capacity", "sleep_batch")
 _POSITIVE_FLOATS = ("lr", "readout_lr")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,14 +64,41 @@ class Observation:
 
 
 def _locked(method):
-    """Run ``method`` holding the learner's lock, so concurrent calls take turns."""
+    """Run ``method`` holding the learner's lock, so concurrent calls take turns, with torch
+    limited to the learner's CPU threads for the call."""
 
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
-        with self._lock:
+        with self._lock, cpu_threads(self.threads if self.device.type == "cpu" else None):
             return method(self, *args, **kwargs)
 
     return locked
+
+
+@contextlib.contextmanager
+def cpu_threads(threads: int | None) -> Iterator[None]:
+    """Let torch use ``threads`` CPU threads inside the block, then restore the setting.
+
+    ``None`` leaves torch's setting alone. Setting it costs well under a microsecond, so a
+    learner can scope every call.
+    """
+    before = torch.get_num_threads()
+    if threads is None or threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_threads(threads: int | None) -> int | None:
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ValueError(f"threads must be None or an int >= 1, got {threads!r}")
+    return threads
 
 
 def _resolve_device(device: str | torch.device | None) -> torch.device:
@@ -169,6 +197,12 @@ class StreamLearner:
         ``None`` (the default) predicts with the latest weights.
     device
         ``"cpu"``, ``"cuda"``, ... or ``"auto"``.
+    threads
+        CPU threads torch may use inside each of this learner's calls (on the CPU; restored
+        after each call). 1 by default: small nets at small batches run fastest on one thread,
+        and more threads on a shared machine mostly wait for each other. Give more for wide
+        nets or large batches, or ``None`` to leave torch's process-wide setting as it is.
+        The setting is process-wide while a call runs, so other threads' torch work shares it.
     seed
         Seeds weights and every random choice; a seeded learner is reproducible on CPU.
 
@@ -225,11 +259,13 @@ class StreamLearner:
         goodness_layers: Literal["all", "above-first"] = "above-first",
         ema_decay: float | None = None,
         device: str | torch.device | None = "auto",
+        threads: int | None = 1,
         seed: int | None = 0,
     ):
-        # Every argument but the three objects below is a hyper-parameter: LearnerConfig's.
+        # Every argument but the objects and placements (schedule, dreams, device, threads) is a
+        # hyper-parameter: LearnerConfig's.
         options = {k: v for k, v in locals().items() if k in LearnerConfig.__dataclass_fields__}
-        self._build(LearnerConfig(**options), schedule, dreams, device)
+        self._build(LearnerConfig(**options), schedule, dreams, device, threads)
 
     @classmethod
     def from_config(
@@ -239,6 +275,7 @@ class StreamLearner:
         schedule: Schedule | None = None,
         dreams: Dreams | None = None,
         device: str | torch.device | None = "auto",
+        threads: int | None = 1,
     ) -> StreamLearner:
         """A learner with the hyper-parameters of ``config`` (a :class:`LearnerConfig`).
 
@@ -251,11 +288,12 @@ class StreamLearner:
         if not isinstance(config, LearnerConfig):
             raise ValueError(f"config must be a LearnerConfig, got {type(config).__name__}")
         learner = cls.__new__(cls)
-        learner._build(config, schedule, dreams, device)
+        learner._build(config, schedule, dreams, device, threads)
         return learner
 
-    def _build(self, cfg: LearnerConfig, schedule, dreams, device) -> None:
+    def _build(self, cfg: LearnerConfig, schedule, dreams, device, threads) -> None:
         """Make every part from the (already checked) config."""
+        self.threads = _check_threads(threads)
         self._lock = threading.RLock()
         self.config = cfg
         self.frame_shape = cfg.in_features
@@ -561,11 +599,12 @@ class StreamLearner:
         write_learner_checkpoint(path, self.state_dict())
 
     @classmethod
-    def load(cls, path, *, device=None, schedule=None, dreams=None) -> StreamLearner:
+    def load(cls, path, *, device=None, threads=1, schedule=None, dreams=None) -> StreamLearner:
         """Rebuild a learner from :meth:`save`'s file (or an ffstream 0.1.0 one).
 
         Custom schedules or dream generators cannot live in a safe checkpoint; pass them again
-        (their state is restored into them). ``device`` overrides the saved device. The file is
+        (their state is restored into them). ``device`` overrides the saved device; ``threads`` is
+        the constructor's. The file is
         checked whole (checksum, config, every shape) before it is used; ``ValueError`` names
         what is wrong. Loading leaves the process-wide torch RNG as it was.
         """
@@ -575,7 +614,9 @@ class StreamLearner:
         schedule = schedule if schedule is not None else from_spec(state.get("schedule"))
         dreams = dreams if dreams is not None else from_spec(state.get("dreams"))
         with torch.random.fork_rng(devices=[]):  # torch's default layer inits draw globally
-            learner = cls.from_config(config, schedule=schedule, dreams=dreams, device=device)
+            learner = cls.from_config(
+                config, schedule=schedule, dreams=dreams, device=device, threads=threads
+            )
         learner.load_state_dict(payload)
         return learner
 
