@@ -59,6 +59,7 @@ from benchmarks.stream_learning import (
 from benchmarks.stream_speed import NOTE, SPEED_KINDS, speed_run
 from ffstream._checks import check_pixel_shift
 from ffstream.config import option
+from ffstream.stream.config import default_hidden
 
 __all__ = [
     "DESCRIPTION",
@@ -225,7 +226,7 @@ def runs(cfg: Config) -> list[Run]:
 
 
 def _hidden(cfg: Config) -> tuple[int, ...]:
-    return tuple(cfg.hidden or learner_defaults()["hidden"])
+    return tuple(cfg.hidden or default_hidden(28 * 28))
 
 
 def _stream(cfg: Config, seed: int, ctx: Context) -> dict[str, torch.Tensor]:

@@ -23,6 +23,7 @@ from benchmarks.stream_conditions import ablation_conditions, selected_condition
 from benchmarks.stream_learning import make_learner
 from ffstream import cli
 from ffstream.config import config_from_args
+from ffstream.stream import StreamLearner
 
 N_TRAIN, N_TEST = 300, 50
 TINY = [
@@ -235,3 +236,9 @@ def test_bad_settings_name_their_flag(data_dir):
     with pytest.raises(ValueError, match="batch-sizes"):
         _config(bench_args("stream-mnist", data_dir, "--batch-sizes", "0"))
     assert _config(bench_args("stream-mnist", data_dir, "--seed", "3")).seeds == (3,)
+
+
+def test_default_widths_are_the_learners_for_an_mnist_frame():
+    from benchmarks.stream_mnist import FULL, QUICK, _hidden
+
+    assert _hidden(FULL) == _hidden(QUICK) == StreamLearner(784, 10).config.hidden

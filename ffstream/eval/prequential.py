@@ -22,7 +22,9 @@ class PrequentialAccuracy:
     """Test-then-train accuracy of a stream: over everything seen, and over a recent window.
 
     Memory is bounded by ``window_size``, however long the stream runs. Before any update both
-    accuracies are 0.0 (as in river's metrics).
+    accuracies are 0.0 (as in river's metrics). For dict streams scored one sample at a time,
+    river's ``metrics.Accuracy`` and ``utils.Rolling(metrics.Accuracy(), window_size)`` do the
+    same; this class also counts whole tensor batches in one call.
 
     Parameters
     ----------
