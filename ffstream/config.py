@@ -97,12 +97,14 @@ def add_config_arguments(
     QUICK}``) are named in each flag's help where their values differ.
     """
     hints = typing.get_type_hints(config_type)
-    presets = dict(presets or {"default": config_type()})
     for field in dataclasses.fields(config_type):
         if field.name in skip or not field.metadata.get("cli", True) or not field.init:
             continue
         parse, is_bool = _parser_for(hints[field.name], field.metadata.get("choices"))
-        values = {name: getattr(cfg, field.name) for name, cfg in presets.items()}
+        if presets:
+            values = {name: getattr(cfg, field.name) for name, cfg in presets.items()}
+        else:  # the field's own default (a config may have required fields, set in code)
+            values = {"default": field.default}
         shown = {format_value(v) for v in values.values()}
         if len(shown) == 1:
             defaults = f"default {shown.pop()}"

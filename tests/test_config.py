@@ -70,3 +70,14 @@ def test_help_states_the_default_and_each_preset_that_differs():
     assert "full: 1000; quick: 10" in text
     assert "hidden widths (default 64,64)" in text
     assert "--secret" not in text
+
+
+def test_a_config_with_required_fields_gets_flags_for_the_rest():
+    from ffstream.stream import LearnerConfig
+
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, LearnerConfig)
+    args = parser.parse_args(["--hidden", "32,32", "--ema-decay", "0.99"])
+    cfg = config_from_args(args, LearnerConfig(in_features=16, num_classes=4))
+    assert (cfg.hidden, cfg.ema_decay, cfg.lr) == ((32, 32), 0.99, 3e-4)
+    assert "--in-features" not in parser.format_help()
