@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import hashlib
 import inspect
 import json
+import math
 import os
 import platform
 import re
@@ -62,6 +64,7 @@ __all__ = [
     "config_identity",
     "default_results",
     "environment",
+    "is_number",
     "load_records",
     "preset_of",
     "record_path",
@@ -195,7 +198,10 @@ def record_path(results: Path, suite: str, preset: str, run: Run) -> Path:
 
 
 # ---------------------------------------------------------------------------- provenance
+@functools.cache
 def _git_commit() -> str | None:
+    """The checkout's commit when first asked: this process runs the code it loaded then, even
+    if a commit lands while a long suite runs."""
     root = Path(__file__).resolve().parents[1]
     try:
         out = subprocess.run(
@@ -270,8 +276,9 @@ def _existing(path: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and value == value and abs(value) != float("inf")
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool): what a summary can average."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def run_suite(suite: ModuleType, args, console: Console) -> dict[str, Any]:
@@ -328,9 +335,7 @@ def _run_all(suite: ModuleType, args, console: Console) -> dict[str, Any]:
             "details": outcome,
         }
         write_json(path, record)
-        shown = ", ".join(
-            f"{k} {v:.4g}" for k, v in metrics.items() if _finite(v) and not isinstance(v, bool)
-        )
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if is_number(v))
         console.print(f"[{i}/{len(runs)}] {run.label()}: {shown} ({wall:.1f} s)", highlight=False)
         records.append(record)
     from benchmarks.render import summary_table

@@ -10,7 +10,6 @@ Run: ``python -m benchmarks.render`` (``--check`` only compares, for CI).
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 from collections.abc import Iterable
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import SUITES, load_suite
-from benchmarks.lab import RESULTS, Page, Run, load_records
+from benchmarks.lab import RESULTS, Page, Run, is_number, load_records
 
 __all__ = ["main", "mean_std", "render", "summary_table"]
 
@@ -55,12 +54,8 @@ def mean_std(values: Iterable[float]) -> tuple[float, float | None, int]:
     return round(statistics.fmean(values), 12), None if std is None else round(std, 12), len(values)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _cell(values: list[Any], scale: float, digits: int) -> str:
-    numbers = [v for v in values if _number(v)]
+    numbers = [v for v in values if is_number(v)]
     if not numbers:
         return "–"
     mean, std, _ = mean_std(numbers)
