@@ -30,6 +30,8 @@ SUITES: dict[str, str] = {
     "sequence": "benchmarks.sequence",
     "cartpole": "benchmarks.cartpole",
     "envs": "benchmarks.envs",
+    "speed": "benchmarks.speed",
+    "streams": "benchmarks.streams",
 }
 
 

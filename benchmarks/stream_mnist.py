@@ -15,10 +15,8 @@ goes over the stream exactly once, predicting every frame *before* learning from
   optimizer and learning rate picked from ``bp_grid`` on the first frames of the stream;
 - ``--ablation`` selects instead one lever of the design at a time around the default learner.
 
-The speed runs (``speed-unlabelled`` and ``speed-labelled``, one per speed batch size) time
-``observe()`` against a bare PyTorch loop doing the same arithmetic on the same weights
-(:mod:`benchmarks.bare_ff`, :mod:`benchmarks.stream_speed`), after a short check that both
-compute the same weights; a slow case is profiled (:mod:`benchmarks.profile_observe`).
+Each run's ``frames_per_s`` is the speed of its whole pass, prediction included; the front
+ends' own speed is measured by :mod:`benchmarks.speed` (``ffstream bench speed``).
 
 The FF learners use :class:`~ffstream.stream.StreamLearner`'s own defaults (learning rate,
 widths, inference mode, memory, dreams) unless ``--lr``, ``--hidden``, ``--predict-with``,
@@ -56,7 +54,6 @@ from benchmarks.stream_learning import (
     test_accuracy,
     tune_backprop,
 )
-from benchmarks.stream_speed import NOTE, SPEED_KINDS, speed_run
 from ffstream._checks import check_pixel_shift
 from ffstream.config import option
 from ffstream.stream.config import default_hidden
@@ -76,7 +73,7 @@ __all__ = [
 NAME = "stream-mnist"
 DESCRIPTION = (
     "MNIST as one pass of a stream: prequential and test accuracy of interleaved, awake/sleep "
-    "and backprop learners; observe() speed against a bare PyTorch loop"
+    "and backprop learners"
 )
 BP_GRID = ("sgd:0.01", "sgd:0.03", "sgd:0.1", "adam:1e-4", "adam:3e-4", "adam:1e-3")
 
@@ -110,12 +107,6 @@ class Config:
     )
     bp_grid: tuple[str, ...] = option(BP_GRID, "backprop optimizer:lr grid to tune on")
     bp_tune_frames: int = option(5_000, "first frames of the stream the backprop grid is tuned on")
-    speed_seconds: float = option(10.0, "timed seconds per side and speed case")
-    speed_round_seconds: float = option(0.25, "timed seconds per side and alternating round")
-    speed_min_rounds: int = option(3, "fewest alternating rounds per speed case")
-    speed_max_rounds: int = option(40, "most alternating rounds per speed case")
-    speed_ratio_target: float = option(0.9, "profile observe() when its speed ratio is below")
-    profile: bool = option(False, "profile observe() even when its speed ratio meets the target")
     batch_sizes: tuple[int, ...] = select((1, 10), "frames per observe() call (the runs' tasks)")
     sleep_every: tuple[int, ...] = select(
         (100, 1_000, 10_000), "awake/sleep conditions: a full sleep every N frames"
@@ -126,8 +117,6 @@ class Config:
     only: tuple[str, ...] | None = select(
         None, "run only these conditions (exact names, comma-separated; none: all)"
     )
-    speed: bool = select(True, "time observe() against a bare loop (not with --ablation)")
-    speed_batch_sizes: tuple[int, ...] = select((1, 8_192), "batch sizes of the speed runs")
     seeds: tuple[int, ...] = select((0,), "seeds: stream order and initial weights")
     data: str | None = source(
         None, "folder holding the MNIST IDX files (none: $FFSTREAM_DATA, else ~/.cache/ffstream)"
@@ -137,13 +126,12 @@ class Config:
     )
 
     def __post_init__(self):
-        for name in ("batch_sizes", "speed_batch_sizes", "sleep_every", "seeds"):
+        for name in ("batch_sizes", "sleep_every", "seeds"):
             if not getattr(self, name):
                 raise ValueError(f"--{name.replace('_', '-')} needs at least one value")
         positive = [("batch_sizes", b) for b in self.batch_sizes]
-        positive += [("speed_batch_sizes", b) for b in self.speed_batch_sizes]
         positive += [("sleep_every", n) for n in self.sleep_every]
-        for name in ("window", "ablation_sleep_every", "bp_tune_frames", "speed_min_rounds"):
+        for name in ("window", "ablation_sleep_every", "bp_tune_frames"):
             positive.append((name, getattr(self, name)))
         for name in ("frames", "test_frames", "sleep_batch"):
             if getattr(self, name) is not None:
@@ -151,10 +139,6 @@ class Config:
         for name, value in positive:
             if value < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
-        if self.speed_max_rounds < self.speed_min_rounds:
-            raise ValueError("--speed-max-rounds must be at least --speed-min-rounds")
-        if not (self.speed_seconds > 0 and self.speed_round_seconds > 0):
-            raise ValueError("--speed-seconds and --speed-round-seconds must be positive")
         check_pixel_shift(self.replay_shift, "--replay-shift")
         parse_grid(self.bp_grid)
         selected_conditions(self)  # an unknown --only name fails here, before any data is read
@@ -164,7 +148,7 @@ class Config:
 FULL = Config()
 
 #: A CPU configuration: the first 2,000 frames of the stream, batch 1 only.
-QUICK = Config(frames=2_000, batch_sizes=(1,), bp_tune_frames=1_000, speed_seconds=4.0)
+QUICK = Config(frames=2_000, batch_sizes=(1,), bp_tune_frames=1_000)
 
 PAGE = Page(
     title="Awake/sleep FF on a one-pass MNIST stream",
@@ -177,9 +161,7 @@ PAGE = Page(
         "negative update on every frame (the paper's baseline); `ff-sleep-N` learns positives "
         "only while awake and sleeps every N frames on replayed memories beside dreams; "
         "`ff-sleep-N-no-replay` sleeps on dreams only; `backprop-mlp` is an online MLP of the "
-        "same sizes with its optimizer and learning rate tuned on the first frames. The "
-        "`speed-*` rows time `observe()` (frames/s) against a hand-written loop doing the same "
-        "arithmetic on the same weights, labelled (readout prediction) and unlabelled."
+        "same sizes with its optimizer and learning rate tuned on the first frames."
     ),
     command="ffstream bench stream-mnist",
     columns=(
@@ -189,8 +171,6 @@ PAGE = Page(
         Column("test_readout", "test, readout", digits=3),
         Column("sleeps", "sleeps", digits=0),
         Column("frames_per_s", "frames/s", digits=0),
-        Column("bare_frames_per_s", "bare loop frames/s", digits=0),
-        Column("ratio", "observe / bare", digits=2),
     ),
     anchors=(
         "Hinton (2022), The Forward-Forward Algorithm: separating the positive and negative "
@@ -206,22 +186,18 @@ PAGE = Page(
         "--batch-sizes 10`): dreams of uniformly drawn wrong labels (`dreams-uniform`), hybrid "
         "masks (`dreams-hybrid`), Langevin goodness ascent (`dreams-langevin`), fixed sleeps of "
         "32 steps (`short-sleeps-32`), Adam and SGD learning rates and momenta (`adam-*`, "
-        "`sgd-*`) and mean-of-squares goodness (`goodness-mean`), each around `ff-sleep-1000`. "
-        "Speed: " + NOTE
+        "`sgd-*`) and mean-of-squares goodness (`goodness-mean`), each around `ff-sleep-1000`."
     ),
     curve_labels=("frames seen", "prequential accuracy (window)"),
 )
 
 
 def runs(cfg: Config) -> list[Run]:
-    """Each selected condition at each batch size, then the speed cases, per seed."""
+    """Each selected condition at each batch size, per seed."""
     out = []
     for seed in cfg.seeds:
         for batch in cfg.batch_sizes:
             out += [Run(c.name, seed, f"batch {batch}") for c in selected_conditions(cfg)]
-        if cfg.speed and not cfg.ablation:
-            for kind in SPEED_KINDS:
-                out += [Run(f"speed-{kind}", seed, f"batch {b}") for b in cfg.speed_batch_sizes]
     return out
 
 
@@ -240,13 +216,10 @@ def _stream(cfg: Config, seed: int, ctx: Context) -> dict[str, torch.Tensor]:
 
 
 def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
-    """One condition over the stream at one batch size, or one speed case."""
+    """One condition over the stream at one batch size."""
     data = _stream(cfg, run.seed, ctx)
     batch = int(run.task.split()[-1])
     sizes = {"stream_frames": len(data["x"]), "test_frames": len(data["x_test"])}
-    if run.method.startswith("speed-"):
-        kind = run.method.removeprefix("speed-")
-        return {**speed_run(cfg, kind, batch, data, _hidden(cfg), run.seed, ctx), **sizes}
     cond = condition_named(cfg, run.method)
     with make_progress(ctx.console) as progress:
         task = progress.add_task(run.label(), total=len(data["x"]), status="")
@@ -337,17 +310,14 @@ def _plain(value: Any) -> bool:
 
 def combine(cfg: Config, records: list[dict[str, Any]], console: Console) -> dict[str, Any]:
     """The suite's ``--out`` JSON in its earlier layout: ``runs`` (one per condition and batch
-    size, with ``condition``, ``batch_size``, the metrics and details), ``speed`` (one per
-    case) and ``speed_equivalence_max_weight_diff`` per learner kind."""
+    size, with ``condition``, ``batch_size``, the metrics and details)."""
     del console
     defaults = learner_defaults()
     flat = [
         {"condition": r["method"], "seed": r["seed"], **r["metrics"], **r["details"]}
         for r in records
     ]
-    speed = [f for f in flat if f["condition"].startswith("speed-")]
-    conditions = [f for f in flat if not f["condition"].startswith("speed-")]
-    result = {
+    return {
         "suite": NAME,
         "preset": preset_of(sys.modules[__name__], cfg),
         "config": config_identity(cfg),
@@ -358,12 +328,5 @@ def combine(cfg: Config, records: list[dict[str, Any]], console: Console) -> dic
             "stream_frames": flat[0]["stream_frames"],
             "test_frames": flat[0]["test_frames"],
         },
-        "runs": conditions,
+        "runs": flat,
     }
-    if speed:
-        result["speed"] = speed
-        result["speed_equivalence_max_weight_diff"] = {
-            s["condition"].removeprefix("speed-"): s["equivalence_max_weight_diff"] for s in speed
-        }
-        result["speed_note"] = NOTE
-    return result

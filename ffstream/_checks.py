@@ -1,18 +1,42 @@
-"""Input validation shared by every public entry point.
+"""Input and hyper-parameter validation shared by every public entry point.
 
 Bad input must raise a ``ValueError`` that names the problem *before* any state changes, so
-callers can catch it and keep streaming.
+callers can catch it and keep streaming. The hyper-parameter checks (``check_*``) are the single
+implementation behind every config and estimator: each names the parameter, says what it must
+be, and returns the value in its canonical Python type.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
+from numbers import Real
+from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["as_frames", "as_labels", "check_ema_decay", "check_pixel_shift", "check_share"]
+__all__ = [
+    "as_frames",
+    "as_labels",
+    "as_symbols",
+    "check_bool",
+    "check_choice",
+    "check_ema_decay",
+    "check_float",
+    "check_hidden",
+    "check_int",
+    "check_int_tuple",
+    "check_pixel_shift",
+    "check_positive",
+    "check_seed",
+    "check_share",
+    "is_int",
+    "is_single",
+]
+
+_SAME = object()  # check_int_tuple's default "given": the values themselves
 
 
 def as_frames(
@@ -128,40 +152,194 @@ def as_labels(y, batch_size: int, num_classes: int, *, device, name: str = "y") 
     return t if t.device == torch.device(device) else t.to(device)
 
 
-def check_ema_decay(ema_decay: float | None) -> None:
-    """Refuse a weight-average decay outside ``[0, 1)`` (``None``, no average, is fine).
+# ---------------------------------------------------------------------------- hyper-parameters
+# One implementation of every hyper-parameter check: each raises a ValueError that names the
+# parameter and says what it must be, and returns the value in its canonical Python type.
+
+
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is an integer (Python, numpy, anything with ``__index__``), not a bool.
+
+    >>> is_int(3), is_int(np.int64(3)), is_int(3.0), is_int(True)
+    (True, True, False, False)
+    """
+    if isinstance(value, bool | np.bool_):
+        return False
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
+def check_int(value: Any, name: str, *, low: int, what: str | None = None) -> int:
+    """``value`` as an ``int`` of at least ``low``; else ``ValueError``: "``name`` must be
+    ``what``" (default: "an integer of at least ``low``").
+
+    >>> check_int(np.int64(3), "sleep_batch", low=1)
+    3
+    >>> check_int(0, "memory", low=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: memory must be an integer of at least 2, got 0
+    >>> check_int(2.0, "num_classes", low=2, what="an int >= 2 or None")
+    Traceback (most recent call last):
+    ...
+    ValueError: num_classes must be an int >= 2 or None, got 2.0
+    """
+    if not is_int(value) or operator.index(value) < low:
+        raise ValueError(f"{name} must be {what or f'an integer of at least {low}'}, got {value!r}")
+    return operator.index(value)
+
+
+def check_int_tuple(
+    values: Any,
+    name: str,
+    *,
+    what: str = "a non-empty sequence of positive ints",
+    given: Any = _SAME,
+) -> tuple[int, ...]:
+    """A non-empty sequence (or array) of positive integers as a tuple of ``int``.
+
+    The error shows ``given``, the value as the caller had it before any normalisation
+    (default: ``values``).
+
+    >>> check_int_tuple([32, np.int64(16)], "hidden")
+    (32, 16)
+    >>> check_int_tuple((32, 0), "hidden")
+    Traceback (most recent call last):
+    ...
+    ValueError: hidden must be a non-empty sequence of positive ints, got (32, 0)
+    """
+    given = values if given is _SAME else given
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise ValueError(f"{name} must be {what}, got {given!r}")
+    items = tuple(values)
+    if not items or not all(is_int(v) and operator.index(v) >= 1 for v in items):
+        raise ValueError(f"{name} must be {what}, got {given!r}")
+    return tuple(operator.index(v) for v in items)
+
+
+def check_float(value: Any, name: str, in_range: Callable[[float], bool], what: str) -> float:
+    """``value`` as a finite ``float`` for which ``in_range`` holds; else ``ValueError``:
+    "``name`` must be ``what``". Integers count as numbers, bools and strings do not.
+
+    >>> check_float(1, "momentum", lambda v: 0 <= v < 1, "in [0, 1)")
+    Traceback (most recent call last):
+    ...
+    ValueError: momentum must be in [0, 1), got 1
+    """
+    if isinstance(value, np.generic):  # np.float64(nan) reads as nan in the message
+        value = value.item()
+    ok = isinstance(value, Real) and not isinstance(value, bool)
+    if ok:
+        number = float(value)
+        ok = math.isfinite(number) and bool(in_range(number))
+    if not ok:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return number
+
+
+def check_positive(value: Any, name: str) -> float:
+    """``value`` as a finite ``float`` above 0.
+
+    >>> check_positive(float("inf"), "lr")
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be a finite number above 0, got inf
+    """
+    return check_float(value, name, lambda v: v > 0.0, "a finite number above 0")
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` (a Python or numpy bool) as a ``bool``; 0 and 1 are not bools.
+
+    >>> check_bool(1, "replay")
+    Traceback (most recent call last):
+    ...
+    ValueError: replay must be a bool, got 1
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
+    """``value`` if it is one of ``choices``.
+
+    >>> check_choice("max", "readout", ("mean", "last"))
+    Traceback (most recent call last):
+    ...
+    ValueError: readout must be one of 'mean', 'last', got 'max'
+    """
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
+    return value
+
+
+def check_hidden(hidden: Any, name: str = "hidden") -> tuple[int, ...]:
+    """Layer widths: a non-empty sequence of positive integers, as a tuple.
+
+    >>> check_hidden((32, 0))
+    Traceback (most recent call last):
+    ...
+    ValueError: hidden must be a non-empty tuple of positive integers, got (32, 0)
+    """
+    return check_int_tuple(hidden, name, what="a non-empty tuple of positive integers")
+
+
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """``None`` or an integer seed in ``[0, 2**64)`` (what ``torch.Generator`` takes), as an
+    ``int``.
+
+    >>> check_seed(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: seed must be an int in [0, 2**64) or None, got -1
+    """
+    if seed is None:
+        return None
+    what = "an int in [0, 2**64) or None"
+    value = check_int(seed, name, low=0, what=what)
+    if value >= 2**64:
+        raise ValueError(f"{name} must be {what}, got {seed!r}")
+    return value
+
+
+def check_ema_decay(ema_decay: Any, name: str = "ema_decay") -> float | None:
+    """A weight-average decay in ``[0, 1)``, or ``None`` (no average).
 
     >>> check_ema_decay(1.0)
     Traceback (most recent call last):
     ...
     ValueError: ema_decay must be None or in [0, 1), got 1.0
     """
-    if ema_decay is not None and not 0.0 <= ema_decay < 1.0:  # NaN fails both comparisons
-        raise ValueError(f"ema_decay must be None or in [0, 1), got {ema_decay!r}")
+    if ema_decay is None:
+        return None
+    return check_float(ema_decay, name, lambda v: 0.0 <= v < 1.0, "None or in [0, 1)")
 
 
-def check_pixel_shift(shift, name: str) -> None:
-    """Refuse a shift that is not a whole, non-negative number of pixels.
+def check_pixel_shift(shift: Any, name: str) -> int:
+    """A shift of a whole, non-negative number of pixels, as an ``int``.
 
     >>> check_pixel_shift(1.5, "max_shift")
     Traceback (most recent call last):
     ...
     ValueError: max_shift must be a non-negative int of pixels, got 1.5
     """
-    if isinstance(shift, bool) or not isinstance(shift, int) or shift < 0:
-        raise ValueError(f"{name} must be a non-negative int of pixels, got {shift!r}")
+    return check_int(shift, name, low=0, what="a non-negative int of pixels")
 
 
-def check_share(share: float, name: str) -> None:
-    """Refuse a share (a fraction of a whole) outside ``[0, 1]``.
+def check_share(share: Any, name: str) -> float:
+    """A share (a fraction of a whole) in ``[0, 1]``, as a ``float``.
 
     >>> check_share(1.5, "long_term_share")
     Traceback (most recent call last):
     ...
     ValueError: long_term_share must be in [0, 1], got 1.5
     """
-    if not 0.0 <= share <= 1.0:  # NaN fails both comparisons
-        raise ValueError(f"{name} must be in [0, 1], got {share!r}")
+    return check_float(share, name, lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
 
 
 def _to_tensor(x, name: str) -> torch.Tensor:
@@ -176,3 +354,31 @@ def _to_tensor(x, name: str) -> torch.Tensor:
     if array.dtype.kind in "US":
         raise ValueError(f"{name} holds strings; expected numbers")
     return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def is_single(symbols) -> bool:
+    """One symbol (a scalar), rather than a sequence of them."""
+    if isinstance(symbols, torch.Tensor):
+        return symbols.dim() == 0
+    return not isinstance(symbols, Iterable)
+
+
+def as_symbols(symbols, vocab_size: int, name: str = "symbol") -> list[int]:
+    """Validate one symbol or a sequence of symbols; ``ValueError`` names the problem."""
+    if isinstance(symbols, (str, bytes)):
+        raise ValueError(f"{name} must be int symbol ids, got {type(symbols).__name__}")
+    items = [symbols] if is_single(symbols) else list(symbols)
+    out = []
+    for s in items:
+        # operator.index accepts ints (and numpy/torch integer scalars) but not floats; bools
+        # are ints in Python, yet a bool symbol is almost certainly a caller's mistake.
+        if isinstance(s, bool):
+            raise ValueError(f"{name} must be an int, got bool {s!r}")
+        try:
+            value = operator.index(s)
+        except TypeError:
+            raise ValueError(f"{name} must be an int, got {type(s).__name__} {s!r}") from None
+        if not 0 <= value < vocab_size:
+            raise ValueError(f"{name} {value} is outside the vocabulary [0, {vocab_size})")
+        out.append(value)
+    return out

@@ -28,13 +28,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import math
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["add_config_arguments", "config_from_args", "flag_name", "format_value", "option"]
+__all__ = [
+    "add_config_arguments",
+    "config_from_args",
+    "config_from_dict",
+    "flag_name",
+    "format_value",
+    "option",
+]
 
 
 def option(
@@ -67,6 +75,30 @@ def option(
     extra = dict(metadata or {})
     own = {"help": help, "choices": tuple(choices) if choices else None, "flag": flag, "cli": cli}
     return dataclasses.field(default=default, metadata={**extra, **own})
+
+
+def config_from_dict(cls: type, data: Any, kind: str) -> Any:
+    """``cls(**data)`` for a config dataclass, naming an unknown key (and the likely one).
+
+    Examples
+    --------
+    >>> @dataclasses.dataclass
+    ... class Small:
+    ...     width: int = 8
+    >>> config_from_dict(Small, {"widht": 4}, "Small")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown Small config key 'widht'; did you mean 'width'?
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"a {kind} config is a dict, got {type(data).__name__}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown {kind} config key {key!r}{hint}")
+    return cls(**data)
 
 
 def flag_name(field: dataclasses.Field) -> str:

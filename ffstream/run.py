@@ -24,6 +24,7 @@ import torch
 from rich.console import Console
 
 import ffstream
+from ffstream._checks import check_int
 from ffstream.agents import (
     AgentConfig,
     AgentLoop,
@@ -145,8 +146,8 @@ def run(args, console: Console) -> int:
     from ffstream.cli import resolve_device
 
     torch.set_num_threads(args.threads)
-    if args.steps < 0 or args.num_envs < 1:
-        raise ValueError("--steps must be >= 0 and --num-envs >= 1")
+    check_int(args.steps, "--steps", low=0, what="an int >= 0")
+    check_int(args.num_envs, "--num-envs", low=1, what="an int >= 1")
     device = resolve_device(args.device)
     state = load_agent_checkpoint(args.resume) if args.resume else None
     if state is not None:

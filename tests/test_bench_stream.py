@@ -2,7 +2,7 @@
 
 The files are written with :func:`ffstream.data.write_idx` in the official layout; their
 checksums are not the official ones, so the suite runs with ``--no-verify``. The tests check the
-shape of the records and that the bare loop really does the learner's arithmetic, not accuracy.
+shape of the records, not accuracy.
 """
 
 from __future__ import annotations
@@ -11,14 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from conftest import bench_args, fresh_results, write_fake_mnist
 from rich.console import Console
 
 from benchmarks import load_suite, stream_mnist
-from benchmarks.bare_ff import bare_learner, equivalence_check, speed_learner
 from benchmarks.lab import config_identity, run_suite
-from benchmarks.profile_observe import profile_observe
 from benchmarks.stream_conditions import ablation_conditions, selected_conditions, suite_conditions
 from benchmarks.stream_learning import make_learner
 from ffstream import cli
@@ -26,16 +23,7 @@ from ffstream.config import config_from_args
 from ffstream.stream import StreamLearner
 
 N_TRAIN, N_TEST = 300, 50
-TINY = [
-    "--hidden",
-    "32,32",
-    "--window",
-    "100",
-    "--speed-batch-sizes",
-    "1,64",
-    "--speed-seconds",
-    "0.02",
-]
+TINY = ["--hidden", "32,32", "--window", "100"]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +43,7 @@ def _config(args):
     return config_from_args(args, stream_mnist.QUICK if args.quick else stream_mnist.FULL)
 
 
-def test_run_writes_a_complete_record_per_condition_batch_and_speed_case(data_dir):
+def test_run_writes_a_complete_record_per_condition_and_batch(data_dir):
     args = bench_args("stream-mnist", data_dir, "--quick", *TINY, "--batch-sizes", "10,30")
     records, combined = _run(args)
     names = [c.name for c in selected_conditions(stream_mnist.QUICK)]
@@ -72,7 +60,8 @@ def test_run_writes_a_complete_record_per_condition_batch_and_speed_case(data_di
         for key in ("date", "device", "device_name", "torch", "ffstream", "python"):
             assert isinstance(r["environment"][key], str) and r["environment"][key]
         assert r["details"]["stream_frames"] == N_TRAIN and r["details"]["test_frames"] == N_TEST
-    runs = {(r["method"], r["task"]): r for r in records if not r["method"].startswith("speed")}
+    runs = {(r["method"], r["task"]): r for r in records}
+    assert len(runs) == len(records)
     assert set(runs) == {(name, f"batch {b}") for name in names for b in (10, 30)}
     for r in runs.values():
         m = r["metrics"]
@@ -92,16 +81,6 @@ def test_run_writes_a_complete_record_per_condition_batch_and_speed_case(data_di
     assert tuning["chosen"] in tuning["grid"] and tuning["tune_frames"] == N_TRAIN
     assert runs[("backprop-mlp", "batch 30")]["details"]["sizes"] == [784, 32, 32, 10]
 
-    speed = {(r["method"], r["task"]): r for r in records if r["method"].startswith("speed")}
-    kinds = ("speed-unlabelled", "speed-labelled")
-    assert set(speed) == {(k, f"batch {b}") for k in kinds for b in (1, 64)}
-    for s in speed.values():
-        m, d = s["metrics"], s["details"]
-        assert m["frames_per_s"] > 0 and m["bare_frames_per_s"] > 0
-        assert m["ratio"] > 0 and m["ratio_cpu_time"] > 0
-        assert len(d["ratio_per_round"]) == d["rounds"] >= 3
-        assert m["equivalence_max_weight_diff"] < 1e-4
-
     # the combined --out JSON keeps the suite's earlier layout
     assert combined["suite"] == "stream-mnist" and combined["preset"].startswith("custom-")
     assert combined["data"] == {
@@ -114,13 +93,7 @@ def test_run_writes_a_complete_record_per_condition_batch_and_speed_case(data_di
     assert {(r["condition"], r["batch_size"]) for r in combined["runs"]} == {
         (name, b) for name in names for b in (10, 30)
     }
-    assert {(s["labelled"], s["batch_size"]) for s in combined["speed"]} == {
-        (False, 1),
-        (False, 64),
-        (True, 1),
-        (True, 64),
-    }
-    assert set(combined["speed_equivalence_max_weight_diff"]) == {"labelled", "unlabelled"}
+    assert not any(key.startswith("speed") for key in combined)
 
 
 def test_data_source_is_not_part_of_a_runs_identity(data_dir):
@@ -131,44 +104,22 @@ def test_data_source_is_not_part_of_a_runs_identity(data_dir):
 
 def test_a_second_invocation_resumes_from_the_records(data_dir):
     argv = ["--quick", "--frames", "40", "--hidden", "16,16", "--only", "ff-interleaved"]
-    args = bench_args("stream-mnist", data_dir, *argv, "--no-speed")
+    args = bench_args("stream-mnist", data_dir, *argv)
     first, _ = _run(args)
     again, _ = _run(args)
     assert [r["environment"]["date"] for r in first] == [r["environment"]["date"] for r in again]
     assert [r["method"] for r in first] == ["ff-interleaved"]
 
 
-def test_bare_loop_matches_observe():
-    x, y = torch.rand(8, 784), torch.randint(0, 10, (8,))
-    for labelled in (False, True):
-        diff = equivalence_check(labelled, (16, 16), None, x, y, "cpu", 0, steps=5)
-        assert diff < 1e-5
-
-
-def test_profile_reports_ffstream_functions():
-    learner = speed_learner(True, (16, 16), None, "cpu", 0)
-    bare = bare_learner(learner)
-    sample = [(torch.rand(1, 784), torch.tensor([3]))]
-    report = profile_observe(learner, bare, sample, labelled=True, iters=5)
-    functions = [r["function"] for r in report["ffstream_by_cumulative"]]
-    # observe (behind the learner's lock wrapper) is where the library's time goes
-    assert "ffstream/stream/learner.py:observe" in functions[:2]
-    assert not any("benchmarks" in f for f in functions)  # the harness is not the library
-    assert report["observe_us_profiled"] > 0
-    ops = report["aten_ops_per_call"]
-    assert ops["observe"] > ops["bare"] > 0
-
-
 def test_cli_writes_json(data_dir, tmp_path):
     out = tmp_path / "result.json"
     argv = ["bench", "stream-mnist", "--data", str(data_dir), "--no-verify", "--out", str(out)]
-    argv += ["--device", "cpu", "--quick", "--frames", "100", *TINY, "--profile"]
+    argv += ["--device", "cpu", "--quick", "--frames", "100", *TINY]
     assert cli.main([*argv, "--results", fresh_results()]) == 0
     result = json.loads(out.read_text())
     assert result["suite"] == "stream-mnist" and result["data"]["stream_frames"] == 100
     assert result["preset"].startswith("custom-")
     assert {r["batch_size"] for r in result["runs"]} == {1}  # --quick: batch 1 only
-    assert all("profile" in s for s in result["speed"])
 
 
 def test_registered_and_quick_is_smaller():
@@ -178,12 +129,12 @@ def test_registered_and_quick_is_smaller():
     assert stream_mnist.FULL.frames is None and stream_mnist.FULL.batch_sizes == (1, 10)
 
 
-def test_ablation_runs_each_lever_once_without_backprop_or_speed(data_dir):
+def test_ablation_runs_each_lever_once_without_backprop(data_dir):
     argv = ["--ablation", "--frames", "60", "--batch-sizes", "10", "--hidden", "16,16"]
     records, combined = _run(bench_args("stream-mnist", data_dir, *argv))
     names = [r["method"] for r in records]
     assert len(names) == len(set(names)) == len(ablation_conditions(1_000))
-    assert all(r["details"]["kind"] == "ff" for r in records) and "speed" not in combined
+    assert all(r["details"]["kind"] == "ff" for r in records)
     by_name = {r["method"]: r["details"]["learner"] for r in records}
     assert by_name["sgd-lr1e-3-m0.99"]["optimizer"] == "sgd"
     assert by_name["sgd-lr1e-3-m0.99"]["momentum"] == 0.99
@@ -201,14 +152,14 @@ def test_only_narrows_conditions_and_names_the_choices(data_dir):
         "ff-sleep-1000-no-replay",
         "dreams-hybrid",
     ]
-    runs = [(r.task, r.method) for r in stream_mnist.runs(cfg)]  # no backprop, no speed
+    runs = [(r.task, r.method) for r in stream_mnist.runs(cfg)]  # no backprop
     assert runs == [(f"batch {b}", c.name) for b in (1, 10) for c in selected_conditions(cfg)]
     with pytest.raises(ValueError, match="unknown condition.*ff-interleaved"):
         _config(bench_args("stream-mnist", data_dir, "--only", "no such thing"))
 
 
 def test_replay_shift_gives_the_learner_image_frames_and_runs(data_dir):
-    argv = ["--replay-shift", "1", "--only", "ff-sleep-100", "--frames", "120", "--no-speed"]
+    argv = ["--replay-shift", "1", "--only", "ff-sleep-100", "--frames", "120"]
     args = bench_args("stream-mnist", data_dir, *argv, "--batch-sizes", "10", "--hidden", "16,16")
     cfg = _config(args)
     learner = make_learner(selected_conditions(cfg)[0], cfg, "cpu")

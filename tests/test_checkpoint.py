@@ -1,6 +1,7 @@
 """One versioned checkpoint schema: round trips, old files, corruption, refusals change nothing."""
 
 import copy
+import pathlib
 
 import pytest
 import torch
@@ -8,6 +9,8 @@ from conftest import blobs
 
 from ffstream.stream import EveryN, SequenceLearner, StreamLearner, reber_strings
 from ffstream.stream.checkpoint import FORMAT, VERSION, checksum
+
+DATA = pathlib.Path(__file__).parent / "data"
 
 
 def small(**kw):
@@ -94,16 +97,25 @@ def test_a_file_of_ffstream_0_1_0_still_loads(tmp_path):
 
 
 def test_a_sequence_file_of_ffstream_0_1_0_still_loads(tmp_path):
+    # Written by ffstream 0.1.0's SequenceLearner(7, context=3, hidden=(8,), sleep_every=25,
+    # memory_capacity=64, recent_capacity=32) after 80 symbols: windows stored as symbol ids.
+    path = DATA / "sequence-0.1.0.ckpt"
+    old = torch.load(path, weights_only=True)
+    b = SequenceLearner.load(path)
+    for key, value in old["net"].items():
+        assert torch.equal(b.net.state_dict()[key], value), key
+    assert (list(b.history), b.symbols_seen, b.sleeps) == (old["history"], 80, 3)
+    windows = old["memory"]["frames"][: len(b.memory)]
+    assert torch.equal(b.memory.frames[: len(b.memory)], b.encode(windows[:, :-1]))
+    assert torch.equal(b.memory.labels[: len(b.memory)], windows[:, -1])
+    assert b.core.schedule.state_dict() == {"since": old["counters"]["since_sleep"]}
     stream = [s for string in reber_strings(20, seed=3) for s in string.symbols]
-    a = SequenceLearner(7, context=3, hidden=(8,), sleep_every=25, seed=0)
-    a.observe(stream[:80])
-    payload = a.state_dict()
-    torch.save(
-        {"format": "ffstream.SequenceLearner/1", "config": payload["config"], **payload["state"]},
-        tmp_path / "old.ckpt",
-    )
-    b = SequenceLearner.load(tmp_path / "old.ckpt")
-    assert a.observe(stream[80:]) == b.observe(stream[80:])
+    assert all(p in range(7) for p in b.observe(stream[80:120]))
+
+    old["memory"]["frames"][0, 0] = 9  # a symbol outside the vocabulary: refused, named
+    torch.save(old, tmp_path / "bad.ckpt")
+    with pytest.raises(ValueError, match="memory.frames"):
+        SequenceLearner.load(tmp_path / "bad.ckpt")
 
 
 @pytest.mark.parametrize(

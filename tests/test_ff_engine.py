@@ -40,15 +40,16 @@ def _params(module):
     return [p.detach().clone() for p in module.parameters()]
 
 
-def test_no_layer_update_depends_on_another_layers_loss():
+@pytest.mark.parametrize("closed_form", [False, True])
+def test_no_layer_update_depends_on_another_layers_loss(closed_form):
     base = Logistic()
     quiet = FFNet.mlp([8, 16, 16, 16], seed=0, objective=[base, base, base], peer_norm=0.0)
-    loud = FFNet.mlp(
-        [8, 16, 16, 16],
-        seed=0,
-        objective=[base, Scaled(base, 1e3), Scaled(base, -5)],
-        peer_norm=0.0,
+    # Scaled objectives take the autograd path, other logistic temperatures the closed form.
+    louder = (
+        [Logistic(0.01), Logistic(50.0)] if closed_form else [Scaled(base, 1e3), Scaled(base, -5)]
     )
+    loud = FFNet.mlp([8, 16, 16, 16], seed=0, objective=[base, *louder], peer_norm=0.0)
+    quiet._closed_form = closed_form  # both nets on the same path: bit-identical arithmetic
     pos, neg = torch.randn(4, 8), torch.randn(4, 8)
     for _ in range(3):
         quiet.step(pos=pos, neg=neg)

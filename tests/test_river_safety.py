@@ -199,12 +199,16 @@ BAD_PARAMS = [
     {"clip": math.nan},
     {"seed": -1},
     {"seed": 1.5},
+    {"seed": 2**64},  # past what torch.Generator takes
 ]
 
 
 @pytest.mark.parametrize(
     "cls, params",
-    [(FFClassifier, p) for p in BAD_PARAMS + [{"label_strength": -1.0}, {"ema_decay": 1.0}]]
+    [
+        (FFClassifier, p)
+        for p in BAD_PARAMS + [{"label_strength": -1.0}, {"ema_decay": 1.0}, {"ema_decay": "0.9"}]
+    ]
     + [(FFAnomalyDetector, p) for p in BAD_PARAMS + [{"memory": m} for m in (0, 1, -3, 2.5)]],
 )
 def test_bad_hyper_parameters_are_refused_before_anything_changes(cls, params):

@@ -88,15 +88,17 @@ def test_generate_and_distribution():
 def test_dream_shapes_and_teacher_forcing_never_repeats_the_truth():
     learner = _small(generate_steps=3)
     windows = torch.randint(0, 7, (5, CONTEXT + 1), generator=torch.Generator().manual_seed(0))
-    forced = learner.teacher_forced_dreams(windows)
-    assert forced.shape == (5, CONTEXT + 1)
-    assert torch.equal(forced[:, :-1], windows[:, :-1])
-    assert bool((forced[:, -1] != windows[:, -1]).all())
-    generated = learner.generated_dreams(windows)
-    assert generated.shape == (15, CONTEXT + 1)
+    x, y = learner.encode(windows[:, :-1]), windows[:, -1]
+    dreams, source = learner.core.dreams, learner.core.dream_source()
+    forced_x, forced_y = dreams.teacher_forced(source, x, y)
+    assert torch.equal(forced_x, x) and bool((forced_y != y).all())
+    generated_x, generated_y = dreams.generated(source, x, y)
+    assert generated_x.shape == (15, CONTEXT * 7) and generated_y.shape == (15,)
     # The first generated window continues the remembered context by one sampled symbol.
-    assert torch.equal(generated[:5, :-1], windows[:, 1:])
-    assert learner.make_dreams(windows).shape == (20, CONTEXT + 1)  # "both"
+    assert torch.equal(generated_x[:5], learner.encode(windows[:, 1:]))
+    both = learner.make_dreams(windows)  # "both", as windows of symbol ids
+    assert both.shape == (20, CONTEXT + 1)
+    assert torch.equal(both[:5, :-1], windows[:, :-1]) and bool((both[:5, -1] != y).all())
 
 
 def test_interleaved_schedule_never_sleeps():

@@ -143,7 +143,7 @@ def test_learner_memory_is_bounded():
 def test_unsupervised_dreams_have_frame_shape(dreams):
     learner = small(None, dreams=dreams, schedule=Manual())
     learner.observe(torch.rand(10, 12))
-    x, y = dreams.generate(learner, *learner.recall(7))
+    x, y = dreams.generate(learner.dream_source(), *learner.recall(7))
     assert x.shape == (7, 12) and y is None and bool(torch.isfinite(x).all())
 
 
@@ -357,7 +357,7 @@ def _snapshot(learner):
             "opt": str(learner.net.optimizer.state_dict()),
             "memory": learner.memory.state_dict(),
             "recent": learner.recent.state_dict(),
-            "readout": learner.readout.state_dict(),
+            "readout": {} if learner.readout is None else learner.readout.state_dict(),
             "averaged": {} if learner.averaged is None else learner.averaged.state_dict(),
             "frames": learner.frames_seen,
         }

@@ -8,6 +8,8 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ffstream._checks import check_choice, check_float, check_int, check_int_tuple, check_positive
+
 __all__ = ["AgentConfig", "load_config"]
 
 
@@ -77,21 +79,17 @@ class AgentConfig:
     """Reserved; always empty (kept so configs can be extended without breaking checkpoints)."""
 
     def __post_init__(self) -> None:
-        self.hidden = tuple(int(h) for h in self.hidden)
-        if not self.hidden or any(h <= 0 for h in self.hidden):
-            raise ValueError(f"hidden must list positive layer widths, got {self.hidden}")
-        if self.readout not in ("mean", "last"):
-            raise ValueError(f"readout must be 'mean' or 'last', got {self.readout!r}")
+        self.hidden = check_int_tuple(
+            self.hidden, "hidden", what="a non-empty list of positive widths"
+        )
+        check_choice(self.readout, "readout", ("mean", "last"))
         for name in ("batch_size", "memory_size", "target_every", "action_bins", "max_actions"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+            setattr(self, name, check_int(getattr(self, name), name, low=1, what="an int >= 1"))
         for name in ("learning_starts", "sleep_every", "sleep_steps", "eps_decay_steps"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not 0.0 <= self.gamma < 1.0:
-            raise ValueError(f"gamma must be in [0, 1), got {self.gamma}")
-        if self.lr <= 0 or self.replay_ratio <= 0:
-            raise ValueError("lr and replay_ratio must be positive")
+            setattr(self, name, check_int(getattr(self, name), name, low=0, what="an int >= 0"))
+        self.gamma = check_float(self.gamma, "gamma", lambda v: 0.0 <= v < 1.0, "in [0, 1)")
+        self.lr = check_positive(self.lr, "lr")
+        self.replay_ratio = check_positive(self.replay_ratio, "replay_ratio")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentConfig:

@@ -91,12 +91,28 @@ class OneHotAppend(LabelEncoding):
         self.num_classes = num_classes
         self.strength = strength
 
+    def _label_rows(self, x: torch.Tensor) -> torch.Tensor:
+        """Row ``c``: the appended inputs of label ``c``; the last row: the neutral label.
+
+        Kept per device and dtype: indexing it is one operation, where building a one-hot
+        is several, and a batch-1 stream encodes a few frames per observed frame.
+        """
+        rows = self.__dict__.get("_rows")
+        if rows is None or rows.device != x.device or rows.dtype != x.dtype:
+            c = self.num_classes
+            neutral = torch.full((1, c), self.strength / c)
+            rows = torch.cat([torch.eye(c) * self.strength, neutral]).to(x.device, x.dtype)
+            self.__dict__["_rows"] = rows
+        return rows
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_rows"}  # a cache: rebuilt
+
     def encode(self, x, y):
-        onehot = torch.nn.functional.one_hot(y, self.num_classes).to(x.dtype) * self.strength
-        return torch.cat([x.flatten(1), onehot], dim=1)
+        return torch.cat([x.flatten(1), self._label_rows(x)[y]], dim=1)
 
     def neutral(self, x):
-        fill = x.new_full((x.shape[0], self.num_classes), self.strength / self.num_classes)
+        fill = self._label_rows(x)[-1].expand(x.shape[0], self.num_classes)
         return torch.cat([x.flatten(1), fill], dim=1)
 
 

@@ -100,9 +100,18 @@ class FFLayer(nn.Module):
         on the unit's *pre-activation* (a linear surrogate loss), so it is not gated by the ReLU
         and can revive dead units.
         """
-        self.mean_activity.mul_(momentum).add_(_per_unit(h.detach()), alpha=1 - momentum)
-        push = strength * (self.mean_activity - self.mean_activity.mean())
+        push = self.peer_push(h.detach(), strength, momentum)
         return (push * _per_unit(pre)).sum()
+
+    def peer_push(self, h: torch.Tensor, strength: float, momentum: float) -> torch.Tensor:
+        """Update the running means with ``h`` (constant) and return each unit's push.
+
+        The push is ``strength`` times the unit's running mean minus the layer's average; it is
+        the gradient of :meth:`peer_loss` with respect to each unit's batch-mean pre-activation
+        (the closed-form update of :mod:`ffstream.ff._fast` uses it directly).
+        """
+        self.mean_activity.mul_(momentum).add_(_per_unit(h), alpha=1 - momentum)
+        return strength * (self.mean_activity - self.mean_activity.mean())
 
 
 def _per_unit(t: torch.Tensor) -> torch.Tensor:

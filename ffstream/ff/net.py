@@ -9,6 +9,13 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ffstream.ff import _numpy
+from ffstream.ff._fast import (
+    closed_form_applies,
+    closed_form_grads,
+    fused_optimizer,
+    fused_update,
+)
 from ffstream.ff.goodness import Goodness
 from ffstream.ff.layers import FFLayer, FFLinear, rms_normalize
 from ffstream.ff.objectives import Logistic, Objective
@@ -41,16 +48,16 @@ def make_optimizer(
     never mixes with another layer's; a single optimizer object only batches the arithmetic.
     """
     groups = [{"params": list(layer.parameters())} for layer in layers]
-    # foreach: the same arithmetic as the per-tensor loop (bit-identical weights), batched into
-    # multi-tensor kernels. Torch picks it by default on GPUs only; on a CPU it cuts the time
-    # of StreamLearner's Adam steps by about a quarter (a few percent of observe()).
-    common = dict(lr=lr, weight_decay=weight_decay, foreach=True)
+    # fused: one kernel per step for all tensors (ffstream.ff._fast.fused_optimizer), the same
+    # arithmetic as the per-tensor loop up to float rounding, which FFNet.step can call without
+    # Optimizer.step's per-call Python (ffstream.ff._fast.fused_update).
+    common = dict(lr=lr, weight_decay=weight_decay)
     if name == "sgd":
-        return torch.optim.SGD(groups, momentum=momentum, **common)
+        return fused_optimizer(torch.optim.SGD, groups, momentum=momentum, **common)
     if name == "adam":
-        return torch.optim.Adam(groups, betas=(momentum, 0.999), **common)
+        return fused_optimizer(torch.optim.Adam, groups, betas=(momentum, 0.999), **common)
     if name == "adamw":
-        return torch.optim.AdamW(groups, betas=(momentum, 0.999), **common)
+        return fused_optimizer(torch.optim.AdamW, groups, betas=(momentum, 0.999), **common)
     raise ValueError(f"unknown optimizer {name!r}; choose 'sgd', 'adam' or 'adamw'")
 
 
@@ -125,6 +132,16 @@ class FFNet(nn.Module):
         self.bf16 = bf16
         self.optimizer = make_optimizer(layers, optimizer, lr, momentum, weight_decay)
 
+    # Whether step() may use the closed-form gradients of ffstream.ff._fast when they apply.
+    # Private switch: tests set it to False on an instance to force the autograd path, which
+    # computes the same update (tests/test_ff_fast_step.py checks that they agree).
+    _closed_form: bool = True
+    # Whether step(), features() and goodness() may run in NumPy (ffstream.ff._numpy) where the
+    # closed form applies on the CPU and the work is small: the same arithmetic without torch's
+    # per-op dispatch. Private switch: set it to False (on the class or an instance) to force
+    # the torch path; tests/test_ff_numpy_backend.py checks that both agree.
+    _numpy: bool = True
+
     @classmethod
     def mlp(
         cls,
@@ -177,21 +194,29 @@ class FFNet(nn.Module):
         """:meth:`forward` without a graph."""
         return self.forward(x)
 
-    @torch.no_grad()
     def goodness(self, x: torch.Tensor) -> torch.Tensor:
-        """Goodness of every layer: shape ``(batch, num_layers)``."""
-        return self.goodness_with_grad(x)
+        """Goodness of every layer: shape ``(batch, num_layers)`` (no graph)."""
+        if self._numpy and self._closed_form:
+            out = _numpy.goodness(self, x)
+            if out is not None:
+                return out
+        with torch.no_grad():
+            return self.goodness_with_grad(x)
 
     def goodness_with_grad(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`goodness`, differentiable with respect to ``x``."""
         return torch.stack([self.goodness_fn(h) for h in self.forward(x)], dim=1)
 
-    @torch.no_grad()
     def features(self, x: torch.Tensor, skip_first: bool = True) -> torch.Tensor:
         """Normalised activities of layers (>= 2 by default), concatenated: readout features."""
-        acts = self.activities(x)[1 if skip_first and len(self.layers) > 1 else 0 :]
-        parts = [rms_normalize(h).flatten(1) for h in acts]
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        if self._numpy and self._closed_form:
+            out = _numpy.features(self, x, skip_first)
+            if out is not None:
+                return out
+        with torch.no_grad():
+            acts = self.activities(x)[1 if skip_first and len(self.layers) > 1 else 0 :]
+            parts = [rms_normalize(h).flatten(1) for h in acts]
+            return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def check_input(self, x: torch.Tensor, name: str = "x") -> None:
         """Raise ``ValueError`` naming the problem if ``x`` is not a valid batch for this net.
@@ -243,9 +268,19 @@ class FFNet(nn.Module):
                 f"labels must be a long tensor with one label per positive frame, got "
                 f"{labels.dtype} of shape {tuple(labels.shape)}"
             )
+        if self._numpy and self._closed_form:
+            fast = _numpy.step(self, pos, neg)
+            if fast is not None:
+                return StepStats(*fast)
         n_pos = 0 if pos is None else pos.shape[0]
         both = pos is not None and neg is not None
         x = self._input(torch.cat([pos, neg]) if both else (pos if pos is not None else neg))
+        if self._closed_form and closed_form_applies(self, x):
+            losses, goodness = closed_form_grads(self, x, n_pos, pos is not None, neg is not None)
+            if not fused_update(self.optimizer):
+                self.optimizer.step()
+            g_pos, g_neg = _split(torch.stack(goodness, 1), n_pos, pos is not None, neg is not None)
+            return StepStats(torch.stack(losses), g_pos, g_neg)
         total = x.new_zeros(())
         losses, goodness = [], []
         last = len(self.layers) - 1

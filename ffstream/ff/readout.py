@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
+from torch.autograd.graph import increment_version
+
+from ffstream.ff._fast import fused_optimizer, fused_update
 
 __all__ = ["LinearReadout"]
 
@@ -40,8 +44,8 @@ class LinearReadout(nn.Module):
         self.linear = nn.Linear(in_features, num_classes)
         nn.init.zeros_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
-        self.optimizer = torch.optim.SGD(
-            self.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
+        self.optimizer = fused_optimizer(
+            torch.optim.SGD, self.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -65,6 +69,9 @@ class LinearReadout(nn.Module):
         >>> bool(torch.isclose(loss, torch.nn.functional.cross_entropy(torch.zeros(4, 2), y)))
         True
         """
+        loss = _numpy_step(self, features, y, logits)
+        if loss is not None:
+            return loss
         if logits is None:
             logits = self.linear(features)
         log_p = torch.log_softmax(logits, dim=1)
@@ -75,5 +82,74 @@ class LinearReadout(nn.Module):
         grad /= features.shape[0]  # the loss is a batch mean
         self.linear.weight.grad = grad.T @ features
         self.linear.bias.grad = grad.sum(0)
-        self.optimizer.step()
+        if not fused_update(self.optimizer):  # the same kernel, without Optimizer.step's Python
+            self.optimizer.step()
         return loss
+
+
+#: Largest ``rows * features`` a readout step runs in numpy: above it torch's kernels win.
+_NUMPY_WORK = 2**16
+
+
+def _numpy_step(readout: LinearReadout, features, y, logits) -> torch.Tensor | None:
+    """:meth:`LinearReadout.step` on numpy views of the weights and the momentum buffers.
+
+    The arithmetic of torch's SGD (weight decay added to the gradient, momentum buffer started
+    as the first gradient, dampening, Nesterov) on the same tensors, in place: on a few rows
+    torch's per-operation dispatch costs several times the arithmetic. None when it does not
+    apply (not CPU float32, a large batch, an optimizer other than the plain SGD it was made
+    with); the caller then runs the torch path.
+    """
+    weight, bias = readout.linear.weight, readout.linear.bias
+    optimizer = readout.optimizer
+    if (
+        features.device.type != "cpu"
+        or features.dtype != torch.float32
+        or weight.dtype != torch.float32
+        or features.shape[0] * features.shape[1] > _NUMPY_WORK
+        or type(optimizer) is not torch.optim.SGD
+        or len(optimizer.param_groups) != 1
+        or optimizer._optimizer_step_pre_hooks
+        or optimizer._optimizer_step_post_hooks
+        or "step" in optimizer.__dict__  # a scheduler or a user patched step()
+    ):
+        return None
+    group = optimizer.param_groups[0]
+    if group.get("maximize") or isinstance(group["lr"], torch.Tensor):
+        return None
+    f = features.detach().numpy()
+    labels = y.detach().numpy()
+    rows = np.arange(f.shape[0])
+    z = logits.detach().numpy() if logits is not None else f @ weight.detach().numpy().T
+    if logits is None:
+        z = z + bias.detach().numpy()
+    z = z - z.max(1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(1, keepdims=True)
+    loss = -np.log(p[rows, labels]).sum() / f.shape[0]  # np.mean's Python costs more here
+    p[rows, labels] -= 1.0
+    p /= f.shape[0]  # the loss is a batch mean
+    for param, grad in ((weight, p.T @ f), (bias, p.sum(0))):
+        _sgd(optimizer, group, param, grad.astype(np.float32, copy=False))
+    increment_version([weight, bias])  # autograd sees these in-place updates
+    return torch.from_numpy(np.asarray(loss, dtype=np.float32))
+
+
+def _sgd(optimizer, group: dict, param: torch.Tensor, grad: np.ndarray) -> None:
+    """One SGD update of ``param`` in place, as ``torch.optim.SGD`` defines it."""
+    view = param.detach().numpy()
+    if group["weight_decay"]:
+        grad = grad + np.float32(group["weight_decay"]) * view
+    momentum = group["momentum"]
+    if momentum:
+        state = optimizer.state[param]
+        buffer = state.get("momentum_buffer")
+        if buffer is None:
+            buffer = state["momentum_buffer"] = torch.from_numpy(np.array(grad, np.float32))
+        else:
+            buf = buffer.numpy()
+            buf *= np.float32(momentum)
+            buf += np.float32(1.0 - group["dampening"]) * grad
+        buf = buffer.numpy()
+        grad = grad + np.float32(momentum) * buf if group["nesterov"] else buf
+    view -= np.float32(group["lr"]) * grad

@@ -25,7 +25,7 @@ import torch
 
 from ffstream._checks import check_ema_decay
 
-__all__ = ["LeanFF", "RunningStandardizer", "sigmoid"]
+__all__ = ["LeanFF", "RunningStandardizer", "logistic_dgood", "sigmoid"]
 
 _EPS = 1e-8
 
@@ -34,6 +34,13 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     """Logistic function (``exp`` overflows harmlessly to 0 for very negative ``z``)."""
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-z))
+
+
+def logistic_dgood(good: np.ndarray, sign) -> np.ndarray:
+    """``dL/dgoodness`` of ``softplus(sign * (good - 1))`` summed over rows: ``sign`` is -1 for
+    positive rows, +1 for negative ones (``ffstream.ff.Logistic`` averages each phase instead:
+    divide by the rows of the phase)."""
+    return sign * sigmoid(sign * (good - 1.0))
 
 
 class LeanFF:
@@ -71,7 +78,7 @@ class LeanFF:
     >>> before = net.forward(z)[2][0][0]
     >>> for _ in range(20):
     ...     ins, acts, good = net.forward(z)
-    ...     net.update(ins, acts, [-sigmoid(1.0 - g) for g in good])  # positive updates
+    ...     net.update(ins, acts, [logistic_dgood(g, -1.0) for g in good])  # positive updates
     >>> bool(net.forward(z)[2][0][0] > before)
     True
 
@@ -81,7 +88,7 @@ class LeanFF:
     >>> start = net.forward(z)[2][0][0]
     >>> for _ in range(20):
     ...     ins, acts, good = net.forward(z)
-    ...     net.update(ins, acts, [-sigmoid(1.0 - g) for g in good])
+    ...     net.update(ins, acts, [logistic_dgood(g, -1.0) for g in good])
     >>> bool(start < net.forward(z, averaged=True)[2][0][0] < net.forward(z)[2][0][0])
     True
     """
@@ -214,11 +221,12 @@ class LeanFF:
             self.avg_weights[0] = _insert_columns(self.avg_weights[0], at, new)
         self._make_views()
 
-    def to_ffnet(self, averaged: bool | None = None):
+    def to_ffnet(self, averaged: bool | None = None, **options):
         """The weights as a :class:`ffstream.ff.FFNet` (``goodness="mean"``), in float32.
 
         ``averaged`` exports the moving average; ``None`` (the default) exports it when the net
-        keeps one, since it is what predicts.
+        keeps one, since it is what predicts. ``options`` go to ``FFNet.mlp``: with
+        ``optimizer="sgd", lr=net.lr, momentum=0.0, peer_norm=0.0`` its ``step`` is :meth:`update`.
         """
         from ffstream.ff import FFNet, Goodness
 
@@ -230,9 +238,8 @@ class LeanFF:
             (self.avg_weights, self.avg_biases) if averaged else (self.weights, self.biases)
         )
         sizes = [self.in_features, *(w.shape[0] for w in weights)]
-        net = FFNet.mlp(
-            sizes, seed=0, goodness=Goodness("mean"), normalize_input=self.normalize_input
-        )
+        options = {"goodness": Goodness("mean"), "normalize_input": self.normalize_input, **options}
+        net = FFNet.mlp(sizes, seed=0, **options)
         with torch.no_grad():
             for layer, w, b in zip(net.layers, weights, biases):
                 layer.transform.weight.copy_(w)

@@ -1,4 +1,4 @@
-"""From river's feature dicts to standardised vectors (internal).
+"""River's feature dicts as standardised vectors, and the checks of samples and labels (internal).
 
 Columns are assigned to feature names as they first appear (several new names at once are sorted,
 so the column order never depends on a dict's key order). Values are standardised online; a
@@ -14,7 +14,7 @@ import numpy as np
 
 from ffstream.river._engine import RunningStandardizer
 
-__all__ = ["FeatureColumns", "as_number", "check_features"]
+__all__ = ["FeatureColumns", "as_number", "check_features", "check_label"]
 
 
 def _sort_key(name: Hashable) -> tuple[str, str]:
@@ -58,6 +58,23 @@ def check_features(x) -> None:
     """
     if type(x) is not dict and not isinstance(x, Mapping):
         raise TypeError(f"a sample must be a dict of feature name -> value, got {type(x).__name__}")
+
+
+def check_label(y) -> None:
+    """Refuse a missing label (``None`` or NaN), which would otherwise become a class of its own.
+
+    >>> check_label(float("nan"))
+    Traceback (most recent call last):
+    ...
+    ValueError: the label is nan: a missing label cannot be learned from (skip the sample)
+    """
+    missing = y is None or (isinstance(y, (float, np.floating)) and math.isnan(y))
+    if missing:
+        raise ValueError(
+            f"the label is {y!r}: a missing label cannot be learned from (skip the sample)"
+        )
+    if not isinstance(y, Hashable):
+        raise TypeError(f"the label must be hashable (it names a class), got {type(y).__name__}")
 
 
 class FeatureColumns:

@@ -7,9 +7,9 @@ import math
 import numpy as np
 from river import base
 
-from ffstream.river._engine import LeanFF, sigmoid
+from ffstream._checks import check_hidden, check_int, check_positive, check_seed
+from ffstream.river._engine import LeanFF, logistic_dgood, sigmoid
 from ffstream.river._features import FeatureColumns, check_features
-from ffstream.river._params import check_hidden, check_int, check_positive, check_seed
 
 __all__ = ["FFAnomalyDetector"]
 
@@ -104,9 +104,9 @@ class FFAnomalyDetector(base.AnomalyDetector):
     def _check_params(self) -> None:
         """Raise ``ValueError`` naming the first bad hyper-parameter; changes nothing."""
         check_hidden(self.hidden)
-        check_positive("lr", self.lr)
-        check_positive("clip", self.clip)
-        check_int("memory", self.memory, 2)
+        check_positive(self.lr, "lr")
+        check_positive(self.clip, "clip")
+        check_int(self.memory, "memory", low=2)
         check_seed(self.seed)
 
     @property
@@ -158,7 +158,7 @@ class FFAnomalyDetector(base.AnomalyDetector):
         z = np.concatenate(rows)
         ins, acts, good = self._net.forward(z)
         sign = np.array([-1.0, 1.0])[: len(z)]  # the sample is positive, the dream negative
-        self._net.update(ins, acts, [sign * sigmoid(sign * (g - 1.0)) for g in good])
+        self._net.update(ins, acts, [logistic_dgood(g, sign) for g in good])
         self._remember(u)
         self._columns.scaler.update(v, present)
 

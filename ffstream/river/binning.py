@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable
 
 import numpy as np
 from river import base, preprocessing
 
+from ffstream._checks import check_int, check_positive
 from ffstream.river._features import as_number
 
 __all__ = ["PiecewiseLinearEncoder"]
@@ -64,10 +64,8 @@ class PiecewiseLinearEncoder(base.Transformer):
     """
 
     def __init__(self, bins: int = 16, span: float = 2.5):
-        if not isinstance(bins, int) or bins < 2:
-            raise ValueError(f"bins must be an integer of at least 2, got {bins!r}")
-        if not (math.isfinite(span) and span > 0):
-            raise ValueError(f"span must be a positive finite number, got {span!r}")
+        check_int(bins, "bins", low=2)
+        check_positive(span, "span")
         self.bins = bins
         self.span = span
         edges = np.linspace(-span, span, bins + 1)

@@ -8,10 +8,9 @@ from collections.abc import Hashable
 import numpy as np
 from river import base
 
-from ffstream._checks import check_ema_decay
-from ffstream.river._engine import LeanFF, sigmoid
-from ffstream.river._features import FeatureColumns, check_features
-from ffstream.river._params import check_hidden, check_label, check_positive, check_seed
+from ffstream._checks import check_ema_decay, check_hidden, check_positive, check_seed
+from ffstream.river._engine import LeanFF, logistic_dgood
+from ffstream.river._features import FeatureColumns, check_features, check_label
 
 __all__ = ["FFClassifier"]
 
@@ -137,7 +136,7 @@ class FFClassifier(base.Classifier):
         """Raise ``ValueError`` naming the first bad hyper-parameter; changes nothing."""
         check_hidden(self.hidden)
         for name in ("lr", "label_strength", "clip"):
-            check_positive(name, getattr(self, name))
+            check_positive(getattr(self, name), name)
         check_ema_decay(self.ema_decay)
         check_seed(self.seed)
 
@@ -238,12 +237,14 @@ class FFClassifier(base.Classifier):
             weight = np.exp(score - score.max())
             weight /= weight.sum()
         # dL/dgoodness of the logistic FF loss: softplus(g - 1) for negatives (push below the
-        # threshold), softplus(1 - g) for the positive (push above): sign * sigmoid(sign * (g - 1)).
+        # threshold), softplus(1 - g) for the positive (push above), summed over the rows.
         sign = self._signs[target]
+        belief = None if num_classes <= 2 else np.where(sign < 0, 1.0, weight)
         dgood = []
         for g in good:
-            dg = sigmoid(sign * (g - 1.0))
-            dg *= sign if num_classes <= 2 else np.where(sign < 0, -1.0, weight)
+            dg = logistic_dgood(g, sign)
+            if belief is not None:
+                dg *= belief
             dgood.append(dg)
         self._net.update(ins, acts, dgood)
         self._columns.scaler.update(v, present)

@@ -23,9 +23,15 @@ from ffstream.stream.state_checks import (
 )
 
 if TYPE_CHECKING:
-    from ffstream.stream.learner import StreamLearner
+    from ffstream.stream.core import LearnerCore
 
-__all__ = ["apply_learner_state", "check_learner_state", "learner_state", "saved_config"]
+__all__ = [
+    "apply_learner_state",
+    "check_learner_config",
+    "check_learner_state",
+    "learner_state",
+    "saved_config",
+]
 
 COUNTERS = ("frames_seen", "sleeps", "awake_updates")
 STATE_KEYS = (
@@ -44,7 +50,7 @@ STATE_KEYS = (
 )
 
 
-def learner_state(learner: StreamLearner) -> dict[str, Any]:
+def learner_state(learner: LearnerCore) -> dict[str, Any]:
     """The learner's state entry of a checkpoint: plain data and tensors only."""
     readout, averaged = learner.readout, learner.averaged
     return {
@@ -71,22 +77,24 @@ def saved_config(data: Any) -> LearnerConfig:
         raise ValueError(f"the checkpoint's config is not valid: {err}") from None
 
 
-def check_learner_state(learner: StreamLearner, payload: dict[str, Any]) -> dict[str, Any]:
-    """The saved state of ``payload`` (current schema), once all of it is known to fit.
-
-    Reads the learner, never writes it.
-    """
-    config = saved_config(payload["config"])
-    if config != learner.config:
+def check_learner_config(saved: LearnerConfig, mine: LearnerConfig, kind: str) -> None:
+    """``ValueError`` naming every setting in which a checkpoint's config differs from ours."""
+    if saved != mine:
         differences = ", ".join(
-            f"{name}={config[name]!r} (this learner: {learner.config[name]!r})"
-            for name in learner.config
-            if config[name] != learner.config[name]
+            f"{name}={saved[name]!r} (this learner: {mine[name]!r})"
+            for name in mine
+            if saved[name] != mine[name]
         )
-        raise ValueError(
-            f"the checkpoint was made by a StreamLearner with another config: {differences}"
-        )
-    state = payload["state"]
+        raise ValueError(f"the checkpoint was made by a {kind} with another config: {differences}")
+
+
+def check_learner_state(learner: LearnerCore, state: Any) -> dict[str, Any]:
+    """A checkpoint's learner state, once all of it is known to fit ``learner``.
+
+    Reads the learner, never writes it. The caller checks the config.
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f"the checkpoint's state is a {type(state).__name__}, not a dict")
     missing = [key for key in STATE_KEYS if key not in state]
     if missing:
         raise ValueError(f"the checkpoint's state lacks {missing}")
@@ -98,6 +106,13 @@ def check_learner_state(learner: StreamLearner, payload: dict[str, Any]) -> dict
         raise ValueError("the checkpoint's schedule_state is not a dict")
     check_tensors(state["net"], learner.net.state_dict(), "net")
     check_optimizer_state(state["net_optimizer"], learner.net.optimizer, "net_optimizer")
+    if learner.readout is None:  # files of learners that trained an unused readout
+        state = {**state, "readout": None, "readout_optimizer": None}
+        averaged = state["averaged"]
+        if isinstance(averaged, dict):  # its average holds that readout too: drop it
+            state["averaged"] = {
+                k: v for k, v in averaged.items() if not k.startswith("module.readout.")
+            }
     for name, module in (("readout", learner.readout), ("averaged", learner.averaged)):
         if module is None and state[name] is not None:
             raise ValueError(f"the checkpoint holds a {name}, this learner has none")
@@ -122,7 +137,7 @@ def check_learner_state(learner: StreamLearner, payload: dict[str, Any]) -> dict
     return state
 
 
-def apply_learner_state(learner: StreamLearner, state: dict[str, Any]) -> None:
+def apply_learner_state(learner: LearnerCore, state: dict[str, Any]) -> None:
     """Write :func:`check_learner_state`'s checked ``state`` into the learner."""
     schedule = learner.schedule
     before = schedule.state_dict()

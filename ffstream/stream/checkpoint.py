@@ -36,6 +36,7 @@ import torch
 
 from ffstream._io import atomic_write
 from ffstream.stream import dreams as dreams_module
+from ffstream.stream import own_text as own_text_module
 from ffstream.stream import schedules as schedules_module
 
 __all__ = [
@@ -95,6 +96,7 @@ _OPTIONAL_LEGACY = {"averaged"}
 _BUILTIN = {
     **{name: getattr(schedules_module, name) for name in schedules_module.__all__},
     **{name: getattr(dreams_module, name) for name in dreams_module.__all__},
+    "OwnTextDreams": own_text_module.OwnTextDreams,
 }
 
 

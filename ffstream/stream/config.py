@@ -13,16 +13,24 @@ hyper-parameters, so they stay arguments of the learner.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
-import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from ffstream.config import option
+from ffstream._checks import (
+    check_bool,
+    check_choice,
+    check_ema_decay,
+    check_float,
+    check_int,
+    check_int_tuple,
+    check_pixel_shift,
+    check_seed,
+    check_share,
+    is_int,
+)
+from ffstream.config import config_from_dict, option
 
 __all__ = ["LearnerConfig", "default_hidden"]
 
@@ -137,14 +145,7 @@ class LearnerConfig:
         ...
         ValueError: unknown StreamLearner config key 'hiden'; did you mean 'hidden'?
         """
-        if not isinstance(data, dict):
-            raise ValueError(f"a StreamLearner config is a dict, got {type(data).__name__}")
-        for key in data:
-            if key not in _FIELD_NAMES:
-                close = difflib.get_close_matches(str(key), _FIELD_NAMES, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"unknown StreamLearner config key {key!r}{hint}")
-        return cls(**data)
+        return config_from_dict(cls, data, "StreamLearner")
 
     def replace(self, **changes: Any) -> LearnerConfig:
         """A copy with some fields changed (checked like a new config)."""
@@ -181,45 +182,37 @@ def _normalise(cfg: LearnerConfig) -> dict[str, Any]:
     """Every field as its canonical type, or ``ValueError`` naming the first bad one."""
     out: dict[str, Any] = {}
     shape = cfg.in_features
-    out["in_features"] = _int_tuple((shape,) if _is_int(shape) else shape, "in_features", shape)
-    hidden = default_hidden(math.prod(out["in_features"])) if cfg.hidden is None else cfg.hidden
-    out["hidden"] = _int_tuple(hidden, "hidden", cfg.hidden)
-    if cfg.num_classes is not None:
-        out["num_classes"] = _int(cfg.num_classes, "num_classes", low=2, what="an int >= 2 or None")
-    for name in _POSITIVE_INTS:
-        out[name] = _int(getattr(cfg, name), name, low=1, what="an int >= 1")
-    out["replay_shift"] = _int(
-        cfg.replay_shift, "replay_shift", low=0, what="a non-negative int of pixels"
+    out["in_features"] = check_int_tuple(
+        (shape,) if is_int(shape) else shape,
+        "in_features",
+        what="a positive int or a non-empty sequence of them",
+        given=shape,
     )
+    hidden = default_hidden(math.prod(out["in_features"])) if cfg.hidden is None else cfg.hidden
+    out["hidden"] = check_int_tuple(hidden, "hidden", given=cfg.hidden)
+    if cfg.num_classes is not None:
+        out["num_classes"] = check_int(
+            cfg.num_classes, "num_classes", low=2, what="an int >= 2 or None"
+        )
+    for name in _POSITIVE_INTS:
+        out[name] = check_int(getattr(cfg, name), name, low=1, what="an int >= 1")
+    out["replay_shift"] = check_pixel_shift(cfg.replay_shift, "replay_shift")
     if cfg.readout_batch is not None:
-        out["readout_batch"] = _int(
+        out["readout_batch"] = check_int(
             cfg.readout_batch, "readout_batch", low=1, what="at least 1 frame or None"
         )
     for name in _BOOLS:
-        value = getattr(cfg, name)
-        if not isinstance(value, bool | np.bool_):
-            raise ValueError(f"{name} must be a bool, got {value!r}")
-        out[name] = bool(value)
+        out[name] = check_bool(getattr(cfg, name), name)
     for name in _POSITIVE_FLOATS:
-        out[name] = _float(getattr(cfg, name), name, lambda v: v > 0, "a finite number > 0")
-    out["long_term_share"] = _float(
-        cfg.long_term_share, "long_term_share", lambda v: 0 <= v <= 1, "in [0, 1]"
-    )
-    out["momentum"] = _float(cfg.momentum, "momentum", lambda v: 0 <= v < 1, "in [0, 1)")
-    if cfg.ema_decay is not None:
-        out["ema_decay"] = _float(
-            cfg.ema_decay, "ema_decay", lambda v: 0 <= v < 1, "None or in [0, 1)"
-        )
+        out[name] = check_float(getattr(cfg, name), name, lambda v: v > 0, "a finite number > 0")
+    out["long_term_share"] = check_share(cfg.long_term_share, "long_term_share")
+    out["momentum"] = check_float(cfg.momentum, "momentum", lambda v: 0 <= v < 1, "in [0, 1)")
+    out["ema_decay"] = check_ema_decay(cfg.ema_decay)
     for field in dataclasses.fields(LearnerConfig):
         choices = field.metadata.get("choices")
-        value = getattr(cfg, field.name)
-        if choices and value not in choices:
-            listed = ", ".join(repr(c) for c in choices)
-            raise ValueError(f"{field.name} must be one of {listed}, got {value!r}")
-    if cfg.seed is not None:
-        out["seed"] = _int(cfg.seed, "seed", low=0, what="an int in [0, 2**64) or None")
-        if out["seed"] >= 2**64:
-            raise ValueError(f"seed must be an int in [0, 2**64) or None, got {cfg.seed!r}")
+        if choices:
+            check_choice(getattr(cfg, field.name), field.name, choices)
+    out["seed"] = check_seed(cfg.seed)
     return out
 
 
@@ -237,44 +230,3 @@ def _check_combinations(cfg: LearnerConfig) -> None:
             "readout_batch sets the asleep readout's batch: it needs readout_learns='asleep' "
             "(with 'always' the readout learns from the replayed sleep batch)"
         )
-
-
-def _is_int(value: Any) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return False
-    try:
-        operator.index(value)
-    except TypeError:
-        return False
-    return True
-
-
-def _int(value: Any, name: str, *, low: int, what: str) -> int:
-    if not _is_int(value) or operator.index(value) < low:
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return operator.index(value)
-
-
-def _int_tuple(values: Any, name: str, given: Any) -> tuple[int, ...]:
-    """Positive ints as a tuple; the error shows the value as the caller ``given`` it."""
-    what = "a positive int or a non-empty sequence of them"
-    if name == "hidden":
-        what = "a non-empty sequence of positive ints"
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
-        raise ValueError(f"{name} must be {what}, got {given!r}")
-    items = tuple(values)
-    if not items or not all(_is_int(v) and operator.index(v) >= 1 for v in items):
-        raise ValueError(f"{name} must be {what}, got {given!r}")
-    return tuple(operator.index(v) for v in items)
-
-
-def _float(value: Any, name: str, in_range, what: str) -> float:
-    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool | np.bool_
-    )
-    if ok:
-        value = float(value)
-        ok = math.isfinite(value) and in_range(value)
-    if not ok:
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return value

@@ -10,31 +10,75 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import torch
 
-from ffstream._checks import as_labels
+from ffstream._checks import as_frames, as_labels
 from ffstream.ff.negatives import hard_wrong_labels, hybrid_images, random_wrong_labels
 
-if TYPE_CHECKING:
-    from ffstream.stream.learner import StreamLearner
-
-__all__ = ["Dreams", "WrongLabelDreams", "HybridDreams", "LangevinDreams", "CallableDreams"]
+__all__ = [
+    "CallableDreams",
+    "DreamSource",
+    "Dreams",
+    "HybridDreams",
+    "LangevinDreams",
+    "WrongLabelDreams",
+]
 
 Batch = tuple[torch.Tensor, torch.Tensor | None]
 
 
-class Dreams:
-    """Base class: ``generate(learner, x, y)`` dreams from remembered frames ``x`` (labels ``y``).
+@dataclass(frozen=True)
+class DreamSource:
+    """All a dream generator may see of the learner it dreams for.
 
-    It returns ``(frames, labels)`` with one dream per remembered frame; ``labels`` is None for
-    unlabelled streams.
+    Attributes
+    ----------
+    generator
+        The learner's random generator: every random choice of a dream draws from it, so a
+        seeded learner dreams the same dreams.
+    frame_shape
+        Shape of one frame (flat frames are ``(num_features,)``).
+    num_classes
+        Number of classes, or None for unlabelled streams.
+    recall
+        ``recall(n) -> (frames, labels)``: ``n`` remembered flat frames (labels may be None).
+    class_scores
+        ``class_scores(frames) -> (batch, num_classes)`` logits of flat frames under the
+        weights that learn.
+    goodness
+        ``goodness(frames, labels=None, grad=False) -> (batch, num_layers)`` per-layer goodness
+        (``grad=True`` keeps the graph with respect to ``frames``).
+    """
+
+    generator: torch.Generator
+    frame_shape: tuple[int, ...]
+    num_classes: int | None
+    recall: Callable[[int], Batch]
+    class_scores: Callable[[torch.Tensor], torch.Tensor]
+    goodness: Callable[..., torch.Tensor]
+
+
+class Dreams:
+    """Base class: ``generate(source, x, y)`` dreams from remembered frames ``x`` (labels ``y``).
+
+    It returns ``(frames, labels)`` for flat frames; ``labels`` is None for unlabelled
+    streams. ``source`` (a :class:`DreamSource`) is what the generator may use of the learner.
+    ``scores``, when given, are the class scores of ``x`` the learner has just computed.
     """
 
     needs_labels: bool = False
+    #: Needs a remembered frame besides the one it dreams from (hybrids mix two).
+    needs_memory: bool = False
 
-    def generate(self, learner: StreamLearner, x: torch.Tensor, y: torch.Tensor | None) -> Batch:
+    def generate(
+        self,
+        source: DreamSource,
+        x: torch.Tensor,
+        y: torch.Tensor | None,
+        scores: torch.Tensor | None = None,
+    ) -> Batch:
         raise NotImplementedError  # abstract: every generator overrides it
 
     def __repr__(self) -> str:
@@ -55,13 +99,13 @@ class WrongLabelDreams(Dreams):
     def __init__(self, hard: bool = True):
         self.hard = hard
 
-    def generate(self, learner, x, y):
+    def generate(self, source, x, y, scores=None):
         if y is None:
             raise ValueError("WrongLabelDreams needs labelled memories; use HybridDreams")
         if self.hard:
-            scores = learner.class_scores(x, latest=True)  # the weights that learn
-            return x, hard_wrong_labels(scores, y, learner.generator)
-        return x, random_wrong_labels(y, learner.num_classes, learner.generator)
+            scores = source.class_scores(x) if scores is None else scores
+            return x, hard_wrong_labels(scores, y, source.generator)
+        return x, random_wrong_labels(y, source.num_classes, source.generator)
 
 
 class HybridDreams(Dreams):
@@ -73,15 +117,17 @@ class HybridDreams(Dreams):
     the first memory. The default dream for unlabelled streams.
     """
 
-    def generate(self, learner, x, y):
+    needs_memory = True
+
+    def generate(self, source, x, y, scores=None):
         a = x
-        b, _ = learner.recall(x.shape[0])
-        shape = learner.frame_shape
+        b, _ = source.recall(x.shape[0])
+        shape = source.frame_shape
         if len(shape) >= 2:
             return hybrid_images(
-                a, b, shape[-2:] if len(shape) == 2 else shape, generator=learner.generator
+                a, b, shape[-2:] if len(shape) == 2 else shape, generator=source.generator
             ), y
-        mask = (torch.rand(a.shape, generator=learner.generator) < 0.5).to(a)
+        mask = (torch.rand(a.shape, generator=source.generator) < 0.5).to(a)
         return mask * a + (1 - mask) * b, y
 
 
@@ -108,20 +154,21 @@ class LangevinDreams(Dreams):
             raise ValueError(f"start must be 'memory' or 'noise', got {start!r}")
         self.steps, self.step_size, self.noise, self.start = steps, step_size, noise, start
 
-    def generate(self, learner, x, y):
+    def generate(self, source, x, y, scores=None):
+        generator = source.generator
         if self.start == "noise":
-            x = torch.rand(x.shape, generator=learner.generator).to(x)
+            x = torch.rand(x.shape, generator=generator).to(x)
         if y is not None:  # dream of a random class
-            y = torch.randint(0, learner.num_classes, y.shape, generator=learner.generator).to(y)
-        x = x + self.noise * torch.randn(x.shape, generator=learner.generator).to(x)
+            y = torch.randint(0, source.num_classes, y.shape, generator=generator).to(y)
+        x = x + self.noise * torch.randn(x.shape, generator=generator).to(x)
         for _ in range(self.steps):
             x = x.detach().requires_grad_(True)
             with torch.enable_grad():
-                goodness = learner.goodness_of(x, y, grad=True).sum()
+                goodness = source.goodness(x, y, grad=True).sum()
                 (grad,) = torch.autograd.grad(goodness, x)
             # Normalised ascent step: goodness is unbounded in scale, its direction is not.
             step = grad / (grad.flatten(1).norm(dim=1).view(-1, *[1] * (x.dim() - 1)) + 1e-8)
-            noise = torch.randn(x.shape, generator=learner.generator).to(x)
+            noise = torch.randn(x.shape, generator=generator).to(x)
             x = x + self.step_size * math.sqrt(x[0].numel()) * step + self.noise * noise
         return x.detach(), y
 
@@ -139,15 +186,16 @@ class CallableDreams(Dreams):
     def __init__(self, fn: Callable):
         self.fn = fn
 
-    def generate(self, learner, x, y):
-        out = self.fn(x, y, learner.generator)
+    def generate(self, source, x, y, scores=None):
+        out = self.fn(x, y, source.generator)
         x_dream, y_dream = out if isinstance(out, tuple) else (out, y)
-        x_dream = learner.check_frames(x_dream, name="dream")
+        x_dream = as_frames(x_dream, source.frame_shape, device=x.device, name="dream")
+        x_dream = x_dream.reshape(x_dream.shape[0], x.shape[1])
         if y_dream is not None:
             y_dream = as_labels(
                 y_dream,
                 x_dream.shape[0],
-                learner.num_classes,
+                source.num_classes,
                 device=x_dream.device,
                 name="dream labels",
             )

@@ -1,174 +1,50 @@
-"""Forward-Forward on symbol streams: next-character learning with the model's own text as dreams.
+"""Forward-Forward on symbol streams: next-symbol learning with the model's own text as dreams.
 
-A frame is a window of ``context`` previous symbols plus the next symbol, all one-hot and
-flattened. Real windows are positives. Negatives are the model's *own* sequences (Hinton's Aesop
-experiment): a real context whose last symbol is replaced by one the model itself samples
-("teacher-forced"), or windows the model rolls out from a remembered context by sampling its own
-predictions ("generated"). Prediction tries every symbol in the last slot and takes the one with
-the highest goodness.
+A frame is a window of ``context`` previous symbols (one-hot, flattened) and its label is the
+next symbol. Real windows are positives. Negatives are the model's *own* sequences (Hinton's
+Aesop experiment, :class:`~ffstream.stream.own_text.OwnTextDreams`). Prediction tries every
+symbol in the last slot and takes the one with the highest goodness. The learning itself is the
+one learner core's (:class:`~ffstream.stream.core.LearnerCore`).
 
-The module also ships the embedded Reber grammar (:func:`reber_strings`), whose set of legal next
-symbols is known at every position, so accuracy can be measured against the best achievable.
+The embedded Reber grammar (:mod:`ffstream.stream.reber`), whose set of legal next symbols is
+known at every position, measures accuracy against the best achievable.
 """
 
 from __future__ import annotations
 
-import operator
-import random
 from collections import deque
-from collections.abc import Iterable, Sequence
-from typing import Literal, NamedTuple
+from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from ffstream.ff import FFNet
+from ffstream._checks import as_symbols, is_single
+from ffstream.stream._learner_state import (
+    apply_learner_state,
+    check_learner_state,
+    learner_state,
+)
+from ffstream.stream._sequence_state import check_sequence_state, current_sequence_state
 from ffstream.stream.checkpoint import (
     as_current,
     envelope,
     read_learner_checkpoint,
     write_learner_checkpoint,
 )
-from ffstream.stream.memory import RecentMemory, ReservoirMemory
-from ffstream.stream.state_checks import (
-    check_counters,
-    check_generator_state,
-    check_memory_state,
-    check_optimizer_state,
-    check_tensors,
-)
+from ffstream.stream.core import LearnerCore, locked
+from ffstream.stream.own_text import sample_symbols
+from ffstream.stream.reber import REBER_SYMBOLS, ReberString, legal_next_accuracy, reber_strings
+from ffstream.stream.sequence_config import SequenceConfig
 
 __all__ = [
     "legal_next_accuracy",
     "REBER_SYMBOLS",
     "ReberString",
+    "SequenceConfig",
     "SequenceLearner",
     "reber_strings",
 ]
-
-#: The Reber alphabet; symbol ``i`` is ``REBER_SYMBOLS[i]``.
-REBER_SYMBOLS = "BTPSXVE"
-_B, _T, _P, _S, _X, _V, _E = range(7)
-
-# The Reber automaton (Fahlman's drawing): state -> [(symbol, next state)]; state 5 is the end.
-_REBER = {
-    0: [(_T, 1), (_P, 2)],
-    1: [(_S, 1), (_X, 3)],
-    2: [(_T, 2), (_V, 4)],
-    3: [(_X, 2), (_S, 5)],
-    4: [(_P, 3), (_V, 5)],
-}
-
-
-class ReberString(NamedTuple):
-    """One (embedded) Reber string as symbol ids, with the legal next symbols after each prefix.
-
-    ``legal_next[i]`` is the set of symbols that may follow ``symbols[: i + 1]``; after the final
-    ``E`` it is ``{B}``, the start of the next string in a stream.
-    """
-
-    symbols: tuple[int, ...]
-    legal_next: tuple[frozenset[int], ...]
-
-    def text(self) -> str:
-        """The string in letters, e.g. ``'BTBTXSETE'``."""
-        return "".join(REBER_SYMBOLS[s] for s in self.symbols)
-
-
-def _reber_inner(rng: random.Random) -> tuple[list[int], list[frozenset[int]]]:
-    """A plain Reber string ``B ... E`` and the legal next symbols after each of its prefixes."""
-    symbols, legal = [_B], [frozenset({_T, _P})]
-    state = 0
-    while state != 5:
-        symbol, state = rng.choice(_REBER[state])
-        symbols.append(symbol)
-        legal.append(frozenset({_E}) if state == 5 else frozenset(s for s, _ in _REBER[state]))
-    symbols.append(_E)
-    legal.append(frozenset({_B}))
-    return symbols, legal
-
-
-def reber_strings(n: int, seed: int = 0, embedded: bool = True) -> list[ReberString]:
-    """``n`` random strings of the (embedded) Reber grammar, every branch taken with p = 1/2.
-
-    The embedded grammar wraps a Reber string as ``B T <reber> T E`` or ``B P <reber> P E``: the
-    second-to-last symbol repeats the second one, a dependency across the whole string.
-
-    Examples
-    --------
-    >>> s = reber_strings(1, seed=0)[0]
-    >>> s.text()[:2] in ("BT", "BP"), s.text()[-2] == s.text()[1], s.text()[-1]
-    (True, True, 'E')
-    >>> [REBER_SYMBOLS[i] for i in sorted(s.legal_next[0])]
-    ['T', 'P']
-    """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        inner, inner_legal = _reber_inner(rng)
-        if not embedded:
-            out.append(ReberString(tuple(inner), tuple(inner_legal)))
-            continue
-        branch = rng.choice((_T, _P))
-        # After the inner E only the branch symbol may come; after it, E; after E, a new B.
-        inner_legal[-1] = frozenset({branch})
-        symbols = [_B, branch, *inner, branch, _E]
-        legal = [
-            frozenset({_T, _P}),
-            frozenset({_B}),
-            *inner_legal,
-            frozenset({_E}),
-            frozenset({_B}),
-        ]
-        out.append(ReberString(tuple(symbols), tuple(legal)))
-    return out
-
-
-def legal_next_accuracy(
-    learner: SequenceLearner, strings: Sequence[ReberString]
-) -> tuple[float, float]:
-    """How often ``learner`` predicts a symbol the grammar allows next, and a uniform guesser's.
-
-    The strings are joined into one stream; every position with a full context is scored.
-    """
-    symbols = [symbol for s in strings for symbol in s.symbols]
-    legal = [allowed for s in strings for allowed in s.legal_next]
-    positions = range(learner.context, len(symbols))
-    hits = sum(
-        learner.predict_next(symbols[i - learner.context : i]) in legal[i - 1] for i in positions
-    )
-    chance = sum(len(legal[i - 1]) / len(REBER_SYMBOLS) for i in positions)
-    return hits / len(positions), chance / len(positions)
-
-
-def _is_single(symbols) -> bool:
-    """One symbol (a scalar), rather than a sequence of them."""
-    if isinstance(symbols, torch.Tensor):
-        return symbols.dim() == 0
-    return not isinstance(symbols, Iterable)
-
-
-def _as_symbols(symbols, vocab_size: int, name: str = "symbol") -> list[int]:
-    """Validate one symbol or a sequence of symbols; ``ValueError`` names the problem."""
-    if isinstance(symbols, (str, bytes)):
-        raise ValueError(f"{name} must be int symbol ids, got {type(symbols).__name__}")
-    items = [symbols] if _is_single(symbols) else list(symbols)
-    out = []
-    for s in items:
-        # operator.index accepts ints (and numpy/torch integer scalars) but not floats; bools
-        # are ints in Python, yet a bool symbol is almost certainly a caller's mistake.
-        if isinstance(s, bool):
-            raise ValueError(f"{name} must be an int, got bool {s!r}")
-        try:
-            value = operator.index(s)
-        except TypeError:
-            raise ValueError(f"{name} must be an int, got {type(s).__name__} {s!r}") from None
-        if not 0 <= value < vocab_size:
-            raise ValueError(f"{name} {value} is outside the vocabulary [0, {vocab_size})")
-        out.append(value)
-    return out
 
 
 class SequenceLearner:
@@ -213,7 +89,18 @@ class SequenceLearner:
     seed
         Seeds the weights and every random choice.
     device
-        Torch device.
+        Torch device (the CPU by default; ``"auto"``: CUDA when there is one).
+    threads
+        CPU threads torch may use inside each call (see
+        :class:`~ffstream.stream.StreamLearner`); ``None`` leaves torch's setting alone.
+
+    Notes
+    -----
+    It is the symbol front end of :class:`~ffstream.stream.core.LearnerCore`, the engine every
+    stream learner shares: a frame is the one-hot context, its label the next symbol, and the
+    prediction is the symbol whose window has the highest goodness. Its settings live in
+    :attr:`config`, a checked :class:`~ffstream.stream.sequence_config.SequenceConfig`. Calls
+    hold the learner's lock, so threads sharing one learner take turns.
 
     Examples
     --------
@@ -245,169 +132,140 @@ class SequenceLearner:
         dream_temperature: float = 1.0,
         lr: float = 1e-3,
         seed: int | None = 0,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = "cpu",
+        threads: int | None = 1,
     ):
-        if vocab_size < 2:
-            raise ValueError(f"vocab_size must be >= 2, got {vocab_size}")
-        if context < 1:
-            raise ValueError(f"context must be >= 1, got {context}")
-        if dreams not in ("teacher_forced", "generated", "both"):
-            raise ValueError(
-                f"dreams must be 'teacher_forced', 'generated' or 'both', got {dreams!r}"
-            )
-        if schedule not in ("sleep", "interleaved"):
-            raise ValueError(f"schedule must be 'sleep' or 'interleaved', got {schedule!r}")
-        if sleep_every < 1 or generate_steps < 1 or sleep_batch < 1:
-            raise ValueError("sleep_every, generate_steps and sleep_batch must be >= 1")
-        if dream_temperature <= 0:
-            raise ValueError(f"dream_temperature must be > 0, got {dream_temperature}")
-        self.config = dict(
-            vocab_size=int(vocab_size),
-            context=int(context),
-            hidden=[int(h) for h in hidden],
-            sleep_every=int(sleep_every),
-            memory_capacity=int(memory_capacity),
-            recent_capacity=int(recent_capacity),
-            dreams=dreams,
-            schedule=schedule,
-            generate_steps=int(generate_steps),
-            sleep_batch=int(sleep_batch),
-            dream_temperature=float(dream_temperature),
-            lr=float(lr),
-            seed=seed,
+        options = {k: v for k, v in locals().items() if k in SequenceConfig.__dataclass_fields__}
+        self._setup(SequenceConfig(**options), device, threads)
+
+    @classmethod
+    def from_config(
+        cls, config: SequenceConfig, *, device="cpu", threads: int | None = 1
+    ) -> SequenceLearner:
+        """A learner with the hyper-parameters of ``config`` (a :class:`SequenceConfig`)."""
+        if not isinstance(config, SequenceConfig):
+            raise ValueError(f"config must be a SequenceConfig, got {type(config).__name__}")
+        learner = cls.__new__(cls)
+        learner._setup(config, device, threads)
+        return learner
+
+    def _setup(self, cfg: SequenceConfig, device, threads) -> None:
+        self.config = cfg
+        schedule, dreams = cfg.parts()
+        self.core = LearnerCore(
+            cfg.learner_config(), schedule=schedule, dreams=dreams, device=device, threads=threads
         )
-        self.vocab_size = int(vocab_size)
-        self.context = int(context)
-        self.device = torch.device(device)
-        self.sleep_every = int(sleep_every)
-        self.dreams = dreams
-        self.schedule = schedule
-        self.generate_steps = int(generate_steps)
-        self.sleep_batch = int(sleep_batch)
-        self.dream_temperature = float(dream_temperature)
-        self.generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
-        self.net = FFNet.mlp(
-            [(self.context + 1) * self.vocab_size, *hidden], seed=seed, lr=lr, device=self.device
-        )
-        # Windows are stored as symbol ids (context + 1 longs), not one-hot floats: V times smaller.
-        self.memory = ReservoirMemory(memory_capacity)
-        self.recent = RecentMemory(recent_capacity)
+        # One lock per learner: the core's (re-entrant), which its own calls take again.
+        self._lock, self.threads, self.device = self.core._lock, self.core.threads, self.core.device
+        self.vocab_size, self.context = cfg.vocab_size, cfg.context
         self.history: deque[int] = deque(maxlen=self.context)
         self.symbols_seen = 0
-        self.since_sleep = 0
-        self.awake_updates = 0  # since the last sleep: a full sleep makes as many steps
-        self.sleeps = 0
 
-    # ------------------------------------------------------------------ encoding and scores
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = self.core._lock  # the core made itself a new lock: share it again
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    # ------------------------------------------------------------------ the core's parts
+    @property
+    def net(self):
+        """The FF layer stack (the core's)."""
+        return self.core.net
+
+    @property
+    def memory(self):
+        """Long-term memory of real windows (the core's)."""
+        return self.core.memory
+
+    @property
+    def recent(self):
+        """Windows since the last sleep (the core's)."""
+        return self.core.recent
+
+    @property
+    def generator(self) -> torch.Generator:
+        """The generator of every random choice (the core's)."""
+        return self.core.generator
+
+    @property
+    def sleeps(self) -> int:
+        """Sleep phases so far."""
+        return self.core.sleeps
+
+    @property
+    def awake_updates(self) -> int:
+        """Awake updates since the last sleep."""
+        return self.core.awake_updates
+
     @property
     def window(self) -> int:
-        """Symbols per frame: ``context + 1``."""
+        """Symbols per window: ``context + 1``."""
         return self.context + 1
 
-    def encode(self, windows: torch.Tensor) -> torch.Tensor:
-        """One-hot frames of ``(n, context + 1)`` symbol ids: shape ``(n, (context+1) * V)``."""
-        return F.one_hot(windows, self.vocab_size).float().flatten(1)
+    # ------------------------------------------------------------------ encoding and scores
+    def encode(self, contexts: torch.Tensor) -> torch.Tensor:
+        """Frames of ``(n, context)`` symbol ids: the one-hot context, ``(n, context * V)``."""
+        return F.one_hot(contexts, self.vocab_size).float().flatten(1)
 
-    @torch.no_grad()
     def scores(self, contexts: torch.Tensor) -> torch.Tensor:
         """Goodness of every candidate next symbol after each context: ``(n, vocab_size)``.
 
         Goodness is summed over layers >= 2 (all layers if there is one): the first layer mostly
         sees input statistics, as in Hinton's label inference.
         """
-        n = contexts.shape[0]
-        candidates = torch.arange(self.vocab_size, device=contexts.device)
-        windows = torch.cat(
-            [
-                contexts.repeat_interleave(self.vocab_size, 0),
-                candidates.repeat(n).unsqueeze(1),
-            ],
-            dim=1,
-        )
-        goodness = self.net.goodness(self.encode(windows))
-        first = 1 if goodness.shape[1] > 1 else 0
-        return goodness[:, first:].sum(1).view(n, self.vocab_size)
-
-    def _sample(self, scores: torch.Tensor, temperature: float) -> torch.Tensor:
-        if temperature == 0:
-            return scores.argmax(1)
-        probs = torch.softmax(scores / temperature, dim=1)
-        return (
-            torch.multinomial(probs.cpu(), 1, generator=self.generator).squeeze(1).to(scores.device)
-        )
+        return self.core.class_scores(self.encode(contexts))
 
     def _context_tensor(self, context) -> torch.Tensor:
-        symbols = _as_symbols(context, self.vocab_size, "context symbol")
+        symbols = as_symbols(context, self.vocab_size, "context symbol")
         if len(symbols) < self.context:
             raise ValueError(f"context needs at least {self.context} symbols, got {len(symbols)}")
         return torch.tensor([symbols[-self.context :]], device=self.device)
 
     # ------------------------------------------------------------------ inference
+    @locked
     def next_distribution(self, context: Sequence[int], temperature: float = 1.0) -> torch.Tensor:
         """Probabilities of each next symbol after ``context`` (its last ``context`` symbols).
 
         A softmax of goodness; goodness is a sum of squares, so it ranks well but is sharp.
         """
-        if temperature <= 0:
+        if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         return torch.softmax(self.scores(self._context_tensor(context))[0] / temperature, dim=0)
 
+    @locked
     def predict_next(self, context: Sequence[int]) -> int:
         """The most likely next symbol after ``context``."""
         return int(self.scores(self._context_tensor(context)).argmax(1))
 
+    @locked
     def generate(self, prompt: Sequence[int], n: int, temperature: float = 1.0) -> list[int]:
         """``n`` symbols written after ``prompt`` by sampling the model (``temperature=0``: argmax).
 
         Does not learn and does not touch the observed context.
         """
-        if n < 0 or temperature < 0:
+        if n < 0 or not temperature >= 0:
             raise ValueError(f"n and temperature must be >= 0, got {n} and {temperature}")
         context = self._context_tensor(prompt)
         out = []
         for _ in range(n):
-            symbol = self._sample(self.scores(context), temperature)
+            symbol = sample_symbols(self.scores(context), temperature, self.generator)
             out.append(int(symbol))
             context = torch.cat([context[:, 1:], symbol.view(1, 1)], dim=1)
         return out
 
-    # ------------------------------------------------------------------ dreams
-    def teacher_forced_dreams(self, windows: torch.Tensor) -> torch.Tensor:
-        """Real windows with the last symbol replaced by the model's own sample: ``(n, context+1)``.
-
-        The true next symbol is excluded from the sample, so every dream is a window the data
-        did not contain at that place (the hard negatives of Hinton's ffcode).
-        """
-        scores = self.scores(windows[:, :-1])
-        scores = scores.scatter(1, windows[:, -1:], float("-inf"))
-        wrong = self._sample(scores, self.dream_temperature)
-        return torch.cat([windows[:, :-1], wrong.unsqueeze(1)], dim=1)
-
-    def generated_dreams(self, windows: torch.Tensor, steps: int | None = None) -> torch.Tensor:
-        """Windows the model writes itself from remembered contexts: ``(n * steps, context+1)``.
-
-        Starting from the last ``context`` symbols of each window, the model samples a symbol,
-        the window it closes is a dream, and the sample joins the context for the next step.
-        """
-        steps = self.generate_steps if steps is None else steps
-        context = windows[:, 1:]
-        out = []
-        for _ in range(steps):
-            symbol = self._sample(self.scores(context), self.dream_temperature).unsqueeze(1)
-            out.append(torch.cat([context, symbol], dim=1))
-            context = torch.cat([context[:, 1:], symbol], dim=1)
-        return torch.cat(out)
-
     def make_dreams(self, windows: torch.Tensor) -> torch.Tensor:
-        """The negatives for ``windows`` of real symbols, per the ``dreams`` option."""
-        parts = []
-        if self.dreams in ("teacher_forced", "both"):
-            parts.append(self.teacher_forced_dreams(windows))
-        if self.dreams in ("generated", "both"):
-            parts.append(self.generated_dreams(windows))
-        return torch.cat(parts)
+        """The negatives for ``(n, context + 1)`` windows of real symbols, as windows of ids."""
+        contexts, nexts = windows[:, :-1], windows[:, -1]
+        frames, labels = self.core.dreams.generate(
+            self.core.dream_source(), self.encode(contexts), nexts
+        )
+        ids = frames.view(frames.shape[0], self.context, self.vocab_size).argmax(2)
+        return torch.cat([ids, labels.unsqueeze(1)], dim=1)
 
     # ------------------------------------------------------------------ learning
+    @locked
     def observe(self, symbols: int | Sequence[int]) -> int | None | list[int | None]:
         """Learn from one symbol (or a sequence of them, in order), awake.
 
@@ -415,41 +273,24 @@ class SequenceLearner:
         ``None`` while the context is still filling. A sequence gives a list. Sleeps when due.
         Bad input (non-int, outside the vocabulary) raises ``ValueError`` before anything changes.
         """
-        single = _is_single(symbols)
-        values = _as_symbols(symbols, self.vocab_size)
+        single = is_single(symbols)
+        values = as_symbols(symbols, self.vocab_size)
         predictions = [self._observe_one(s) for s in values]
         return predictions[0] if single else predictions
 
     def _observe_one(self, symbol: int) -> int | None:
         prediction = None
         if len(self.history) == self.context:
-            window = torch.tensor([[*self.history, symbol]], device=self.device)
-            scores = self.scores(window[:, :-1])
-            prediction = int(scores.argmax(1))
-            neg = self.make_dreams(window) if self.schedule == "interleaved" else None
-            self.net.step(
-                pos=self.encode(window),
-                neg=None if neg is None else self.encode(neg),
-                check=False,  # one-hot frames built here are valid by construction
-            )
-            self.awake_updates += 1
-            self.memory.add(window, None, self.generator)
-            self.recent.add(window, None, self.generator)
+            context = torch.tensor([list(self.history)], device=self.device)
+            label = torch.tensor([symbol], device=self.device)
+            prediction = int(self.core.learn(self.encode(context), label).prediction)
+        else:  # symbols before the first full context count toward the next sleep too
+            self.core.schedule.after_observe(1, None)  # nothing remembered: nothing to sleep on
         self.history.append(symbol)
         self.symbols_seen += 1
-        self.since_sleep += 1
-        if self.schedule == "sleep" and self.since_sleep >= self.sleep_every:
-            self.sleep()
         return prediction
 
-    def recall(self, n: int) -> torch.Tensor:
-        """``n`` remembered real windows: half recent (since the last sleep), half long-term."""
-        if len(self.recent) == 0:
-            return self.memory.sample(n, self.generator)[0]
-        n_recent = n - n // 2
-        recent = self.recent.sample(n_recent, self.generator)[0]
-        return torch.cat([recent, self.memory.sample(n - n_recent, self.generator)[0]])
-
+    @locked
     def sleep(self, steps: int | None = None) -> int:
         """Sleep now: ``steps`` updates on dreams beside replayed real windows; returns the steps.
 
@@ -458,37 +299,22 @@ class SequenceLearner:
         :meth:`ffstream.stream.StreamLearner.sleep`). Replay matters: negatives alone would
         only push goodness down, and the real windows beside them keep the contrast.
         """
-        self.since_sleep = 0
-        if len(self.memory) == 0:
-            return 0
-        steps = self.awake_updates if steps is None else steps
-        for _ in range(steps):
-            windows = self.recall(self.sleep_batch)
-            neg = self.make_dreams(windows)
-            self.net.step(pos=self.encode(windows), neg=self.encode(neg), check=False)
-        self.recent.clear()
-        self.awake_updates = 0
-        self.sleeps += 1
-        return steps
+        return self.core.sleep(steps)
 
     # ------------------------------------------------------------------ checkpoints
+    @locked
     def state_dict(self) -> dict:
         """Everything needed to continue bit-identically, in the checkpoint schema.
 
         Plain data and tensors only (see :mod:`ffstream.stream.checkpoint`); :meth:`save`
         adds the checksum when it writes the file.
         """
-        state = {
-            "net": self.net.state_dict(),
-            "net_optimizer": self.net.optimizer.state_dict(),
-            "memory": self.memory.state_dict(),
-            "recent": self.recent.state_dict(),
-            "history": list(self.history),
-            "generator": self.generator.get_state(),
-            "counters": {name: getattr(self, name) for name in _COUNTERS},
-        }
-        return envelope("SequenceLearner", dict(self.config), state)
+        state = learner_state(self.core)
+        state["history"] = list(self.history)
+        state["symbols_seen"] = self.symbols_seen
+        return envelope("SequenceLearner", self.config.to_dict(), state)
 
+    @locked
     def save(self, path) -> None:
         """Write a checkpoint atomically (temporary file, then rename), with its checksum.
 
@@ -506,7 +332,7 @@ class SequenceLearner:
         write_learner_checkpoint(path, self.state_dict())
 
     @classmethod
-    def load(cls, path, *, device: str | torch.device | None = None) -> SequenceLearner:
+    def load(cls, path, *, device=None, threads: int | None = 1) -> SequenceLearner:
         """Rebuild a learner from :meth:`save`'s file, or an ffstream 0.1.0 one (safely: no
         pickled code runs, and the whole file is checked before it is used).
 
@@ -514,14 +340,13 @@ class SequenceLearner:
         device-independent. Loading leaves the process-wide torch RNG as it was.
         """
         payload = read_learner_checkpoint(path, "SequenceLearner")
-        try:
-            with torch.random.fork_rng(devices=[]):  # seeding and layer inits touch it
-                learner = cls(**payload["config"], device=device or "cpu")
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{path}: the checkpoint's config is not valid: {err}") from None
+        config = _saved_config(payload["config"])
+        with torch.random.fork_rng(devices=[]):  # torch's default layer inits draw globally
+            learner = cls.from_config(config, device=device or "cpu", threads=threads)
         learner.load_state_dict(payload)
         return learner
 
+    @locked
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict`'s output into this learner (built with the same config).
 
@@ -529,52 +354,20 @@ class SequenceLearner:
         left exactly as it was.
         """
         payload = as_current(state, "SequenceLearner")
-        if payload["config"] != self.config:
+        if _saved_config(payload["config"]) != self.config:
             raise ValueError("the checkpoint was made by a SequenceLearner with another config")
-        saved = payload["state"]
-        missing = [
-            k
-            for k in (
-                "net",
-                "net_optimizer",
-                "memory",
-                "recent",
-                "history",
-                "generator",
-                "counters",
-            )
-            if k not in saved
-        ]
-        if missing:
-            raise ValueError(f"the checkpoint's state lacks {missing}")
-        check_tensors(saved["net"], self.net.state_dict(), "net")
-        check_optimizer_state(saved["net_optimizer"], self.net.optimizer, "net_optimizer")
-        for name in ("memory", "recent"):
-            check_memory_state(
-                saved[name],
-                getattr(self, name),
-                row_shape=(self.window,),
-                dtype=torch.long,
-                num_classes=None,
-                value_limit=self.vocab_size,
-                name=name,
-            )
-        history = saved["history"]
-        if not isinstance(history, list) or len(history) > self.context:
-            raise ValueError(f"history: expected a list of at most {self.context} symbols")
-        history = _as_symbols(history, self.vocab_size, "history symbol")
-        check_generator_state(saved["generator"], self.generator, "generator")
-        counters = check_counters(saved["counters"], _COUNTERS)
+        saved = current_sequence_state(payload["state"], self.config)
+        core_state = check_learner_state(self.core, saved)
+        history, symbols_seen = check_sequence_state(saved, self.config)
+        history = as_symbols(history, self.vocab_size, "history symbol")
         # Checked: from here on nothing can fail.
-        self.net.load_state_dict(saved["net"])
-        self.net.optimizer.load_state_dict(saved["net_optimizer"])
-        for name in ("memory", "recent"):  # copies: never share storage with the caller's state
-            part = {k: v.clone() if torch.is_tensor(v) else v for k, v in saved[name].items()}
-            getattr(self, name).load_state_dict(part, self.device)
+        apply_learner_state(self.core, core_state)
         self.history = deque(history, maxlen=self.context)
-        self.generator.set_state(saved["generator"])
-        for name, value in counters.items():
-            setattr(self, name, value)
+        self.symbols_seen = symbols_seen
 
 
-_COUNTERS = ("symbols_seen", "since_sleep", "awake_updates", "sleeps")
+def _saved_config(data) -> SequenceConfig:
+    try:
+        return SequenceConfig.from_dict(data)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"the checkpoint's config is not valid: {err}") from None

@@ -1,0 +1,322 @@
+"""The river engine (``LeanFF``, numpy) computes what the torch ``FFNet`` computes.
+
+On the same weights, batch and dream labels: the same goodness per layer, the same SGD update
+(``LeanFF.update`` with ``dL/dgoodness`` of FFNet's logistic loss against ``FFNet.step``) and,
+through the estimators, the same predictions, scores and learning steps. ``LeanFF`` is float64
+and the exported ``FFNet`` float32, so the start weights are rounded to float32 first (both
+nets then start from the very same numbers) and values are compared with float32 tolerances.
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ffstream.ff import Logistic
+from ffstream.ff.objectives import Objective
+from ffstream.river import FFAnomalyDetector, FFClassifier
+from ffstream.river._engine import LeanFF, logistic_dgood
+
+N_FEATURES, N_CLASSES = 5, 3
+
+
+def _as_float32(net: LeanFF) -> None:
+    """Round every weight of ``net`` to float32 in place (the numpy views share the memory)."""
+    for t in net.weights + net.biases + (net.avg_weights or []) + (net.avg_biases or []):
+        t.copy_(t.float().double())
+
+
+def _lean(hidden=(16, 12), lr=0.3, max_step=None, seed=1) -> LeanFF:
+    net = LeanFF(N_FEATURES + N_CLASSES, hidden, lr=lr, seed=seed, max_step=max_step)
+    generator = torch.Generator().manual_seed(seed)
+    for b in net.biases:  # non-zero biases, so their update is checked too
+        b.copy_(0.1 * torch.randn(b.shape, generator=generator, dtype=torch.float64))
+    _as_float32(net)
+    return net
+
+
+def _sgd_ffnet(net: LeanFF, autograd: bool = False, **options):
+    """The exported net, with the optimizer that makes LeanFF's update.
+
+    ``autograd`` turns off FFNet's closed-form step (where it has one), so that ``step``
+    backpropagates through its loss: the definition the closed forms are checked against.
+    """
+    ffnet = net.to_ffnet(optimizer="sgd", lr=net.lr, momentum=0.0, peer_norm=0.0, **options)
+    if autograd:
+        ffnet._closed_form = False
+    return ffnet
+
+
+def _labelled(frames: np.ndarray, labels: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """Each frame with a one-hot label overlay, as FFClassifier writes them."""
+    rows = np.zeros((len(frames), N_FEATURES + N_CLASSES))
+    rows[:, :N_FEATURES] = frames
+    rows[np.arange(len(frames)), N_FEATURES + labels] = strength
+    return rows
+
+
+def _pos_neg(seed=0):
+    """Positive rows (frames with their true labels) and dreams (frames with wrong labels):
+    four positives and six negatives, the first four on the same frames as the positives."""
+    rng = np.random.default_rng(seed)
+    frames = rng.normal(size=(6, N_FEATURES))
+    labels = rng.integers(N_CLASSES, size=6)
+    wrong = (labels + rng.integers(1, N_CLASSES, size=6)) % N_CLASSES
+    return _labelled(frames[:4], labels[:4]), _labelled(frames, wrong)
+
+
+def _t(rows: np.ndarray) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def _logistic_dgood(good, n_pos: int):
+    """dL/dgoodness of FFNet's Logistic loss (each phase averaged), by autograd."""
+    g = torch.tensor(np.stack(good, 1), requires_grad=True)
+    loss = F.softplus(1.0 - g[:n_pos]).mean(0).sum() + F.softplus(g[n_pos:] - 1.0).mean(0).sum()
+    loss.backward()
+    return [g.grad[:, layer].numpy().copy() for layer in range(g.shape[1])]
+
+
+def _steps(net: LeanFF, ffnet, before):
+    """Per layer: (LeanFF's weight and bias change, FFNet's), in float64."""
+    out = []
+    for layer, (w0, b0), w, b in zip(ffnet.layers, before, net.weights, net.biases):
+        torch_w = layer.transform.weight.detach().double() - w0
+        torch_b = layer.transform.bias.detach().double() - b0
+        out.append(
+            (torch.cat([(w - w0).flatten(), b - b0]), torch.cat([torch_w.flatten(), torch_b]))
+        )
+    return out
+
+
+def _assert_same_step(net: LeanFF, ffnet, before) -> None:
+    for lean_step, torch_step in _steps(net, ffnet, before):
+        assert lean_step.abs().max() > 1e-3  # the step is not trivially zero
+        torch.testing.assert_close(lean_step, torch_step, rtol=0.0, atol=2e-6)
+
+
+def _weights(net: LeanFF):
+    return [(w.clone(), b.clone()) for w, b in zip(net.weights, net.biases)]
+
+
+# ----------------------------------------------------------------------- the engine
+def test_same_goodness_per_layer():
+    net = _lean()
+    pos, neg = _pos_neg()
+    rows = np.concatenate([pos, 50.0 * neg])  # also rows far from unit scale
+    good = np.stack(net.forward(rows)[2], 1)
+    torch_good = net.to_ffnet().goodness(_t(rows)).double().numpy()
+    assert good.shape == torch_good.shape == (len(rows), 2)
+    np.testing.assert_allclose(good, torch_good, rtol=2e-6, atol=1e-7)
+
+
+def test_closed_form_dgood_is_the_per_row_derivative_of_the_logistic_loss():
+    good = [np.array([0.2, 1.0, 3.0, 0.5, 1.7]), np.array([1.1, 0.0, 2.0, 0.9, 4.0])]
+    dgood = _logistic_dgood(good, n_pos=2)
+    sign = np.array([-1.0, -1.0, 1.0, 1.0, 1.0])
+    rows_per_phase = np.array([2.0, 2.0, 3.0, 3.0, 3.0])
+    for g, dg in zip(good, dgood):
+        np.testing.assert_allclose(logistic_dgood(g, sign) / rows_per_phase, dg, rtol=1e-12)
+
+
+@pytest.mark.parametrize("autograd", [False, True])
+def test_same_update_as_an_ffnet_sgd_step(autograd):
+    net = _lean()
+    ffnet = _sgd_ffnet(net, autograd)
+    before = _weights(net)
+    pos, neg = _pos_neg()
+    ins, acts, good = net.forward(np.concatenate([pos, neg]))
+    net.update(ins, acts, _logistic_dgood(good, n_pos=len(pos)))
+    ffnet.step(pos=_t(pos), neg=_t(neg))
+    _assert_same_step(net, ffnet, before)
+
+
+@pytest.mark.parametrize("autograd", [False, True])
+def test_same_update_with_one_phase_only(autograd):
+    for phase in ("pos", "neg"):
+        net = _lean()
+        ffnet = _sgd_ffnet(net, autograd)
+        before = _weights(net)
+        rows = _pos_neg()[0 if phase == "pos" else 1]
+        ins, acts, good = net.forward(rows)
+        net.update(ins, acts, _logistic_dgood(good, n_pos=len(rows) if phase == "pos" else 0))
+        ffnet.step(**{phase: _t(rows)})
+        _assert_same_step(net, ffnet, before)
+
+
+def test_max_step_is_the_same_update_with_a_capped_step_size_per_layer():
+    # hidden (16, 12) after 8 inputs: caps of max_step * 16 / 16 and max_step * 12 / 32.
+    pos, neg = _pos_neg()
+    rows = np.concatenate([pos, neg])
+    plain = _lean(lr=0.3)
+    high = _lean(lr=0.3, max_step=1.7)  # both caps (1.7, 0.6375) above lr: no effect
+    for net in (plain, high):
+        ins, acts, good = net.forward(rows)
+        net.update(ins, acts, _logistic_dgood(good, n_pos=len(pos)))
+    for a, b in zip(plain.weights + plain.biases, high.weights + high.biases):
+        assert torch.equal(a, b)
+
+    net = _lean(lr=0.3, max_step=0.4)  # caps 0.4 (above lr) and 0.15 (below lr)
+    ffnet = _sgd_ffnet(net)
+    caps = [0.3, 0.4 * 12 / (2 * 16)]
+    for group, lr in zip(ffnet.optimizer.param_groups, caps):
+        group["lr"] = lr
+    before = _weights(net)
+    ins, acts, good = net.forward(rows)
+    net.update(ins, acts, _logistic_dgood(good, n_pos=len(pos)))
+    ffnet.step(pos=_t(pos), neg=_t(neg))
+    _assert_same_step(net, ffnet, before)
+    # From the same weights and rows, the step is proportional to the step size of its layer.
+    for layer, ratio in enumerate((1.0, 0.15 / 0.3)):
+        capped, uncapped = (n.weights[layer] - before[layer][0] for n in (net, plain))
+        torch.testing.assert_close(capped, ratio * uncapped, rtol=1e-9, atol=1e-12)
+
+
+# ----------------------------------------------------------------------- the estimators
+def _stream(n: int, seed: int = 0):
+    """A small generated stream: three classes with different feature means."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 2.0, size=(N_CLASSES, N_FEATURES))
+    for _ in range(n):
+        y = int(rng.integers(N_CLASSES))
+        x = centres[y] + rng.normal(size=N_FEATURES)
+        yield {f"x{i}": float(v) for i, v in enumerate(x)}, y
+
+
+def _classifier_rows(model: FFClassifier, x: dict) -> np.ndarray:
+    """Every known label's copy of ``x``, built as ``FFClassifier._forward`` builds them."""
+    v, present, _ = model._columns.read(x)
+    u = model._columns.scaler.transform(v, model.clip, present)
+    c = len(model._classes)
+    rows = np.zeros((c, len(u) + c))
+    rows[:, : len(u)] = u
+    rows[:, len(u) :] = model.label_strength * np.eye(c)
+    return rows
+
+
+def _spy_forward(net: LeanFF) -> list:
+    """Record (a copy of) the rows of every forward pass of ``net``."""
+    seen, forward = [], net.forward
+
+    def spy(z, *args, **kwargs):
+        seen.append(np.array(z))
+        return forward(z, *args, **kwargs)
+
+    net.forward = spy
+    return seen
+
+
+@pytest.mark.parametrize("ema_decay", [0.99, None])
+def test_classifier_predicts_the_argmax_of_the_exported_nets_goodness(ema_decay):
+    model = FFClassifier(hidden=(16, 16), lr=0.5, ema_decay=ema_decay, seed=0)
+    stream = list(_stream(400))
+    for x, y in stream[:300]:
+        model.learn_one(x, y)
+    ffnet = model._net.to_ffnet()  # the average when there is one: what predicts
+    decided = 0
+    for x, _ in stream[300:]:
+        proba = model.predict_proba_one(x)
+        score = ffnet.goodness(_t(_classifier_rows(model, x))).sum(1).double().numpy()
+        expected = np.exp(score - score.max()) / np.exp(score - score.max()).sum()
+        np.testing.assert_allclose([proba[c] for c in model._classes], expected, atol=1e-5)
+        if np.ptp(np.sort(score)[-2:]) > 1e-4:  # not a tie within float32 rounding
+            assert max(proba, key=proba.get) == model._classes[int(score.argmax())]
+            decided += 1
+    assert decided >= 90
+
+
+def _one_learn_one_against_ffnet(model, sample, objective=None):
+    """Learn ``sample`` once; return the net, the FFNet exported before, its weights before and
+    the rows the estimator learned from."""
+    net = model._net
+    _as_float32(net)
+    options = {} if objective is None else {"objective": objective}
+    ffnet = _sgd_ffnet(net, averaged=False, **options)
+    before = _weights(net)
+    rows = _spy_forward(net)
+    model.learn_one(*sample)
+    del net.forward
+    return net, ffnet, before, rows[-1]
+
+
+def test_binary_classifier_learn_one_is_an_ffnet_step_with_the_wrong_label_as_dream():
+    model = FFClassifier(hidden=(16,), lr=0.5, seed=0)
+    stream = [(x, y % 2) for x, y in _stream(201)]
+    for x, y in stream[:200]:
+        model.learn_one(x, y)
+    x, y = stream[200]
+    expected_rows = _classifier_rows(model, x)
+    net, ffnet, before, rows = _one_learn_one_against_ffnet(model, (x, y))
+    np.testing.assert_allclose(rows, expected_rows)
+    target = model._class_index[y]
+    ffnet.step(pos=_t(rows[[target]]), neg=_t(rows[[1 - target]]))
+    _assert_same_step(net, ffnet, before)
+
+
+class _BeliefLogistic(Objective):
+    """Logistic loss with each negative weighted by ``weights`` (summing to 1), not averaged."""
+
+    def __init__(self, weights: torch.Tensor):
+        self.weights = weights
+
+    def loss(self, h_pos, h_neg, *, goodness, labels=None):
+        return (
+            F.softplus(1.0 - goodness(h_pos)).mean()
+            + (self.weights * F.softplus(goodness(h_neg) - 1.0)).sum()
+        )
+
+
+def test_multiclass_classifier_learn_one_weights_its_dreams_by_belief():
+    # With more than two classes the wrong labels are weighted by the softmax of their summed
+    # goodness (hard negatives in expectation), which Logistic's plain mean cannot express.
+    model = FFClassifier(hidden=(16, 16), lr=0.5, seed=0)
+    stream = list(_stream(301))
+    for x, y in stream[:300]:
+        model.learn_one(x, y)
+    x, y = stream[300]
+    target = model._class_index[y]
+    wrong = [k for k in range(N_CLASSES) if k != target]
+    rows = _classifier_rows(model, x)
+    score = model._net.to_ffnet(averaged=False).goodness(_t(rows)).sum(1)[wrong].double()
+    belief = torch.softmax(score, 0).float()
+    assert belief.max() - belief.min() > 0.01  # not uniform: Logistic would differ
+    net, ffnet, before, seen = _one_learn_one_against_ffnet(model, (x, y), _BeliefLogistic(belief))
+    np.testing.assert_allclose(seen, rows)
+    ffnet.step(pos=_t(rows[[target]]), neg=_t(rows[wrong]))
+    _assert_same_step(net, ffnet, before)
+
+
+def _detector_row(detector: FFAnomalyDetector, x: dict) -> np.ndarray:
+    _, u, _ = detector._standardised(x)
+    return np.append(u, 1.0)[None]
+
+
+def test_anomaly_score_is_the_exported_nets_mean_p_unreal():
+    detector = FFAnomalyDetector(hidden=(16, 16), seed=0)
+    stream = [x for x, _ in _stream(350)]
+    for x in stream[:300]:
+        detector.learn_one(x)
+    ffnet = detector._net.to_ffnet()
+    for x in stream[300:]:
+        good = ffnet.goodness(_t(_detector_row(detector, x)))[0].double()
+        expected = float(torch.sigmoid(4.0 * (1.0 - good)).mean())
+        assert detector.score_one(x) == pytest.approx(expected, abs=1e-6)
+
+
+def test_anomaly_learn_one_is_an_ffnet_step_with_its_dream():
+    detector = FFAnomalyDetector(hidden=(16, 16), seed=0)
+    stream = [x for x, _ in _stream(301)]
+    for x in stream[:300]:
+        detector.learn_one(x)
+    row = _detector_row(detector, stream[300])
+    net, ffnet, before, rows = _one_learn_one_against_ffnet(detector, (stream[300],))
+    assert rows.shape == (2, N_FEATURES + 1) and np.array_equal(rows[:1], row)
+    assert rows[1, -1] == 1.0  # the dream is a frame too, with its constant entry
+    ffnet.step(pos=_t(rows[:1]), neg=_t(rows[1:]))
+    _assert_same_step(net, ffnet, before)
+
+
+def test_exported_net_is_the_logistic_mean_goodness_ffnet():
+    ffnet = _sgd_ffnet(_lean())
+    assert ffnet.goodness_fn.reduction == "mean" and ffnet.goodness_fn.threshold_for(16) == 1.0
+    assert all(isinstance(o, Logistic) for o in ffnet.objectives) and ffnet.peer_norm == 0.0
