@@ -183,10 +183,14 @@ def test_torch_runs_where_numpy_must_not(numpy_steps):
     conv = FFNet([FFConv2d(1, 4, 3), FFLinear(4 * 4 * 4, 3)])
     assert _numpy.goodness(conv, torch.randn(2, 1, 4, 4)) is None
     wide = FFNet.mlp([20, 64], seed=0)
-    rows = _numpy.MAX_WORK // (20 * 64) + 1
+    rows = _numpy.SINGLE_THREAD_WORK // (20 * 64) + 1  # one product too big for one thread
     wide.step(torch.randn(rows, 20))
     assert _numpy.features(wide, torch.randn(rows, 20), True) is None
     assert _numpy.features(wide, torch.randn(rows - 1, 20), True) is not None
+    many = FFNet.mlp([8] * 21, seed=0)  # small products, much work in all
+    rows = _numpy.MAX_WORK // (20 * 8 * 8)
+    assert _numpy.features(many, torch.randn(rows + 1, 8), True) is None
+    assert _numpy.features(many, torch.randn(rows, 8), True) is not None
     assert numpy_steps == [False, False]
 
     hooked, seen = FFNet.mlp([5, 8], seed=0), []

@@ -37,6 +37,10 @@ __all__ = ["MAX_WORK", "features", "goodness", "step"]
 #: on 20-64-64, 20-256-256 and 784-500-500 nets at batches 1 to 256, one thread).
 MAX_WORK = 1 << 22
 
+#: ... and when no matrix product has more multiply-adds than this: OpenBLAS runs larger ones on
+#: several threads, whose spinning workers slow a shared machine more than the product gains.
+SINGLE_THREAD_WORK = 1 << 18
+
 _EPS = 1e-8  # rms_normalize's epsilon (ffstream.ff.layers)
 _PROBE = torch.zeros(1, 1)  # a CPU float32 batch, for closed_form_applies' dtype check
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -62,6 +66,7 @@ class _Plan:
         )
         self.in_features = linears[0].in_features
         self.weights = sum(lin.in_features * lin.out_features for lin in linears)
+        self.largest = max(w.numel() for w, _ in self.params)  # one matrix product's size
         # the gradients, written here by NumPy and read by the fused optimizer kernels
         self.grads = tuple((torch.empty_like(w), torch.empty_like(b)) for w, b in self.params)
         self.grad_arrays = tuple((w.numpy(), b.numpy()) for w, b in self.grads)
@@ -111,7 +116,7 @@ def _plan(net, *batches: torch.Tensor) -> _Plan | None:
             _PLANS.pop(net, None)
             return None
         _PLANS[net] = plan
-    if max(rows, 16) * plan.weights > MAX_WORK:
+    if max(rows, 16) * plan.weights > MAX_WORK or rows * plan.largest > SINGLE_THREAD_WORK:
         return None
     for x in batches:
         if x.shape[1] != plan.in_features:
@@ -156,6 +161,8 @@ def _ones(n: int) -> np.ndarray:
     """A cached float32 vector of ``n`` ones: a matrix-vector product sums fastest."""
     ones = _ONES.get(n)
     if ones is None:
+        if len(_ONES) > 256:  # a bounded cache: batch sizes vary on some streams
+            _ONES.clear()
         ones = _ONES[n] = np.ones(n, dtype=np.float32)
     return ones
 

@@ -125,8 +125,10 @@ def _numpy_step(readout: LinearReadout, features, y, logits) -> torch.Tensor | N
         z = z + bias.detach().numpy()
     z = z - z.max(1, keepdims=True)
     p = np.exp(z)
-    p /= p.sum(1, keepdims=True)
-    loss = -np.log(p[rows, labels]).sum() / f.shape[0]  # np.mean's Python costs more here
+    total = p.sum(1, keepdims=True)
+    p /= total
+    # -log softmax of the true class, without log(0) when its probability underflows
+    loss = (np.log(total[:, 0]) - z[rows, labels]).sum() / f.shape[0]
     p[rows, labels] -= 1.0
     p /= f.shape[0]  # the loss is a batch mean
     for param, grad in ((weight, p.T @ f), (bias, p.sum(0))):

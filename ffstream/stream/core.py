@@ -213,6 +213,10 @@ class LearnerCore:
         if self.averaged is not None:
             self.averaged.update_parameters(self._learning)
 
+    def _features(self, x: torch.Tensor, net: FFNet | None = None) -> torch.Tensor:
+        """What the readout reads of flat frames: the layers' activities under the neutral label."""
+        return (net or self.net).features(self.encoding.neutral(x))
+
     def novelty(self, goodness: torch.Tensor) -> torch.Tensor:
         """``-log p(real)`` summed over layers, from per-layer goodness."""
         return F.softplus(self._thresholds - goodness).sum(1)
@@ -236,7 +240,7 @@ class LearnerCore:
     @torch.no_grad()
     def _class_scores(self, x: torch.Tensor, net: FFNet, readout: LinearReadout | None):
         if self.predict_with == "readout":
-            return readout(net.features(self.encoding.neutral(x)))
+            return readout(self._features(x, net))
         goodness = net.goodness(self.encoding.all_labels(x))
         first = 1 if self.goodness_layers == "above-first" and goodness.shape[1] > 1 else 0
         return goodness[:, first:].sum(1).view(self.num_classes, x.shape[0]).T
@@ -273,7 +277,7 @@ class LearnerCore:
         """Awake on checked flat frames (and labels): predict, update, remember, maybe sleep."""
         scores = features = None
         if labels is not None and self.readout is not None:
-            features = self.net.features(self.encoding.neutral(x))
+            features = self._features(x)
             with torch.no_grad():
                 scores = self.readout(features)
         elif labels is not None:
@@ -356,7 +360,7 @@ class LearnerCore:
         """
         if y is None or self.readout is None or self.readout_learns != "always" or not self.replay:
             return None, None
-        features = self.net.features(self.encoding.neutral(x))
+        features = self._features(x)
         with torch.no_grad():
             return features, self.readout(features)
 
@@ -370,5 +374,5 @@ class LearnerCore:
         elif not self.replay:
             return
         if features is None:
-            features = self.net.features(self.encoding.neutral(x))
+            features = self._features(x)
         self.readout.step(features, y, logits=scores)
