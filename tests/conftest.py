@@ -78,3 +78,12 @@ def is_moved_copy(frames: torch.Tensor, stored: torch.Tensor, shape: tuple[int, 
     some_move = (frames[:, None, :] == moved[None]).all(2).any(1)
     unmoved = (frames[:, None, :] == stored[None]).all(2).any(1)
     return some_move, unmoved
+
+
+def assert_same_stats(a, b):
+    """Two FFNet StepStats agree: losses, and positive and negative goodness where present."""
+    torch.testing.assert_close(a.losses, b.losses)
+    for x, y in ((a.pos_goodness, b.pos_goodness), (a.neg_goodness, b.neg_goodness)):
+        assert (x is None) == (y is None)
+        if x is not None:
+            torch.testing.assert_close(x, y)

@@ -4,6 +4,7 @@ import copy
 
 import pytest
 import torch
+from conftest import assert_same_stats
 
 from ffstream.ff import (
     ChannelwiseCompetition,
@@ -45,14 +46,6 @@ def assert_same_nets(a, b):
     state_a, state_b = a.optimizer.state_dict(), b.optimizer.state_dict()
     assert state_a["param_groups"] == state_b["param_groups"]
     torch.testing.assert_close(state_a["state"], state_b["state"])
-
-
-def assert_same_stats(a, b):
-    torch.testing.assert_close(a.losses, b.losses)
-    for x, y in ((a.pos_goodness, b.pos_goodness), (a.neg_goodness, b.neg_goodness)):
-        assert (x is None) == (y is None)
-        if x is not None:
-            torch.testing.assert_close(x, y)
 
 
 @pytest.mark.parametrize("phases", [("pos",), ("neg",), ("pos", "neg")])

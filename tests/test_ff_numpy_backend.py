@@ -4,6 +4,7 @@ import copy
 
 import pytest
 import torch
+from conftest import assert_same_stats
 from torch import nn
 
 from ffstream.ff import FFConv2d, FFLinear, FFNet, Goodness, Logistic, _numpy
@@ -56,14 +57,6 @@ def _layout(state_dict):
         i: [(k, v.dtype, tuple(v.shape)) for k, v in s.items()]
         for i, s in state_dict["state"].items()
     }
-
-
-def assert_same_stats(a, b):
-    torch.testing.assert_close(a.losses, b.losses)
-    for x, y in ((a.pos_goodness, b.pos_goodness), (a.neg_goodness, b.neg_goodness)):
-        assert (x is None) == (y is None)
-        if x is not None:
-            torch.testing.assert_close(x, y)
 
 
 SETTINGS = {

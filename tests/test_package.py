@@ -103,3 +103,11 @@ def test_package_docstrings_quote_no_measured_percentages():
             doc = ast.get_docstring(node) or ""
             found = re.findall(r"\d+(?:\.\d+)?\s?%", doc)
             assert not found, f"{path}: docstring quotes {found}"
+
+
+def test_licence_file_matches_pyproject_and_type_hints_ship():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == {"text": "MIT"}
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert (ROOT / "ffstream" / "py.typed").exists()
+    assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["ffstream"]

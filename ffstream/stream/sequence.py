@@ -255,6 +255,7 @@ class SequenceLearner:
             context = torch.cat([context[:, 1:], symbol.view(1, 1)], dim=1)
         return out
 
+    @locked
     def make_dreams(self, windows: torch.Tensor) -> torch.Tensor:
         """The negatives for ``(n, context + 1)`` windows of real symbols, as windows of ids."""
         contexts, nexts = windows[:, :-1], windows[:, -1]
