@@ -24,10 +24,12 @@ __all__ = [
     "check_bool",
     "check_choice",
     "check_ema_decay",
+    "check_finite",
     "check_float",
     "check_hidden",
     "check_int",
     "check_int_tuple",
+    "check_non_negative",
     "check_pixel_shift",
     "check_positive",
     "check_seed",
@@ -112,6 +114,19 @@ def as_frames(
             "Nothing was learned from it"
         )
     return t
+
+
+def check_finite(x: torch.Tensor, name: str) -> None:
+    """``ValueError`` if the tensor ``x`` holds NaN or Inf (one reduction and one read when clean).
+
+    >>> check_finite(torch.tensor([1.0, float("inf")]), "reward")
+    Traceback (most recent call last):
+    ...
+    ValueError: reward holds 1 NaN or Inf entries; nothing was learned from it
+    """
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{name} holds {bad} NaN or Inf entries; nothing was learned from it")
 
 
 def as_labels(y, batch_size: int, num_classes: int, *, device, name: str = "y") -> torch.Tensor:
@@ -249,6 +264,17 @@ def check_positive(value: Any, name: str) -> float:
     ValueError: lr must be a finite number above 0, got inf
     """
     return check_float(value, name, lambda v: v > 0.0, "a finite number above 0")
+
+
+def check_non_negative(value: Any, name: str) -> float:
+    """``value`` as a finite ``float`` of at least 0.
+
+    >>> check_non_negative(-0.5, "dream_noise")
+    Traceback (most recent call last):
+    ...
+    ValueError: dream_noise must be a finite number >= 0, got -0.5
+    """
+    return check_float(value, name, lambda v: v >= 0.0, "a finite number >= 0")
 
 
 def check_bool(value: Any, name: str) -> bool:

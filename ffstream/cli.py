@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from rich.console import Console
+from rich.markup import escape
 
 import ffstream
 from ffstream._io import write_json
@@ -27,7 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_bench(commands)
     _add_run(commands)
-    envs = commands.add_parser("envs", help="list the environment ids that --env accepts")
+    envs = commands.add_parser(
+        "envs",
+        help="list the environment ids that --env accepts",
+        description="ffstream's own (torch-vectorised) ids; with --all, gymnasium's too. Any "
+        "gymnasium id, or 'package.module:attr', works with --env.",
+    )
+    envs.add_argument("--all", action="store_true", help="also list gymnasium's registered ids")
     envs.set_defaults(handler=_envs)
     return parser
 
@@ -92,13 +99,26 @@ def _add_run(commands) -> None:
 
 
 def resolve_device(name: str) -> str:
-    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``."""
+    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``; any other name must
+    be a device this machine has (``ValueError`` saying which ones it has otherwise)."""
     import torch
 
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but no CUDA device is available")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unknown device {name!r}; use cpu, cuda, cuda:N, mps or auto")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} asked for, but no CUDA device is available")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"device {name!r} asked for, but there are {count} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r} asked for, but MPS is not available here")
     return name
 
 
@@ -116,8 +136,13 @@ def _bench(args, console: Console) -> int:
 def _envs(args, console: Console) -> int:
     from ffstream import envs
 
-    for env_id in envs.list_envs():
-        console.print(env_id)
+    ids = envs.list_envs()
+    if args.all:
+        import gymnasium
+
+        ids += sorted(set(gymnasium.registry) - set(ids))
+    for env_id in ids:
+        console.print(env_id, highlight=False)
     return 0
 
 
@@ -131,7 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args, console)
     except (ValueError, FileNotFoundError) as err:
-        console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        # escape: messages quote user input and pip extras such as "gymnasium[box2d]"
+        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         return 2
 
 

@@ -2,47 +2,67 @@
 
 The command reads top to bottom like the loop it drives::
 
-    config (defaults <- --config FILE.toml <- CLI options)  ->  env = ffstream.envs.make(...)
-    -> agent = FFQAgent(...) (or restored from --resume)  ->  AgentLoop.step() until --steps
-    env steps or solved  ->  --log JSONL line per finished episode  ->  --save checkpoint
+    check every option (ffstream.run_checks)  ->  config (defaults <- --config FILE.toml <- CLI
+    options, or the --resume checkpoint's)  ->  env = ffstream.envs.make(...)  ->  agent =
+    FFQAgent(...)  ->  AgentLoop.step() until --steps env steps or solved  ->  --log JSONL
+    (ffstream.run_log)  ->  --save checkpoint
 
-Ctrl-C saves a checkpoint (to ``--save``, else ``ffstream-interrupted.ckpt`` in the working
-directory) and exits with status 130. An exception raised by the environment saves a checkpoint
-the same way and exits with status 1 and a message naming the error.
+Every option is checked before training starts, ``--save`` and ``--log`` included (they must be
+writable): a bad value prints one line and exits with status 2. ``--resume FILE`` takes the env
+id, seed and config from the checkpoint; ``--config``, ``--seed`` or another ``--env`` beside it
+are refused.
+
+Stopping: Ctrl-C (SIGINT), SIGTERM (``docker stop``, systemd, SLURM) and SIGHUP (a dropped ssh
+session) save a checkpoint (to ``--save``, else ``ffstream-interrupted.ckpt`` in the working
+directory) and exit with status 130, 143 and 129. The save is atomic, and signals that arrive
+during it are deferred, so it completes. An exception raised by the environment while stepping
+saves the same way and exits with status 1 and a one-line message; an environment that fails in
+``reset()`` or while it is built exits with status 1 before anything is saved.
+
+The JSONL log (``--log``): a header record, then one record per episode; the fields are listed
+in :mod:`ffstream.run_log`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 
 import ffstream
-from ffstream._checks import check_int
-from ffstream.agents import (
-    AgentConfig,
-    AgentLoop,
-    EnvStepError,
-    FFQAgent,
-    load_agent_checkpoint,
-    load_config,
-    save_agent_checkpoint,
-    solved_threshold,
-)
+from ffstream._signals import StopOnSignal, Stopped
+from ffstream.agents import AgentLoop, EnvStepError, FFQAgent, solved_threshold
+from ffstream.agents.checkpoint import nonfinite_tensors, save_agent_checkpoint
 from ffstream.dashboard import Dashboard, PlainReport
+from ffstream.run_checks import (
+    EnvCreateError,
+    RunPlan,
+    check_args,
+    int_at_least,
+    make_env,
+    one_line_errors,
+)
+from ffstream.run_log import RunLog
 
 __all__ = ["add_parser", "run", "snapshot", "DEFAULT_STEPS", "INTERRUPTED_CHECKPOINT"]
 
 #: env steps of a default run: CartPole-v1 takes a few minutes on a 2-core CPU
 DEFAULT_STEPS = 100_000
-#: where Ctrl-C or an env error saves when no --save was given (in the working directory)
+#: where a signal or an env error saves when no --save was given (in the working directory)
 INTERRUPTED_CHECKPOINT = "ffstream-interrupted.ckpt"
+
+_LOG_HELP = (
+    "write the run as JSON lines: a header record (type, ffstream, env, seed, device, threads, "
+    "num_envs, steps, start_steps, resumed_from, config, started), then one record per episode "
+    "(type, episode, return, length, steps, mean_return, time, frames_per_s, epsilon); the "
+    "file is replaced unless --log-append"
+)
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
@@ -53,40 +73,58 @@ def add_parser(commands) -> argparse.ArgumentParser:
         description=(
             "Train ffstream's forward-only agent (FFQAgent) on a vector environment. Stops after "
             "--steps env steps, or earlier once the 100-episode mean return reaches the env's "
-            "solved threshold (unless --keep-going)."
+            "solved threshold (unless --keep-going). Ctrl-C, SIGTERM and SIGHUP save a "
+            "checkpoint (--save, else ./ffstream-interrupted.ckpt) and exit 130, 143 and 129."
         ),
     )
-    parser.add_argument("--env", default="CartPole-v1", help="environment id (see ffstream envs)")
+    one_line_errors(parser)
+    parser.add_argument(
+        "--env", default=None, help="environment id (default CartPole-v1; see ffstream envs)"
+    )
     parser.add_argument(
         "--steps",
-        type=int,
+        type=int_at_least(1),
         default=DEFAULT_STEPS,
         help=f"env steps to run at most (default {DEFAULT_STEPS:,}; counted over all envs)",
     )
     parser.add_argument("--keep-going", action="store_true", help="do not stop once solved")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
-    parser.add_argument("--num-envs", type=int, default=4, help="parallel environments")
+    parser.add_argument("--seed", type=int_at_least(0), default=None, help="default 0")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto")
     parser.add_argument(
-        "--sleep-every", type=int, default=None, metavar="N", help="env steps between sleeps"
+        "--num-envs", type=int_at_least(1), default=None, help="parallel environments (default 4)"
     )
     parser.add_argument(
-        "--sleep-steps", type=int, default=None, metavar="K", help="dream updates per sleep"
-    )
+        "--sleep-every", type=int_at_least(0), default=None, metavar="N",
+        help="env steps between sleeps",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sleep-steps", type=int_at_least(0), default=None, metavar="K",
+        help="dream updates per sleep",
+    )  # fmt: skip
     parser.add_argument(
         "--config", default=None, metavar="FILE.toml", help="agent config (AgentConfig fields)"
     )
     parser.add_argument("--save", default=None, metavar="CHECKPOINT", help="save here at the end")
-    parser.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue a run")
     parser.add_argument(
-        "--log", default=None, metavar="FILE.jsonl", help="append one JSON line per episode"
+        "--resume",
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue a run: the env, seed and config come from the checkpoint",
+    )
+    parser.add_argument("--log", default=None, metavar="FILE.jsonl", help=_LOG_HELP)
+    parser.add_argument(
+        "--log-append", action="store_true", help="append to --log instead of replacing it"
     )
     parser.add_argument(
-        "--print-every", type=int, default=10, metavar="N", help="plain output: every N episodes"
+        "--print-every",
+        type=int_at_least(1),
+        default=10,
+        metavar="N",
+        help="plain output: every N episodes",
     )
     parser.add_argument(
         "--threads",
-        type=_positive_int,
+        type=int_at_least(1),
         default=1,
         help="torch CPU threads (1: the agent's small nets run fastest on one thread)",
     )
@@ -111,15 +149,10 @@ def snapshot(loop: AgentLoop, last_return: float = math.nan) -> dict[str, Any]:
     }
 
 
-def _build_config(args) -> AgentConfig:
-    config = load_config(args.config) if args.config else AgentConfig()
-    return config.replace(sleep_every=args.sleep_every, sleep_steps=args.sleep_steps)
-
-
-def _checkpoint_state(args, loop: AgentLoop) -> dict[str, Any]:
+def _checkpoint_state(plan: RunPlan, loop: AgentLoop) -> dict[str, Any]:
     return {
         "ffstream": ffstream.__version__,
-        "env_id": args.env,
+        "env_id": plan.env_id,
         "num_envs": loop.num_envs,
         "seed": loop.seed,
         "env_steps": loop.env_steps,
@@ -129,89 +162,138 @@ def _checkpoint_state(args, loop: AgentLoop) -> dict[str, Any]:
     }
 
 
-def _save(args, loop: AgentLoop, console: Console, reason: str) -> Path:
+def _say(console: Console, text: str) -> None:
+    console.print(escape(text), highlight=False, soft_wrap=True)
+
+
+def _error(console: Console, text: str) -> None:
+    console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
+def _save(args, plan: RunPlan, loop: AgentLoop, console: Console, reason: str) -> bool:
+    """Save to ``--save`` (else the interrupted-checkpoint path); False when nothing was saved."""
     path = Path(args.save) if args.save else Path.cwd() / INTERRUPTED_CHECKPOINT
-    save_agent_checkpoint(path, _checkpoint_state(args, loop))
-    console.print(
-        f"{reason}: saved checkpoint to {path} ({loop.env_steps:,} env steps)",
-        highlight=False,
-        soft_wrap=True,
-    )
-    return path
+    state = _checkpoint_state(plan, loop)
+    bad = nonfinite_tensors(state["agent"], ("layers", "targets"))
+    if bad:  # a NaN network would overwrite a good checkpoint with one that cannot act
+        _error(console, f"not saving {path}: the agent's {bad[0]} is not finite")
+        return False
+    try:
+        save_agent_checkpoint(path, state)
+    except OSError as err:
+        _error(console, f"could not save a checkpoint to {path}: {err}")
+        return False
+    _say(console, f"{reason}: saved checkpoint to {path} ({loop.env_steps:,} env steps)")
+    return True
 
 
 def run(args, console: Console) -> int:
     """The ``ffstream run`` handler; returns the exit status."""
-    from ffstream import envs
-    from ffstream.cli import resolve_device
-
+    plan = check_args(args)
     torch.set_num_threads(args.threads)
-    check_int(args.steps, "--steps", low=0, what="an int >= 0")
-    check_int(args.num_envs, "--num-envs", low=1, what="an int >= 1")
-    device = resolve_device(args.device)
-    state = load_agent_checkpoint(args.resume) if args.resume else None
-    if state is not None:
-        if state["env_id"] != args.env:
-            raise ValueError(
-                f"{args.resume} was trained on {state['env_id']}, not {args.env}; "
-                f"pass --env {state['env_id']}"
-            )
-        config = AgentConfig.from_dict(state["agent"]["config"]).replace(
-            sleep_every=args.sleep_every, sleep_steps=args.sleep_steps
-        )
-        seed = int(state["seed"])
-    else:
-        config = _build_config(args)
-        seed = args.seed
-    torch.manual_seed(seed)
-    env = envs.make(args.env, num_envs=args.num_envs, device=device)
-    agent = FFQAgent(
-        env.single_observation_space, env.single_action_space, config, seed=seed, device=device
-    )
-    threshold = solved_threshold(args.env)
-    loop = AgentLoop(env, agent, seed=seed, threshold=threshold)
-    if state is not None:
-        agent.load_state_dict(state["agent"])
-        loop.load_state_dict(state["loop"])
-        torch.set_rng_state(state["torch_rng"])
-        console.print(f"resumed {args.resume} at {loop.env_steps:,} env steps")
-    log_file = open(args.log, "a", encoding="utf-8") if args.log else None  # noqa: SIM115
-    start = time.perf_counter()
+    torch.manual_seed(plan.seed)
     try:
-        _train(args, loop, console, threshold, log_file)
-    except KeyboardInterrupt:
-        _save(args, loop, console, "interrupted")
-        return 130
-    except EnvStepError as err:
-        console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-        _save(args, loop, console, "environment error")
+        env = make_env(plan.env_id, plan.num_envs, plan.device)
+    except EnvCreateError as err:
+        _error(console, str(err))
         return 1
+    try:
+        return _run(args, plan, env, console)
     finally:
-        if log_file is not None:
-            log_file.close()
         env.close()
-    _summary(loop, console, time.perf_counter() - start, threshold)
-    if args.save:
-        _save(args, loop, console, "done")
-    return 0
+
+
+def _run(args, plan: RunPlan, env, console: Console) -> int:
+    agent = FFQAgent(
+        env.single_observation_space,
+        env.single_action_space,
+        plan.config,
+        seed=plan.seed,
+        device=plan.device,
+    )
+    threshold = solved_threshold(plan.env_id)
+    try:
+        loop = AgentLoop(env, agent, seed=plan.seed, threshold=threshold)
+        if plan.state is not None:
+            agent.load_state_dict(plan.state["agent"])
+            loop.load_state_dict(plan.state["loop"])  # restarts the envs: reset() again
+            torch.set_rng_state(plan.state["torch_rng"])
+    except EnvStepError as err:  # nothing learned yet: nothing worth a checkpoint
+        _error(console, str(err))
+        return 1
+    if plan.state is not None:
+        _say(console, f"resumed {args.resume} at {loop.env_steps:,} env steps")
+    log = None
+    if args.log:
+        header = {
+            "env": plan.env_id,
+            "seed": plan.seed,
+            "device": plan.device,
+            "threads": args.threads,
+            "num_envs": loop.num_envs,
+            "steps": args.steps,
+            "start_steps": loop.env_steps,
+            "resumed_from": args.resume,
+            "config": plan.config.to_dict(),
+        }
+        log = RunLog.open(args.log, args.log_append, header, loop.env_steps)
+    start = time.perf_counter()
+    with StopOnSignal() as signals:
+        try:
+            _train(args, plan, loop, console, threshold, log, signals)
+        except KeyboardInterrupt:
+            signals.hold()
+            _save(args, plan, loop, console, "interrupted")
+            return 130
+        except Stopped as stop:
+            signals.hold()
+            _save(args, plan, loop, console, f"{stop}")
+            return stop.status
+        except EnvStepError as err:
+            signals.hold()
+            _error(console, str(err))
+            _save(args, plan, loop, console, "environment error")
+            return 1
+        except FloatingPointError as err:  # an update refused before it touched the weights
+            signals.hold()
+            _error(console, f"the agent diverged: {err}")
+            _save(args, plan, loop, console, "diverged (the last good state)")
+            return 1
+        finally:
+            if log is not None:
+                log.close()
+        signals.hold()  # a signal from here on must not cut the summary or final save short
+        _summary(loop, console, time.perf_counter() - start, threshold)
+        if args.save and not _save(args, plan, loop, console, "done"):
+            return 1
+    late = signals.requested or (signals.deferred[0] if signals.deferred else None)
+    return 0 if late is None else 128 + late  # asked to stop as the run ended: say so
 
 
 def _train(
-    args, loop: AgentLoop, console: Console, threshold: float | None, log: IO[str] | None
+    args,
+    plan: RunPlan,
+    loop: AgentLoop,
+    console: Console,
+    threshold: float | None,
+    log: RunLog | None,
+    signals: StopOnSignal,
 ) -> None:
     def finished(loop: AgentLoop) -> bool:
+        signals.check()  # a signal stops the run here, between whole steps
         solved = loop.solved_at is not None and not args.keep_going
         return loop.env_steps >= args.steps or solved
 
-    def log_episodes(episodes) -> None:
-        for ep in episodes:
-            if log is not None:
-                record = {**ep.to_json(), "mean_return": loop.mean_return}
-                record["mean_return"] = None if math.isnan(loop.mean_return) else loop.mean_return
-                log.write(json.dumps(record) + "\n")
-                log.flush()
+    epsilon = getattr(loop.agent, "epsilon", None)
 
-    title = f"ffstream run · {args.env} · seed {loop.seed} · {loop.num_envs} envs"
+    def log_episodes(episodes) -> None:
+        if log is None:
+            return
+        eps = epsilon() if callable(epsilon) else epsilon
+        for ep in episodes:
+            log.episode(ep.to_json(), loop.mean_return, eps)
+
+    title = f"ffstream run · {plan.env_id} · seed {loop.seed} · {loop.num_envs} envs"
     if console.is_terminal:
         with Dashboard(console, args.steps, title, threshold, loop.env_steps) as dash:
             next_draw = 0.0
@@ -242,19 +324,8 @@ def _summary(loop: AgentLoop, console: Console, seconds: float, threshold: float
     else:
         verdict = "no solved threshold known for this env"
     mean = "—" if math.isnan(loop.mean_return) else f"{loop.mean_return:.1f}"
-    console.print(
+    _say(
+        console,
         f"{loop.env_steps:,} env steps, {loop.episodes:,} episodes in {seconds:.1f} s; "
         f"last 100-episode mean return {mean}; {verdict}",
-        highlight=False,
-        soft_wrap=True,
     )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value

@@ -31,7 +31,9 @@ def _run(*argv: str) -> int:
 
 
 def _lines(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """The episode records of a JSONL log (the header records are checked elsewhere)."""
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return [r for r in records if r["type"] == "episode"]
 
 
 def test_run_writes_one_json_line_per_episode(tmp_path, config, capsys):
@@ -52,9 +54,8 @@ def test_save_and_resume(tmp_path, config):
     first = _lines(log)
     state = load_agent_checkpoint(ckpt)
     assert state["env_steps"] >= 300 and state["agent"]["counters"]["updates"] > 0
-    assert (
-        _run("--steps", "600", "--resume", str(ckpt), "--log", str(log), "--save", str(ckpt)) == 0
-    )
+    argv = ["--steps", "600", "--resume", str(ckpt), "--log", str(log), "--log-append"]
+    assert _run(*argv, "--save", str(ckpt)) == 0
     records = _lines(log)
     assert [r["episode"] for r in records] == list(range(1, len(records) + 1))
     assert records[len(first)]["steps"] > state["env_steps"]

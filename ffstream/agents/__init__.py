@@ -5,10 +5,18 @@
 hyper-parameter lives in :class:`AgentConfig`.
 """
 
+from ffstream.agents.blocks import LocalQLayer, RunningNorm
 from ffstream.agents.checkpoint import load_agent_checkpoint, save_agent_checkpoint
 from ffstream.agents.config import AgentConfig, load_config
-from ffstream.agents.ffq import FFQAgent, LocalQLayer, RunningNorm
-from ffstream.agents.loop import AgentLoop, EnvStepError, Episode, evaluate, solved_threshold
+from ffstream.agents.ffq import FFQAgent
+from ffstream.agents.loop import (
+    AgentLoop,
+    EnvStepError,
+    Episode,
+    NonFiniteStepError,
+    evaluate,
+    solved_threshold,
+)
 from ffstream.agents.spaces import ActionMap, ObservationMap, UnsupportedSpaceError
 
 __all__ = [
@@ -19,6 +27,7 @@ __all__ = [
     "Episode",
     "FFQAgent",
     "LocalQLayer",
+    "NonFiniteStepError",
     "ObservationMap",
     "RunningNorm",
     "UnsupportedSpaceError",

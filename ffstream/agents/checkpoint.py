@@ -8,12 +8,15 @@ file that carries pickled objects is refused before anything in it runs.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ffstream.stream.checkpoint import load_checkpoint, save_checkpoint
 
-__all__ = ["AGENT_FORMAT", "save_agent_checkpoint", "load_agent_checkpoint"]
+__all__ = ["AGENT_FORMAT", "load_agent_checkpoint", "nonfinite_tensors", "save_agent_checkpoint"]
 
 AGENT_FORMAT = "ffstream.Agent/1"
 
@@ -35,3 +38,31 @@ def save_agent_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Pat
 def load_agent_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read an agent checkpoint safely; ``ValueError`` for unsafe, foreign or corrupt files."""
     return load_checkpoint(path, map_location="cpu", fmt=AGENT_FORMAT)
+
+
+def nonfinite_tensors(state: dict[str, Any], keys: Iterable[str] | None = None) -> list[str]:
+    """Dotted names of the floating-point tensors in ``state`` (only under ``keys``, if given)
+    that hold NaN or Inf: a checkpoint of such a network could not act, so callers refuse it.
+
+    Examples
+    --------
+    >>> nonfinite_tensors({"layers": {"w": torch.tensor([1.0, float("nan")])}, "n": 3})
+    ['layers.w']
+    """
+    found: list[str] = []
+
+    def visit(value: Any, name: str) -> None:
+        if isinstance(value, torch.Tensor):
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                found.append(name)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit(item, f"{name}.{key}" if name else str(key))
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                visit(item, f"{name}.{i}")
+
+    for key in state if keys is None else keys:
+        if key in state:
+            visit(state[key], str(key))
+    return found

@@ -8,9 +8,21 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ffstream._checks import check_choice, check_float, check_int, check_int_tuple, check_positive
+from ffstream._checks import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_int_tuple,
+    check_non_negative,
+    check_positive,
+    check_share,
+)
 
-__all__ = ["AgentConfig", "load_config"]
+__all__ = ["MAX_REPLAY_RATIO", "AgentConfig", "load_config"]
+
+#: The most updates per env step a config may ask for.
+MAX_REPLAY_RATIO = 1024.0
 
 
 @dataclass
@@ -19,6 +31,14 @@ class AgentConfig:
 
     Units: *env steps* count single environment transitions (a vector step of ``N`` envs is
     ``N`` env steps); *updates* count local learning steps on a minibatch.
+
+    Raises
+    ------
+    ValueError
+        Naming the field, when a field has the wrong type (bools are not numbers, floats are
+        not ints), is not finite or lies out of range (probabilities and ``adam_beta1`` in
+        ``[0, 1]``/``[0, 1)``, ``replay_ratio`` in ``(0, MAX_REPLAY_RATIO]``), or when two
+        fields disagree (``eps_end > eps_start``, ``memory_size < batch_size``).
 
     Examples
     --------
@@ -29,6 +49,10 @@ class AgentConfig:
     Traceback (most recent call last):
     ...
     ValueError: unknown agent config key 'hiden'; did you mean 'hidden'? ...
+    >>> AgentConfig(eps_start=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: eps_start must be in [0, 1], got 5
     """
 
     # -- network: a stack of FF layers, each with its own local Q readout
@@ -79,17 +103,52 @@ class AgentConfig:
     """Reserved; always empty (kept so configs can be extended without breaking checkpoints)."""
 
     def __post_init__(self) -> None:
+        # Every field is checked here, when the config is made (also by ``replace`` and
+        # ``from_dict``), so a bad value fails before an agent or a run exists.
         self.hidden = check_int_tuple(
             self.hidden, "hidden", what="a non-empty list of positive widths"
         )
         check_choice(self.readout, "readout", ("mean", "last"))
-        for name in ("batch_size", "memory_size", "target_every", "action_bins", "max_actions"):
+        for name in ("batch_size", "memory_size", "target_every", "max_actions"):
             setattr(self, name, check_int(getattr(self, name), name, low=1, what="an int >= 1"))
+        # One bin per dimension would leave a discretised Box space a single action.
+        self.action_bins = check_int(self.action_bins, "action_bins", low=2, what="an int >= 2")
         for name in ("learning_starts", "sleep_every", "sleep_steps", "eps_decay_steps"):
             setattr(self, name, check_int(getattr(self, name), name, low=0, what="an int >= 0"))
+        for name in ("double_q", "huber", "normalize_obs"):
+            setattr(self, name, check_bool(getattr(self, name), name))
         self.gamma = check_float(self.gamma, "gamma", lambda v: 0.0 <= v < 1.0, "in [0, 1)")
-        self.lr = check_positive(self.lr, "lr")
-        self.replay_ratio = check_positive(self.replay_ratio, "replay_ratio")
+        self.adam_beta1 = check_float(
+            self.adam_beta1, "adam_beta1", lambda v: 0.0 <= v < 1.0, "in [0, 1)"
+        )
+        for name in ("lr", "obs_clip", "reward_scale"):
+            setattr(self, name, check_positive(getattr(self, name), name))
+        # Each env step earns replay_ratio updates: past the bound one vector step would run
+        # for minutes (an infinite ratio never returns).
+        self.replay_ratio = check_float(
+            self.replay_ratio,
+            "replay_ratio",
+            lambda v: 0.0 < v <= MAX_REPLAY_RATIO,
+            f"a number in (0, {MAX_REPLAY_RATIO}] (updates per env step)",
+        )
+        for name in ("max_grad_norm", "ff_weight", "dream_noise"):
+            setattr(self, name, check_non_negative(getattr(self, name), name))
+        for name in ("eps_start", "eps_end"):
+            setattr(self, name, check_share(getattr(self, name), name))
+        # Fields that are fine alone but not together.
+        if self.eps_end > self.eps_start:
+            raise ValueError(
+                f"eps_end ({self.eps_end}) must not exceed eps_start ({self.eps_start}): "
+                "exploration decays from eps_start to eps_end"
+            )
+        if self.memory_size < self.batch_size:
+            # The agent learns once the memory holds a batch: it never would.
+            raise ValueError(
+                f"memory_size ({self.memory_size}) must be at least batch_size "
+                f"({self.batch_size}), or the agent never learns"
+            )
+        if not isinstance(self.extra, dict) or self.extra:
+            raise ValueError(f"extra is reserved and must be an empty dict, got {self.extra!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentConfig:

@@ -36,89 +36,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ffstream._checks import check_finite
+from ffstream.agents.blocks import LocalQLayer, RunningNorm
 from ffstream.agents.config import AgentConfig
 from ffstream.agents.spaces import ActionMap, ObservationMap
-from ffstream.ff import FFLinear, Goodness, Logistic, make_optimizer, rms_normalize
+from ffstream.ff import Goodness, Logistic, make_optimizer, rms_normalize
 from ffstream.stream.memory import RecentMemory
 
-__all__ = ["FFQAgent", "LocalQLayer", "RunningNorm"]
-
-
-class LocalQLayer(nn.Module):
-    """An FF layer with its own linear Q readout on its RMS-normalised activities.
-
-    Examples
-    --------
-    >>> layer = LocalQLayer(4, 8, num_actions=2, generator=torch.Generator().manual_seed(0))
-    >>> h, q = layer(torch.randn(3, 4))
-    >>> h.shape, q.shape
-    (torch.Size([3, 8]), torch.Size([3, 2]))
-    """
-
-    def __init__(
-        self,
-        in_features: int,
-        width: int,
-        num_actions: int,
-        *,
-        generator: torch.Generator | None = None,
-    ):
-        super().__init__()
-        self.ff = FFLinear(in_features, width, generator=generator)
-        self.head = nn.Linear(width, num_actions)
-        with torch.no_grad():  # Q starts at 0 for every action
-            self.head.weight.zero_()
-            self.head.bias.zero_()
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.ff(x)
-        return h, self.head(rms_normalize(h))
-
-
-class RunningNorm:
-    """Running mean and variance of observation features (batched Welford/Chan update).
-
-    Examples
-    --------
-    >>> norm = RunningNorm(2)
-    >>> norm.update(torch.tensor([[0.0, 10.0], [2.0, 30.0]]))
-    >>> norm(torch.tensor([[1.0, 20.0]]))
-    tensor([[0., 0.]])
-    """
-
-    def __init__(self, num_features: int, clip: float = 5.0, device: str | torch.device = "cpu"):
-        self.clip = clip
-        self.count = 0
-        self.mean = torch.zeros(num_features, dtype=torch.float64, device=device)
-        self.m2 = torch.zeros(num_features, dtype=torch.float64, device=device)
-
-    def update(self, x: torch.Tensor) -> None:
-        x = x.to(torch.float64)
-        n = x.shape[0]
-        if n == 0:
-            return
-        mean = x.mean(0)
-        m2 = (x - mean).square().sum(0)
-        total = self.count + n
-        delta = mean - self.mean
-        self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + m2 + delta.square() * (self.count * n / total)
-        self.count = total
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.count < 2:
-            return x.clamp(-self.clip, self.clip)
-        std = (self.m2 / (self.count - 1)).sqrt().clamp_min(1e-4)
-        z = (x - self.mean.to(x.dtype)) / std.to(x.dtype)
-        return z.clamp(-self.clip, self.clip)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "mean": self.mean, "m2": self.m2}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.count = int(state["count"])
-        self.mean = state["mean"].to(self.mean.device)
-        self.m2 = state["m2"].to(self.m2.device)
+__all__ = ["FFQAgent"]
 
 
 class FFQAgent:
@@ -233,6 +158,7 @@ class FFQAgent:
         """
         x = self._frames(obs)
         if explore:
+            check_finite(x, "obs")  # a NaN in the running statistics would poison every input
             self.obs_norm.update(x)
         index = self._readout(self.layer_q_values(self._normalize(x))).argmax(1)
         if explore:
@@ -267,6 +193,7 @@ class FFQAgent:
         n = rows.shape[0]
         if n == 0:
             return
+        check_finite(rows, "the transitions (obs, reward, next_obs)")
         self.memory.add(rows, None, self.rng)
         self.env_steps += n
         cfg = self.config
@@ -319,19 +246,43 @@ class FFQAgent:
         return losses
 
     def _apply(self, losses: list[torch.Tensor]) -> None:
+        """Step every layer on its own loss; ``FloatingPointError`` (weights and optimizer state
+        untouched) if a loss or a gradient norm is NaN or Inf, e.g. weights diverging."""
         self.optimizer.zero_grad(set_to_none=True)
-        torch.stack(losses).sum().backward()
+        total = torch.stack(losses).sum()
+        total.backward()
+        # One scalar read per update: the loss plus every layer's gradient norm is finite iff
+        # they all are, and a finite gradient moves Adam's weights by at most about lr.
+        check = total.detach()
         if self.config.max_grad_norm:
             for layer in self.layers:  # clipped layer by layer: no layer sees another's norm
-                nn.utils.clip_grad_norm_(layer.parameters(), self.config.max_grad_norm)
+                check = check + nn.utils.clip_grad_norm_(
+                    layer.parameters(), self.config.max_grad_norm
+                )
+        if not torch.isfinite(check):
+            self.optimizer.zero_grad(set_to_none=True)
+            raise FloatingPointError(
+                f"refused an update after {self.updates} updates: its loss or gradient norm is "
+                f"{float(check)} (the weights are diverging; lower lr or reward_scale); the "
+                "weights and optimizer state were left as they were"
+            )
         self.optimizer.step()
 
     def update(self) -> None:
-        """One awake update: TD + positive FF on a minibatch of remembered real transitions."""
+        """One awake update: TD + positive FF on a minibatch of remembered real transitions.
+
+        A refused update (``FloatingPointError``, see :meth:`_apply`) also leaves the sampling
+        generator where it was, so the whole agent state is as before the call.
+        """
+        rng_state = self.rng.get_state()
         rows, _ = self.memory.sample(self.config.batch_size, self.rng)
         self.asleep = False
         losses = self.local_losses(rows)
-        self._apply(losses)
+        try:
+            self._apply(losses)
+        except FloatingPointError:
+            self.rng.set_state(rng_state)
+            raise
         self.updates += 1
         if self.updates % self.config.target_every == 0:
             self.targets.load_state_dict(self.layers.state_dict())
@@ -363,7 +314,11 @@ class FFQAgent:
                 h = layer.ff(x)
                 losses.append(cfg.ff_weight * self.objective.loss(None, h, goodness=self.goodness))
                 x = rms_normalize(h).detach()
-            self._apply(losses)
+            try:
+                self._apply(losses)
+            except FloatingPointError:
+                self.asleep = False  # the steps before this one stay applied
+                raise
         dreams = self.dream(cfg.batch_size)
         self.dream_goodness = float(self.layer_goodness(dreams).sum(1).mean())
         self.sleeps += 1

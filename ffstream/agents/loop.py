@@ -16,7 +16,14 @@ import torch
 
 from ffstream.agents.ffq import FFQAgent
 
-__all__ = ["AgentLoop", "EnvStepError", "Episode", "evaluate", "solved_threshold"]
+__all__ = [
+    "AgentLoop",
+    "EnvStepError",
+    "Episode",
+    "NonFiniteStepError",
+    "evaluate",
+    "solved_threshold",
+]
 
 #: gymnasium's reward thresholds for our own envs (CartPole-v1: 475 over 100 episodes)
 _THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0}
@@ -42,6 +49,56 @@ def solved_threshold(env_id: str) -> float | None:
 
 class EnvStepError(RuntimeError):
     """The environment raised inside ``reset`` or ``step``; the cause is chained."""
+
+
+class NonFiniteStepError(EnvStepError):
+    """The environment returned a NaN or Inf observation or reward.
+
+    Raised by :class:`AgentLoop` before the agent sees the step, so the agent (weights,
+    optimizer state, normaliser, memory) is exactly as it was after the last good step.
+
+    Attributes
+    ----------
+    kind : str
+        ``"observation"`` or ``"reward"``.
+    env_index : int
+        The first env in the vector env that returned it.
+    env_steps : int
+        The agent's env steps before the bad step.
+    """
+
+    def __init__(self, kind: str, env_index: int, env_steps: int, where: str, values: str):
+        self.kind, self.env_index, self.env_steps = kind, env_index, env_steps
+        super().__init__(
+            f"env {env_index} returned a non-finite {kind} ({values}) from {where} after "
+            f"{env_steps:,} env steps; nothing was learned from it (the agent is as it was "
+            "after the last good step)"
+        )
+
+
+def _check_step(obs, reward: torch.Tensor | None, where: str, env_steps: int) -> None:
+    """Raise :class:`NonFiniteStepError` if an observation or a reward is NaN or Inf.
+
+    Observations are checked as the agent will read them (float32), so a float64 value past
+    float32's range counts as Inf too. One reduction and one read on the clean path.
+    """
+    obs = torch.as_tensor(obs)
+    frames = obs.reshape(obs.shape[0], -1)
+    if frames.dtype != torch.float32:
+        frames = frames.float()
+    ok = torch.isfinite(frames).all()
+    if reward is not None:
+        ok = ok.to(reward.device) & torch.isfinite(reward).all()
+    if bool(ok):
+        return
+    for kind, values in (("observation", frames), ("reward", reward)):
+        if values is None:
+            continue
+        values = values.reshape(values.shape[0], -1).cpu()
+        bad = (~torch.isfinite(values)).any(1).nonzero().view(-1).tolist()
+        if bad:
+            shown = values[bad[0]].tolist()
+            raise NonFiniteStepError(kind, bad[0], env_steps, where, f"{shown}")
 
 
 @dataclass
@@ -106,6 +163,7 @@ class AgentLoop:
             raise EnvStepError(
                 f"the environment failed in reset(): {type(err).__name__}: {err}"
             ) from err
+        _check_step(self.obs, None, "reset()", self.agent.env_steps)
         self._resets += 1
         self.done = torch.zeros(self.num_envs, dtype=torch.bool, device=device)
         self.ep_return = torch.zeros(self.num_envs, dtype=torch.float64, device=device)
@@ -121,16 +179,35 @@ class AgentLoop:
         return sum(self.recent) / len(self.recent) if self.recent else math.nan
 
     def step(self) -> list[Episode]:
-        """One vector step of every env; returns the episodes that finished in it."""
+        """One vector step of every env; returns the episodes that finished in it.
+
+        Raises
+        ------
+        EnvStepError
+            When the env raises in ``step`` (the cause is chained), or as
+            :class:`NonFiniteStepError` when it returns a NaN or Inf observation or reward. The
+            agent and the loop are then exactly as before the call (the env has stepped).
+        FloatingPointError
+            When the agent refuses a diverging update (see :meth:`FFQAgent.update`).
+        """
         agent = self.agent
+        # Acting moves the normaliser and the exploration generator: keep them (references and
+        # a small generator state) so a failed env step leaves the agent as it was.
+        acted_from = agent.obs_norm.state_dict(), agent.rng.get_state()
         action, index = agent.act(self.obs)
         try:
-            next_obs, reward, terminated, truncated, _ = self.env.step(action)
-        except Exception as err:
-            raise EnvStepError(
-                f"the environment failed in step(): {type(err).__name__}: {err}"
-            ) from err
-        reward = torch.as_tensor(reward, device=agent.device).float()
+            try:
+                next_obs, reward, terminated, truncated, _ = self.env.step(action)
+            except Exception as err:
+                raise EnvStepError(
+                    f"the environment failed in step(): {type(err).__name__}: {err}"
+                ) from err
+            reward = torch.as_tensor(reward, device=agent.device).float()
+            _check_step(next_obs, reward, "step()", agent.env_steps)  # before any update
+        except EnvStepError:
+            agent.obs_norm.load_state_dict(acted_from[0])
+            agent.rng.set_state(acted_from[1])
+            raise
         terminated = torch.as_tensor(terminated, device=agent.device).bool()
         truncated = torch.as_tensor(truncated, device=agent.device).bool()
         valid = ~self.done  # an env that ended last step only restarts now (NEXT_STEP)

@@ -69,8 +69,14 @@ def learner_state(learner: LearnerCore) -> dict[str, Any]:
     }
 
 
+#: Settings that checkpoints written before they existed ran with (not today's defaults).
+_BEFORE_THEY_EXISTED = {"readout_decay": 0.003}
+
+
 def saved_config(data: Any) -> LearnerConfig:
     """A checkpoint's config as a :class:`LearnerConfig`; ``ValueError`` if it is not one."""
+    if isinstance(data, dict):
+        data = {**_BEFORE_THEY_EXISTED, **data}
     try:
         return LearnerConfig.from_dict(data)
     except (ValueError, TypeError) as err:

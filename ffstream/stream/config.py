@@ -78,6 +78,7 @@ class LearnerConfig:
     replay_shift: int = option(0, "random shift in pixels of each frame replayed in sleep")
     lr: float = option(3e-4, "step size of the FF layers' local optimizer")
     readout_lr: float = option(0.01, "SGD step of the linear readout")
+    readout_decay: float = option(0.003, "weight decay of the linear readout's SGD")
     readout_learns: str = option("always", "when the readout learns", choices=("always", "asleep"))
     readout_batch: int | None = option(
         None, "long-term memories per asleep readout step ('none': sleep_batch)"
@@ -207,6 +208,9 @@ def _normalise(cfg: LearnerConfig) -> dict[str, Any]:
         out[name] = check_float(getattr(cfg, name), name, lambda v: v > 0, "a finite number > 0")
     out["long_term_share"] = check_share(cfg.long_term_share, "long_term_share")
     out["momentum"] = check_float(cfg.momentum, "momentum", lambda v: 0 <= v < 1, "in [0, 1)")
+    out["readout_decay"] = check_float(
+        cfg.readout_decay, "readout_decay", lambda v: v >= 0, "a finite number >= 0"
+    )
     out["ema_decay"] = check_ema_decay(cfg.ema_decay)
     for field in dataclasses.fields(LearnerConfig):
         choices = field.metadata.get("choices")

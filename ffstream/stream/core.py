@@ -128,7 +128,9 @@ class LearnerCore:
         self.readout = None  # only a readout that predicts is worth its updates
         if num_classes and cfg.predict_with == "readout":
             width = sum(cfg.hidden[1:]) if len(cfg.hidden) > 1 else cfg.hidden[0]
-            self.readout = LinearReadout(width, num_classes, lr=cfg.readout_lr).to(self.device)
+            self.readout = LinearReadout(
+                width, num_classes, lr=cfg.readout_lr, weight_decay=cfg.readout_decay
+            ).to(self.device)
         self.readout_learns = cfg.readout_learns
         self.readout_batch = cfg.readout_batch if cfg.readout_batch is not None else cfg.sleep_batch
         # What learns, as one module, and (with ema_decay) its moving average, which predicts.

@@ -83,6 +83,8 @@ class StreamLearner(LearnerCore):
         is SGD's momentum or Adam's first-moment decay (beta 1).
     readout_lr
         SGD step of the linear readout (labelled streams).
+    readout_decay
+        Weight decay of the readout's SGD (an L2 pull toward zero on every step).
     readout_learns
         When the readout learns. ``"always"`` (default): from every labelled frame as it
         arrives, and from replayed memories while asleep. ``"asleep"``: only while asleep, from
@@ -176,6 +178,7 @@ class StreamLearner(LearnerCore):
         replay_shift: int = 0,
         lr: float = 3e-4,
         readout_lr: float = 0.01,
+        readout_decay: float = 0.003,
         readout_learns: Literal["always", "asleep"] = "always",
         readout_batch: int | None = None,
         optimizer: str = "adam",

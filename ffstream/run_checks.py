@@ -1,0 +1,278 @@
+"""Up-front checks for ``ffstream run``: every option is validated before any training starts.
+
+A bad value raises :class:`UsageError` (a ``ValueError``: the CLI prints it as one line and exits
+with status 2) naming the option and what it must be. :func:`check_args` turns the parsed options
+into a :class:`RunPlan`; :func:`make_env` builds the environment and turns the ways that fails
+(unknown id, a gymnasium extra that is not installed) into the same one-line errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import tomllib
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ffstream.agents import AgentConfig, load_agent_checkpoint, load_config
+
+__all__ = [
+    "EnvCreateError",
+    "RunPlan",
+    "UsageError",
+    "check_args",
+    "check_writable",
+    "int_at_least",
+    "make_env",
+    "one_line_errors",
+    "read_config",
+]
+
+#: gymnasium's optional extras, by the module an env's entry point lives in
+_EXTRAS = {"box2d": "box2d", "mujoco": "mujoco", "ale_py": "atari", "atari": "atari"}
+_LIST_HINT = "`ffstream envs --all` lists the ids"
+
+
+class UsageError(ValueError):
+    """A command-line value that cannot work; the message names the option (exit status 2)."""
+
+
+class EnvCreateError(RuntimeError):
+    """The environment's own code failed while it was being built (exit status 1)."""
+
+
+@dataclass
+class RunPlan:
+    """What ``ffstream run`` will do, every value checked."""
+
+    env_id: str
+    device: str
+    seed: int
+    num_envs: int
+    config: AgentConfig
+    state: dict[str, Any] | None = None
+    """The checkpoint to continue from (``--resume``), already read."""
+
+
+def int_at_least(low: int):
+    """An argparse ``type`` accepting whole numbers ``>= low`` (the error names the bound).
+
+    Examples
+    --------
+    >>> int_at_least(1)("3")
+    3
+    >>> int_at_least(1)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a whole number >= 1, got '0'
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}")
+        return value
+
+    parse.__name__ = f"int >= {low}"
+    return parse
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """Make ``parser`` report a bad option in one line (status 2) instead of usage + error."""
+
+    def error(message: str) -> typing.NoReturn:
+        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+
+    parser.error = error  # type: ignore[method-assign]
+
+
+def check_args(args) -> RunPlan:
+    """Check every ``ffstream run`` option; the plan to run, or :class:`UsageError`."""
+    from ffstream.cli import resolve_device
+
+    if args.env is not None and not args.env.strip():
+        raise UsageError(f"--env must name an environment, got {args.env!r}; {_LIST_HINT}")
+    device = resolve_device(args.device)
+    for flag, path in (("--save", args.save), ("--log", args.log)):
+        if path is not None:
+            check_writable(path, flag)
+    if args.resume is not None:
+        plan = _resume_plan(args, device)
+    else:
+        config = read_config(args.config) if args.config is not None else AgentConfig()
+        seed = 0 if args.seed is None else args.seed
+        env_id = args.env or "CartPole-v1"
+        plan = RunPlan(env_id, device, seed, args.num_envs or 4, config)
+    try:
+        plan.config = plan.config.replace(
+            sleep_every=args.sleep_every, sleep_steps=args.sleep_steps
+        )
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"--sleep-every/--sleep-steps: {err}") from None
+    return plan
+
+
+def _resume_plan(args, device: str) -> RunPlan:
+    options = (("--config", args.config), ("--seed", args.seed))
+    given = [flag for flag, value in options if value is not None]
+    if given:
+        raise UsageError(
+            f"--resume takes the config and seed from {args.resume}; drop {' and '.join(given)}"
+        )
+    path = Path(args.resume)
+    if path.is_dir():
+        raise UsageError(f"--resume {path} is a directory, not a checkpoint file")
+    state = load_agent_checkpoint(path)
+    try:
+        env_id, seed = str(state["env_id"]), int(state["seed"])
+        config = AgentConfig.from_dict(state["agent"]["config"])
+    except (KeyError, TypeError) as err:
+        raise UsageError(f"--resume {path} is not an ffstream run checkpoint (no {err})") from None
+    if args.env is not None and args.env != env_id:
+        raise UsageError(
+            f"--resume {path} was trained on {env_id}, not {args.env}; "
+            f"drop --env (the checkpoint names its env) or pass --env {env_id}"
+        )
+    num_envs = args.num_envs or int(state.get("num_envs", 4))
+    return RunPlan(env_id, device, seed, num_envs, config, state)
+
+
+def check_writable(path: str | os.PathLike, flag: str) -> Path:
+    """Refuse ``path`` unless a file can be written there (probed with a temporary file).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_writable(tempfile.mkdtemp(), "--save")
+    Traceback (most recent call last):
+    ...
+    ffstream.run_checks.UsageError: --save /... is a directory; give a file path
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; give a file path")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # missing folders are made when the file is written
+    if not folder.is_dir():
+        raise UsageError(f"{flag} {path} cannot be written: {folder} is not a directory")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} {path} cannot be written: permission denied")
+    try:  # os.access is no proof (root, read-only mounts): try a file beside the target
+        fd, probe = tempfile.mkstemp(prefix=".ffstream-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UsageError(f"{flag} {path} cannot be written: {err.strerror or err}") from None
+    return path
+
+
+def read_config(path: str | os.PathLike) -> AgentConfig:
+    """``--config``: a readable TOML file whose values have the config fields' types."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"--config {path} is a directory, not a TOML file")
+    if not path.exists():
+        raise UsageError(f"--config {path}: no config file there")
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as err:
+        raise UsageError(f"--config {path} cannot be read: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--config {path} is not UTF-8 text, so not TOML") from None
+    except tomllib.TOMLDecodeError as err:
+        raise UsageError(f"--config {path} is not valid TOML: {err}") from None
+    if set(data) == {"agent"} and isinstance(data["agent"], dict):
+        data = data["agent"]
+    _check_types(data, path)
+    try:
+        return load_config(path)
+    except (TypeError, ValueError) as err:
+        message = str(err)
+        raise UsageError(message if str(path) in message else f"{path}: {message}") from None
+
+
+def _check_types(data: dict[str, Any], path: Path) -> None:
+    """``lr = "x"`` gets "lr must be a number, got 'x'" before any range check sees it."""
+    hints = typing.get_type_hints(AgentConfig)
+    for item in fields(AgentConfig):
+        if item.name not in data or item.name == "extra":
+            continue
+        value, kind = data[item.name], hints[item.name]
+        if kind is bool:
+            ok, what = isinstance(value, bool), "true or false"
+        elif kind is int:
+            ok, what = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+        elif kind is float:
+            ok, what = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+        elif kind is str:
+            ok, what = isinstance(value, str), "a string"
+        else:  # hidden: a list of widths
+            ok = isinstance(value, list) and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value
+            )
+            what = "a list of whole numbers"
+        if not ok:
+            raise UsageError(f"{path}: {item.name} must be {what}, got {value!r}")
+
+
+def make_env(env_id: str, num_envs: int, device: str):
+    """``ffstream.envs.make`` with its failures as one-line errors that say what to do."""
+    import gymnasium
+
+    from ffstream import envs
+
+    try:
+        return envs.make(env_id, num_envs=num_envs, device=device)
+    except gymnasium.error.DependencyNotInstalled as err:
+        raise UsageError(_missing_extra(env_id, str(err))) from None
+    except gymnasium.error.NamespaceNotFound as err:
+        namespace = env_id.split("/", 1)[0]
+        if namespace == "ALE":
+            raise UsageError(_missing_extra(env_id, "ale-py is not installed")) from None
+        raise UsageError(
+            f"unknown environment {env_id!r}: {err} (the package that registers the {namespace} "
+            f"namespace is not installed or not imported; {_LIST_HINT})"
+        ) from None
+    except envs.UnknownEnvError as err:
+        raise UsageError(f"{err}; {_LIST_HINT}") from None
+    except gymnasium.error.Error as err:  # e.g. a malformed id
+        raise UsageError(f"unknown environment {env_id!r}: {err}; {_LIST_HINT}") from None
+    except ImportError as err:
+        name = getattr(err, "name", None) or str(err)
+        raise UsageError(
+            f"environment {env_id!r} needs {name!r}, which is not installed (pip install {name})"
+        ) from None
+    except Exception as err:
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise EnvCreateError(
+            f"environment {env_id!r} failed while it was built: {type(err).__name__}: {first}"
+        ) from err
+
+
+def _missing_extra(env_id: str, reason: str) -> str:
+    """Name the pip command for the gymnasium extra ``env_id`` needs."""
+    import gymnasium
+
+    extra = "atari" if env_id.startswith("ALE/") else None
+    if extra is None:
+        try:
+            entry = str(gymnasium.spec(env_id).entry_point)
+        except Exception:  # no spec: fall back to the reason gymnasium gave
+            entry = ""
+        extra = next((x for key, x in _EXTRAS.items() if key in entry.split(":")[0]), None)
+    if extra is None:
+        reason = reason.splitlines()[0].rstrip(".")
+        return f"environment {env_id!r} needs a package that is not installed: {reason}"
+    install = f'pip install "gymnasium[{extra}]"'
+    if extra == "box2d":  # Box2D builds from source with swig
+        install = f"pip install swig && {install}"
+    what = "atari extra (ale-py)" if extra == "atari" else f"{extra} extra"
+    return f"environment {env_id!r} needs gymnasium's {what}, which is not installed: {install}"
