@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from numbers import Real
 from typing import Any
 
@@ -20,7 +20,6 @@ import torch
 __all__ = [
     "as_frames",
     "as_labels",
-    "as_symbols",
     "check_bool",
     "check_choice",
     "check_ema_decay",
@@ -35,7 +34,6 @@ __all__ = [
     "check_seed",
     "check_share",
     "is_int",
-    "is_single",
 ]
 
 _SAME = object()  # check_int_tuple's default "given": the values themselves
@@ -380,31 +378,3 @@ def _to_tensor(x, name: str) -> torch.Tensor:
     if array.dtype.kind in "US":
         raise ValueError(f"{name} holds strings; expected numbers")
     return torch.from_numpy(np.ascontiguousarray(array))
-
-
-def is_single(symbols) -> bool:
-    """One symbol (a scalar), rather than a sequence of them."""
-    if isinstance(symbols, torch.Tensor):
-        return symbols.dim() == 0
-    return not isinstance(symbols, Iterable)
-
-
-def as_symbols(symbols, vocab_size: int, name: str = "symbol") -> list[int]:
-    """Validate one symbol or a sequence of symbols; ``ValueError`` names the problem."""
-    if isinstance(symbols, (str, bytes)):
-        raise ValueError(f"{name} must be int symbol ids, got {type(symbols).__name__}")
-    items = [symbols] if is_single(symbols) else list(symbols)
-    out = []
-    for s in items:
-        # operator.index accepts ints (and numpy/torch integer scalars) but not floats; bools
-        # are ints in Python, yet a bool symbol is almost certainly a caller's mistake.
-        if isinstance(s, bool):
-            raise ValueError(f"{name} must be an int, got bool {s!r}")
-        try:
-            value = operator.index(s)
-        except TypeError:
-            raise ValueError(f"{name} must be an int, got {type(s).__name__} {s!r}") from None
-        if not 0 <= value < vocab_size:
-            raise ValueError(f"{name} {value} is outside the vocabulary [0, {vocab_size})")
-        out.append(value)
-    return out

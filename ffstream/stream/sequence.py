@@ -19,13 +19,13 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from ffstream._checks import as_symbols, is_single
 from ffstream.stream._learner_state import (
     apply_learner_state,
     check_learner_state,
     learner_state,
 )
 from ffstream.stream._sequence_state import check_sequence_state, current_sequence_state
+from ffstream.stream._symbols import as_symbols, is_single
 from ffstream.stream.checkpoint import (
     as_current,
     envelope,
