@@ -96,6 +96,17 @@ def test_a_file_of_ffstream_0_1_0_still_loads(tmp_path):
     continues_alike(a, b)
 
 
+def test_a_file_from_before_readout_decay_keeps_the_decay_it_ran_with(tmp_path):
+    a = trained(readout_decay=0.003)
+    payload = a.state_dict()
+    del payload["config"]["readout_decay"]  # written before the setting existed
+    old = {"format": "ffstream.StreamLearner/1", "config": payload["config"], **payload["state"]}
+    torch.save(old, tmp_path / "old.ckpt")
+    b = StreamLearner.load(tmp_path / "old.ckpt", device="cpu")
+    assert b.config.readout_decay == 0.003 and b.config == a.config
+    continues_alike(a, b)
+
+
 def test_a_sequence_file_of_ffstream_0_1_0_still_loads(tmp_path):
     # Written by ffstream 0.1.0's SequenceLearner(7, context=3, hidden=(8,), sleep_every=25,
     # memory_capacity=64, recent_capacity=32) after 80 symbols: windows stored as symbol ids.

@@ -78,7 +78,7 @@ class LearnerConfig:
     replay_shift: int = option(0, "random shift in pixels of each frame replayed in sleep")
     lr: float = option(3e-4, "step size of the FF layers' local optimizer")
     readout_lr: float = option(0.01, "SGD step of the linear readout")
-    readout_decay: float = option(0.003, "weight decay of the linear readout's SGD")
+    readout_decay: float = option(0.0, "weight decay of the linear readout's SGD")
     readout_learns: str = option("always", "when the readout learns", choices=("always", "asleep"))
     readout_batch: int | None = option(
         None, "long-term memories per asleep readout step ('none': sleep_batch)"

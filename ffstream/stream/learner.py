@@ -84,7 +84,10 @@ class StreamLearner(LearnerCore):
     readout_lr
         SGD step of the linear readout (labelled streams).
     readout_decay
-        Weight decay of the readout's SGD (an L2 pull toward zero on every step).
+        Weight decay of the readout's SGD (an L2 pull toward zero on every step). Hinton's
+        ffcode uses 0.003 for epochs over a fixed set; on a stream the pull acts on every frame
+        and keeps shrinking what the readout has learned, so the default is 0. It was chosen on
+        the validation seeds of ``ffstream bench streams``.
     readout_learns
         When the readout learns. ``"always"`` (default): from every labelled frame as it
         arrives, and from replayed memories while asleep. ``"asleep"``: only while asleep, from
@@ -178,7 +181,7 @@ class StreamLearner(LearnerCore):
         replay_shift: int = 0,
         lr: float = 3e-4,
         readout_lr: float = 0.01,
-        readout_decay: float = 0.003,
+        readout_decay: float = 0.0,
         readout_learns: Literal["always", "asleep"] = "always",
         readout_batch: int | None = None,
         optimizer: str = "adam",
