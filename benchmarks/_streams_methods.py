@@ -89,9 +89,11 @@ class OnlineMLP:
         return int(logits.argmax(1))
 
 
-def _learner(in_features: int, num_classes: int | None, seed: int, interleaved: bool):
+def _learner(in_features: int, num_classes: int | None, seed: int, interleaved: bool, options):
     schedule = Interleaved() if interleaved else None
-    return StreamLearner(in_features, num_classes, schedule=schedule, device="cpu", seed=seed)
+    return StreamLearner(
+        in_features, num_classes, schedule=schedule, device="cpu", seed=seed, **options
+    )
 
 
 def _river_classifier(method: str, seed: int):
@@ -124,22 +126,23 @@ def _tensor_rows(x: np.ndarray, y: np.ndarray) -> Iterable[tuple[torch.Tensor, t
     return ((xt[i : i + 1], yt[i : i + 1]) for i in range(len(x)))
 
 
-def classifier(method: str, x: np.ndarray, y: np.ndarray, num_classes: int, seed: int):
+def classifier(method: str, x, y, num_classes: int, seed: int, options: dict | None = None):
     """``(step, inputs)``: ``step(frame, label)`` predicts then learns (timed); ``inputs`` the
     frames and labels in the form the method reads (made outside the clock)."""
     if method in ("ff-stream", "ff-stream-interleaved"):
-        learner = _learner(x.shape[1], num_classes, seed, method == "ff-stream-interleaved")
+        interleaved = method == "ff-stream-interleaved"
+        learner = _learner(x.shape[1], num_classes, seed, interleaved, options or {})
         return (lambda f, t: int(learner.observe(f, t).prediction[0])), _tensor_rows(x, y)
     if method == "mlp":
         return OnlineMLP(x.shape[1], num_classes, seed).step, _tensor_rows(x, y)
     return _river_step(_river_classifier(method, seed)), river_stream(x, y)
 
 
-def detector(method: str, x: np.ndarray, y: np.ndarray, seed: int):
+def detector(method: str, x, y, seed: int, options: dict | None = None):
     """``(step, inputs)`` of a detector: ``step(frame, _)`` scores the frame, then learns from it
     without its label (``y`` only rides along to keep the loop's shape)."""
     if method in ("ff-stream", "ff-stream-interleaved"):
-        learner = _learner(x.shape[1], None, seed, method == "ff-stream-interleaved")
+        learner = _learner(x.shape[1], None, seed, method == "ff-stream-interleaved", options or {})
         return (lambda f, _: float(learner.observe(f).novelty[0])), _tensor_rows(x, y)
     if method == "ff-anomaly":
         model = FFAnomalyDetector(seed=seed)
@@ -195,13 +198,16 @@ def make_stream(kind: str, frames: int, seed: int) -> tuple[np.ndarray, np.ndarr
     return STREAM_KINDS[kind](frames, seed)
 
 
-def run_method(method: str, kind: str, x: np.ndarray, y: np.ndarray, seed: int) -> dict:
-    """Score one fresh ``method`` on the stream ``(x, y)`` of ``kind``: the suite's outcome."""
+def run_method(method: str, kind: str, x, y, seed: int, options: dict | None = None) -> dict:
+    """Score one fresh ``method`` on the stream ``(x, y)`` of ``kind``: the suite's outcome.
+
+    ``options`` are ``StreamLearner`` settings that differ from its defaults (its methods only).
+    """
     n = len(x)
     num_classes = NUM_CLASSES[kind]
     details: dict[str, Any] = {"frames": n, "features": int(x.shape[1])}
     if num_classes is None:
-        step, inputs = detector(method, x, y, seed)
+        step, inputs = detector(method, x, y, seed, options)
         scores, seconds = _loop(step, inputs)
         s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-np.inf)
         metrics = {"roc_auc": roc_auc(y, s)}
@@ -209,7 +215,7 @@ def run_method(method: str, kind: str, x: np.ndarray, y: np.ndarray, seed: int) 
         details["nonfinite_scores"] = int((~np.isfinite(np.asarray(scores, float))).sum())
         details["window_roc_auc"] = [[b, roc_auc(y[a:b], s[a:b])] for a, b in _windows(n)]
     else:
-        step, inputs = classifier(method, x, y, num_classes, seed)
+        step, inputs = classifier(method, x, y, num_classes, seed, options)
         guesses, seconds = _loop(step, inputs)
         hits = np.array([g is not None and g == t for g, t in zip(guesses, y.tolist())])
         metrics = {
@@ -236,7 +242,8 @@ def _main(argv: list[str]) -> int:
     torch.set_num_threads(int(job["threads"]))
     x, y = make_stream(job["stream"], int(job["frames"]), int(job["seed"]))
     baseline = peak_rss_mb()  # interpreter, torch, river and the stream: the same for every method
-    outcome = run_method(job["method"], job["stream"], x, y, int(job["seed"]))
+    options = job.get("learner_options") or {}
+    outcome = run_method(job["method"], job["stream"], x, y, int(job["seed"]), options)
     outcome["metrics"]["peak_rss_mb"] = peak_rss_mb()
     outcome["baseline_rss_mb"] = baseline
     print(json.dumps(outcome))

@@ -120,6 +120,14 @@ class Config:
         None, "without --seeds, only the first N of the split's seeds ('none': all)"
     )
     memory: bool = select(False, "one process per run, to record its peak memory")
+    ff_readout_decay: float | None = option(
+        None, "StreamLearner's readout_decay, to compare settings ('none': its default)"
+    )
+
+    def learner_options(self) -> dict[str, Any]:
+        """Settings of ``StreamLearner`` that differ from its defaults in this config."""
+        options = {"readout_decay": self.ff_readout_decay}
+        return {name: value for name, value in options.items() if value is not None}
 
     def __post_init__(self):
         if self.frames < 100:  # ten windows of the curve, each of at least ten frames
@@ -195,6 +203,7 @@ def runs(cfg: Config) -> list[Run]:
 
 def _in_child(cfg: Config, run: Run) -> dict[str, Any]:
     job = {"stream": run.task, "method": run.method, "frames": cfg.frames, "seed": run.seed}
+    job["learner_options"] = cfg.learner_options()
     job["threads"] = torch.get_num_threads()
     command = [sys.executable, "-m", "benchmarks._streams_methods", json.dumps(job)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -213,6 +222,6 @@ def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
             ctx.cache["stream"] = make_stream(run.task, cfg.frames, run.seed)
             ctx.cache["stream-key"] = key
         x, y = ctx.cache["stream"]
-        outcome = run_method(run.method, run.task, x, y, run.seed)
+        outcome = run_method(run.method, run.task, x, y, run.seed, cfg.learner_options())
     outcome["split"] = cfg.split
     return outcome

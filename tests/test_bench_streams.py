@@ -58,7 +58,8 @@ def test_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     }
     for (task, _, _), record in records.items():
         metrics, details = record["metrics"], record["details"]
-        assert record["config"] == {"frames": 300, "split": "validation"}
+        expected = {"frames": 300, "split": "validation", "ff_readout_decay": None}
+        assert record["config"] == expected
         assert details["split"] == "validation" and details["frames"] == 300
         assert metrics["frames_per_s"] > 0 and "peak_rss_mb" not in metrics
         if task == "sensor":
@@ -133,3 +134,19 @@ def test_a_bad_setting_is_a_clear_error(tmp_path, capsys, extra, message):
     assert cli.main(argv) == 2
     assert message in " ".join(capsys.readouterr().out.split())
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_learner_options_reach_the_learner(monkeypatch):
+    from benchmarks import _streams_methods
+
+    made = []
+    real = _streams_methods.StreamLearner
+    monkeypatch.setattr(
+        _streams_methods, "StreamLearner", lambda *a, **kw: made.append(kw) or real(*a, **kw)
+    )
+    cfg = streams.Config(frames=100, ff_readout_decay=0.003)
+    assert cfg.learner_options() == {"readout_decay": 0.003}
+    assert streams.Config(frames=100).learner_options() == {}
+    x, y = _streams_methods.make_stream("linear", 100, 0)
+    _streams_methods.run_method("ff-stream", "linear", x, y, 0, cfg.learner_options())
+    assert made and made[0]["readout_decay"] == 0.003
