@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import tomllib
 import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from ffstream.agents import AgentConfig, load_agent_checkpoint, load_config
+from ffstream.agents.config import read_config_table
 
 __all__ = [
     "EnvCreateError",
@@ -181,16 +181,9 @@ def read_config(path: str | os.PathLike) -> AgentConfig:
     if not path.exists():
         raise UsageError(f"--config {path}: no config file there")
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as err:
-        raise UsageError(f"--config {path} cannot be read: {err.strerror or err}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"--config {path} is not UTF-8 text, so not TOML") from None
-    except tomllib.TOMLDecodeError as err:
-        raise UsageError(f"--config {path} is not valid TOML: {err}") from None
-    if set(data) == {"agent"} and isinstance(data["agent"], dict):
-        data = data["agent"]
+        data = read_config_table(path)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"--config {err}") from None
     _check_types(data, path)
     try:
         return load_config(path)

@@ -87,3 +87,15 @@ def assert_same_stats(a, b):
         assert (x is None) == (y is None)
         if x is not None:
             torch.testing.assert_close(x, y)
+
+
+#: A small agent config for `ffstream run` tests: quick to learn, quick to sleep.
+SMALL_AGENT = "hidden = [16]\nlearning_starts = 64\nbatch_size = 16\nsleep_every = 100\n"
+
+
+@pytest.fixture
+def config(tmp_path):
+    """The path of a TOML file holding :data:`SMALL_AGENT`."""
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL_AGENT)
+    return str(path)

@@ -16,15 +16,6 @@ from ffstream import cli
 from ffstream.agents import AgentLoop, load_agent_checkpoint
 from ffstream.dashboard import Dashboard, sparkline
 
-SMALL = "hidden = [16]\nlearning_starts = 64\nbatch_size = 16\nsleep_every = 100\n"
-
-
-@pytest.fixture
-def config(tmp_path):
-    path = tmp_path / "small.toml"
-    path.write_text(SMALL)
-    return str(path)
-
 
 def _run(*argv: str) -> int:
     return cli.main(["run", "--threads", "1", *argv])

@@ -17,20 +17,12 @@ import time
 
 import pytest
 import torch
+from conftest import SMALL_AGENT as SMALL
 from ffstream.envs.cartpole import CartPole
 
 import ffstream
 from ffstream import cli, run, run_log
 from ffstream.agents import AgentLoop, load_agent_checkpoint
-
-SMALL = "hidden = [16]\nlearning_starts = 64\nbatch_size = 16\nsleep_every = 100\n"
-
-
-@pytest.fixture
-def config(tmp_path):
-    path = tmp_path / "small.toml"
-    path.write_text(SMALL)
-    return str(path)
 
 
 def _run(*argv: str) -> int:

@@ -191,16 +191,30 @@ def load_config(path: str | os.PathLike) -> AgentConfig:
     >>> load_config(path).hidden
     (32,)
     """
+    data = read_config_table(path)
+    try:
+        return AgentConfig.from_dict(data)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def read_config_table(path: str | os.PathLike) -> dict[str, Any]:
+    """The config table of a TOML file: its top level, or its ``[agent]`` table.
+
+    ``FileNotFoundError`` for a missing file; ``ValueError`` naming the file when it cannot be
+    read or is not UTF-8 TOML.
+    """
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
     except FileNotFoundError:
         raise FileNotFoundError(f"no config file at {path}") from None
+    except OSError as err:
+        raise ValueError(f"{path} cannot be read: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text, so not TOML") from None
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{path} is not valid TOML: {err}") from None
     if set(data) == {"agent"} and isinstance(data["agent"], dict):
         data = data["agent"]
-    try:
-        return AgentConfig.from_dict(data)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{path}: {err}") from None
+    return data
