@@ -36,6 +36,7 @@ __all__ = [
     "fused_optimizer",
     "fused_group_key",
     "fused_update",
+    "new_fused_state",
     "plain_optimizer",
     "run_fused",
 ]
@@ -275,3 +276,16 @@ def run_fused(
                 nesterov=nesterov, maximize=False, is_first_step=key[5:] == (True,),
                 grad_scale=None, found_inf=None,
             )  # fmt: skip
+
+
+def new_fused_state(optimizer, p: torch.Tensor, name: str, adam: bool) -> torch.Tensor:
+    """``p``'s state ``name``, made as torch's fused optimizer makes it on its first step."""
+    state = optimizer.state[p]
+    if adam and not state:  # torch makes all three at once, in this order
+        scalar = _optimizer_module._get_scalar_dtype(is_fused=True)
+        state["step"] = torch.zeros((), dtype=scalar, device=p.device)
+        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    elif not adam:  # filled with the gradient by the first step's kernel
+        state[name] = torch.empty_like(p, memory_format=torch.preserve_format)
+    return state[name]

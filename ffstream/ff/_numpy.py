@@ -25,9 +25,14 @@ import numpy as np
 import torch
 from torch import nn
 from torch.autograd.graph import increment_version
-from torch.optim import optimizer as _optimizer_module
 
-from ffstream.ff._fast import closed_form_applies, fused_group_key, plain_optimizer, run_fused
+from ffstream.ff._fast import (
+    closed_form_applies,
+    fused_group_key,
+    new_fused_state,
+    plain_optimizer,
+    run_fused,
+)
 
 __all__ = ["MAX_WORK", "features", "goodness", "step"]
 
@@ -256,7 +261,7 @@ def _calls(net, plan: _Plan) -> tuple[bool, dict, list[np.ndarray]] | None:
                     missing.append((lists[2 + i], len(lists[2 + i]), p, name))
                 lists[2 + i].append(tensor)
     for slots, index, p, name in missing:
-        slots[index] = _new_state(optimizer, p, name, adam)
+        slots[index] = new_fused_state(optimizer, p, name, adam)
     return (
         adam,
         calls,
@@ -272,19 +277,6 @@ def _step_view(plan: _Plan, step: torch.Tensor) -> np.ndarray:
             plan.steps.clear()  # views of replaced states
         cached = plan.steps[id(step)] = (step, step.numpy())
     return cached[1]
-
-
-def _new_state(optimizer, p: torch.Tensor, name: str, adam: bool) -> torch.Tensor:
-    """``p``'s state ``name``, made as torch's fused optimizer makes it on its first step."""
-    state = optimizer.state[p]
-    if adam and not state:  # torch makes all three at once, in this order
-        scalar = _optimizer_module._get_scalar_dtype(is_fused=True)
-        state["step"] = torch.zeros((), dtype=scalar, device=p.device)
-        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-    elif not adam:  # filled with the gradient by the first step's kernel
-        state[name] = torch.empty_like(p, memory_format=torch.preserve_format)
-    return state[name]
 
 
 # ---------------------------------------------------------------------------- learning

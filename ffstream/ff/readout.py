@@ -7,7 +7,14 @@ import torch
 from torch import nn
 from torch.autograd.graph import increment_version
 
-from ffstream.ff._fast import fused_optimizer, fused_update
+from ffstream.ff._fast import (
+    fused_group_key,
+    fused_optimizer,
+    fused_update,
+    new_fused_state,
+    plain_optimizer,
+    run_fused,
+)
 
 __all__ = ["LinearReadout"]
 
@@ -92,13 +99,13 @@ _NUMPY_WORK = 2**16
 
 
 def _numpy_step(readout: LinearReadout, features, y, logits) -> torch.Tensor | None:
-    """:meth:`LinearReadout.step` on numpy views of the weights and the momentum buffers.
+    """:meth:`LinearReadout.step` with the gradient in numpy and torch's fused SGD kernel.
 
-    The arithmetic of torch's SGD (weight decay added to the gradient, momentum buffer started
-    as the first gradient, dampening, Nesterov) on the same tensors, in place: on a few rows
-    torch's per-operation dispatch costs several times the arithmetic. None when it does not
-    apply (not CPU float32, a large batch, an optimizer other than the plain SGD it was made
-    with); the caller then runs the torch path.
+    On a few rows torch's per-operation dispatch costs several times the arithmetic of the
+    gradient; the update itself is the kernel ``optimizer.step()`` would launch, on the same
+    tensors and state (:func:`~ffstream.ff._fast.run_fused`, as the FF layers' numpy backend
+    does). None when it does not apply (not CPU float32, a large batch, an optimizer that is
+    not the plain fused SGD it was made with); the caller then runs the torch path.
     """
     weight, bias = readout.linear.weight, readout.linear.bias
     optimizer = readout.optimizer
@@ -108,15 +115,14 @@ def _numpy_step(readout: LinearReadout, features, y, logits) -> torch.Tensor | N
         or weight.dtype != torch.float32
         or features.shape[0] * features.shape[1] > _NUMPY_WORK
         or type(optimizer) is not torch.optim.SGD
+        or not plain_optimizer(optimizer)
         or len(optimizer.param_groups) != 1
-        or optimizer._optimizer_step_pre_hooks
-        or optimizer._optimizer_step_post_hooks
-        or "step" in optimizer.__dict__  # a scheduler or a user patched step()
     ):
         return None
-    group = optimizer.param_groups[0]
-    if group.get("maximize") or isinstance(group["lr"], torch.Tensor):
+    plain = fused_group_key(torch.optim.SGD, optimizer.param_groups[0])
+    if plain is None:
         return None
+    key, names = plain
     f = features.detach().numpy()
     labels = y.detach().numpy()
     rows = np.arange(f.shape[0])
@@ -131,27 +137,19 @@ def _numpy_step(readout: LinearReadout, features, y, logits) -> torch.Tensor | N
     loss = (np.log(total[:, 0]) - z[rows, labels]).sum() / f.shape[0]
     p[rows, labels] -= 1.0
     p /= f.shape[0]  # the loss is a batch mean
-    for param, grad in ((weight, p.T @ f), (bias, p.sum(0))):
-        _sgd(optimizer, group, param, grad.astype(np.float32, copy=False))
-    increment_version([weight, bias])  # autograd sees these in-place updates
-    return torch.from_numpy(np.asarray(loss, dtype=np.float32))
-
-
-def _sgd(optimizer, group: dict, param: torch.Tensor, grad: np.ndarray) -> None:
-    """One SGD update of ``param`` in place, as ``torch.optim.SGD`` defines it."""
-    view = param.detach().numpy()
-    if group["weight_decay"]:
-        grad = grad + np.float32(group["weight_decay"]) * view
-    momentum = group["momentum"]
-    if momentum:
-        state = optimizer.state[param]
-        buffer = state.get("momentum_buffer")
-        if buffer is None:
-            buffer = state["momentum_buffer"] = torch.from_numpy(np.array(grad, np.float32))
+    params = [weight, bias]
+    lists = [params, [torch.from_numpy(p.T @ f), torch.from_numpy(p.sum(0))]]
+    if names:  # SGD's first step makes the momentum buffers and copies the gradients in
+        states = [optimizer.state.get(param) for param in params]
+        first = [not state or state.get(names[0]) is None for state in states]
+        if first[0] != first[1]:
+            return None
+        key += (first[0],)
+        if first[0]:
+            buffers = [new_fused_state(optimizer, param, names[0], False) for param in params]
         else:
-            buf = buffer.numpy()
-            buf *= np.float32(momentum)
-            buf += np.float32(1.0 - group["dampening"]) * grad
-        buf = buffer.numpy()
-        grad = grad + np.float32(momentum) * buf if group["nesterov"] else buf
-    view -= np.float32(group["lr"]) * grad
+            buffers = [state[names[0]] for state in states]
+        lists.append(buffers)
+    run_fused(False, {key: lists})
+    increment_version(params)  # autograd sees these in-place updates (the kernel does not)
+    return torch.from_numpy(np.asarray(loss, dtype=np.float32))
