@@ -1,7 +1,8 @@
 """Frames per second of each front end with its defaults, at batch 1, sleep included.
 
 The stream a user's sensor feed looks like: ``features`` Gaussian features, ``classes`` classes,
-the label the argmax of a fixed random linear map. Each front end learns ``warmup`` frames
+the label the argmax of a fixed random linear map (:func:`ffstream.data.generators.linear_stream`,
+the ``linear`` stream of ``ffstream bench streams``). Each front end learns ``warmup`` frames
 (untimed: memories fill, the first sleeps run) and is then timed over ``frames`` more, one frame
 per call, on the thread count the lab sets (``--threads``, 1 by default). Wall-clock and process
 CPU time are both reported; CPU time is the steadier on a shared machine.
@@ -30,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 import ffstream
 from benchmarks.lab import Column, Context, Page, Run, select
 from ffstream.config import option
+from ffstream.data.generators import linear_stream
 
 __all__ = [
     "DESCRIPTION",
@@ -44,7 +45,6 @@ __all__ = [
     "PAGE",
     "QUICK",
     "Config",
-    "linear_stream",
     "profile_step",
     "run_one",
     "runs",
@@ -110,14 +110,6 @@ PAGE = Page(
 
 def runs(cfg: Config) -> list[Run]:
     return [Run(method, seed) for method in cfg.methods for seed in cfg.seeds]
-
-
-def linear_stream(cfg: Config, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` frames of the stream and their labels (argmax of a fixed random linear map)."""
-    rng = np.random.default_rng(seed)
-    weights = rng.standard_normal((cfg.features, cfg.classes))
-    x = rng.standard_normal((n, cfg.features)).astype(np.float32)
-    return x, (x @ weights).argmax(1)
 
 
 def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
@@ -192,7 +184,7 @@ def _stream_learner(cfg: Config, seed: int, device: str, interleaved: bool = Fal
     from ffstream import StreamLearner
     from ffstream.stream import Interleaved
 
-    x, y = linear_stream(cfg, seed, cfg.warmup + cfg.frames)
+    x, y = linear_stream(cfg.warmup + cfg.frames, seed, cfg.features, cfg.classes)
     frames, labels = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     schedule = Interleaved() if interleaved else None
     learner = StreamLearner(cfg.features, cfg.classes, schedule=schedule, seed=seed, device=device)
@@ -202,7 +194,7 @@ def _stream_learner(cfg: Config, seed: int, device: str, interleaved: bool = Fal
 def _ff_classifier(cfg: Config, seed: int, device: str):
     from ffstream.river import FFClassifier
 
-    x, y = linear_stream(cfg, seed, cfg.warmup + cfg.frames)
+    x, y = linear_stream(cfg.warmup + cfg.frames, seed, cfg.features, cfg.classes)
     rows = [{f"x{j}": float(v) for j, v in enumerate(frame)} for frame in x]
     labels = y.tolist()
     model = FFClassifier(seed=seed)

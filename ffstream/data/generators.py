@@ -62,12 +62,14 @@ def _check_n(n: int) -> None:
         raise ValueError(f"n must be a positive int, got {n!r}")
 
 
-def _linear_base(n: int, seed: int, maps: int = 1) -> tuple[np.random.Generator, np.ndarray, list]:
+def _linear_base(
+    n: int, seed: int, maps: int = 1, features: int = _FEATURES, classes: int = _CLASSES
+) -> tuple[np.random.Generator, np.ndarray, list]:
     """The generator, the frames, then ``maps`` random linear maps, always in this order."""
     _check_n(n)
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, _FEATURES)).astype(np.float32)
-    ws = [rng.standard_normal((_FEATURES, _CLASSES)) for _ in range(maps)]
+    x = rng.standard_normal((n, features)).astype(np.float32)
+    ws = [rng.standard_normal((features, classes)) for _ in range(maps)]
     return rng, x, ws
 
 
@@ -75,8 +77,10 @@ def _labels(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.argmax(x @ w, axis=1).astype(np.int64)
 
 
-def linear_stream(n: int, seed: int) -> Arrays:
+def linear_stream(n: int, seed: int, features: int = _FEATURES, classes: int = _CLASSES) -> Arrays:
     """The linear concept, stationary: 16 Gaussian features, 4 classes, ``argmax(x @ W)``.
+
+    ``features`` and ``classes`` change its size (the other kinds built on it keep 16 and 4).
 
     Examples
     --------
@@ -84,7 +88,7 @@ def linear_stream(n: int, seed: int) -> Arrays:
     >>> x.shape, sorted(set(y.tolist()))
     ((500, 16), [0, 1, 2, 3])
     """
-    _, x, (w,) = _linear_base(n, seed)
+    _, x, (w,) = _linear_base(n, seed, features=features, classes=classes)
     return x, _labels(x, w)
 
 
