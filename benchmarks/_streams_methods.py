@@ -13,6 +13,7 @@ last line, with the process's peak resident memory: the suite's ``--memory`` run
 from __future__ import annotations
 
 import json
+import math
 import resource
 import sys
 import time
@@ -25,6 +26,7 @@ from river import anomaly, forest, linear_model, multiclass, neighbors, preproce
 
 from ffstream.data.generators import NUM_CLASSES, STREAM_KINDS, river_stream
 from ffstream.river import FFAnomalyDetector, FFClassifier
+from ffstream.river._engine import RunningStandardizer
 from ffstream.stream import Interleaved, StreamLearner
 from ffstream.stream.config import default_hidden
 
@@ -68,19 +70,16 @@ class OnlineMLP:
                 layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
             self.net = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-1], num_classes))
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
-        self.n = 0
-        self.mean = torch.zeros(in_features, dtype=torch.float64)
-        self.m2 = torch.zeros(in_features, dtype=torch.float64)
+        # The river front ends' standardiser, as a plain running mean and variance: equal
+        # weights for every frame (no horizon) and no winsorising.
+        self.scaler = RunningStandardizer(horizon=math.inf, winsor=math.inf)
+        self.scaler.grow(in_features)
 
     def step(self, frame: torch.Tensor, label: torch.Tensor) -> int:
         """Predict ``frame``'s class, then one step on its cross-entropy; returns the guess."""
-        v = frame[0].double()
-        self.n += 1
-        delta = v - self.mean
-        self.mean += delta / self.n
-        self.m2 += delta * (v - self.mean)
-        std = (self.m2 / max(self.n - 1, 1)).sqrt() + 1e-8
-        z = ((v - self.mean) / std).clamp(-5.0, 5.0) if self.n > 1 else torch.zeros_like(v)
+        v = frame[0].double().numpy()
+        self.scaler.update(v)
+        z = torch.from_numpy(self.scaler.transform(v, clip=5.0))
         logits = self.net(z.float().unsqueeze(0))
         loss = torch.nn.functional.cross_entropy(logits, label)
         self.optimizer.zero_grad(set_to_none=True)
