@@ -35,8 +35,11 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ffstream._checks import check_choice
+
 __all__ = [
     "add_config_arguments",
+    "check_choices",
     "config_from_args",
     "config_from_dict",
     "flag_name",
@@ -75,6 +78,26 @@ def option(
     extra = dict(metadata or {})
     own = {"help": help, "choices": tuple(choices) if choices else None, "flag": flag, "cli": cli}
     return dataclasses.field(default=default, metadata={**extra, **own})
+
+
+def check_choices(config: Any) -> None:
+    """``ValueError`` naming the first field whose value is not among its :func:`option`
+    ``choices`` (the CLI enforces them too; this is for configs made in code or from files).
+
+    Examples
+    --------
+    >>> @dataclasses.dataclass
+    ... class Small:
+    ...     mode: str = option("fast", "how", choices=("fast", "slow"))
+    >>> check_choices(Small(mode="quick"))
+    Traceback (most recent call last):
+    ...
+    ValueError: mode must be one of 'fast', 'slow', got 'quick'
+    """
+    for field in dataclasses.fields(config):
+        choices = field.metadata.get("choices")
+        if choices:
+            check_choice(getattr(config, field.name), field.name, choices)
 
 
 def config_from_dict(cls: type, data: Any, kind: str) -> Any:

@@ -20,7 +20,6 @@ from typing import Any
 
 from ffstream._checks import (
     check_bool,
-    check_choice,
     check_ema_decay,
     check_float,
     check_int,
@@ -30,7 +29,7 @@ from ffstream._checks import (
     check_share,
     is_int,
 )
-from ffstream.config import config_from_dict, option
+from ffstream.config import check_choices, config_from_dict, option
 
 __all__ = ["LearnerConfig", "default_hidden"]
 
@@ -212,10 +211,7 @@ def _normalise(cfg: LearnerConfig) -> dict[str, Any]:
         cfg.readout_decay, "readout_decay", lambda v: v >= 0, "a finite number >= 0"
     )
     out["ema_decay"] = check_ema_decay(cfg.ema_decay)
-    for field in dataclasses.fields(LearnerConfig):
-        choices = field.metadata.get("choices")
-        if choices:
-            check_choice(getattr(cfg, field.name), field.name, choices)
+    check_choices(cfg)
     out["seed"] = check_seed(cfg.seed)
     return out
 

@@ -12,8 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ffstream._checks import check_choice, check_float, check_int
-from ffstream.config import config_from_dict, option
+from ffstream._checks import check_float, check_int
+from ffstream.config import check_choices, config_from_dict, option
 from ffstream.stream.config import LearnerConfig
 from ffstream.stream.own_text import OwnTextDreams
 from ffstream.stream.schedules import EveryN, Interleaved, Schedule
@@ -71,9 +71,7 @@ class SequenceConfig:
             self.dream_temperature, "dream_temperature", lambda v: v > 0, "a finite number > 0"
         )
         set_(self, "dream_temperature", temperature)
-        for field in dataclasses.fields(self):
-            if field.metadata.get("choices"):
-                check_choice(getattr(self, field.name), field.name, field.metadata["choices"])
+        check_choices(self)
         shared = self.learner_config()  # checks and normalises the settings it shares
         for name in ("hidden", "memory_capacity", "recent_capacity", "sleep_batch", "lr", "seed"):
             set_(self, name, getattr(shared, name))
