@@ -172,6 +172,7 @@ class LearnerCore:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         del state["_lock"]  # a lock cannot be pickled or copied: each copy gets its own
+        state.pop("_source", None)  # bound to this object: each copy makes its own
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -180,7 +181,17 @@ class LearnerCore:
 
     # ------------------------------------------------------------------ parts
     def dream_source(self) -> DreamSource:
-        """What a dream generator may see of this learner: memories, scores, its generator."""
+        """What a dream generator may see of this learner: memories, scores, its generator.
+
+        Made once per learner (its parts are the learner's own, which never change identity),
+        since the interleaved schedule asks for it on every frame.
+        """
+        source = self.__dict__.get("_source")
+        if source is None:
+            source = self.__dict__["_source"] = self._new_source()
+        return source
+
+    def _new_source(self) -> DreamSource:
         return DreamSource(
             generator=self.generator,
             frame_shape=self.frame_shape,
