@@ -3,7 +3,12 @@
 Interactive sources are vector environments that speak torch (see :mod:`ffstream.envs.protocol`):
 build one with :func:`make` from an id listed by :func:`list_envs`, any gymnasium id, or a
 ``"package.module:attr"`` plugin. Importing this package also registers our environments with
-gymnasium as ``ffstream/CartPole-v1`` and ``ffstream/Acrobot-v1``.
+gymnasium as ``ffstream/CartPole-v1`` and ``ffstream/Acrobot-v1``; without that import, use
+``gymnasium.make("ffstream.envs:ffstream/CartPole-v1")``, which imports it.
+
+Under gymnasium's vector wrappers: ``RecordVideo`` takes our environments as they are (made with
+``render_mode="rgb_array"``, see :func:`record_video`); the ones that compute with numpy
+(``RecordEpisodeStatistics``, ...) take ``make(..., arrays="numpy")`` (see :class:`TorchToNumpy`).
 
 Examples
 --------
@@ -21,19 +26,23 @@ from ffstream.envs.gymnasium_vector import GymnasiumVectorEnv
 from ffstream.envs.protocol import FrameStream, VectorSource
 from ffstream.envs.registry import UnknownEnvError, list_envs, make, register
 from ffstream.envs.torch_vector_env import TorchVectorEnv
+from ffstream.envs.wrappers import TorchToNumpy, record_video
 
 __all__ = [
     "Acrobot",
     "CartPole",
     "FrameStream",
     "GymnasiumVectorEnv",
+    "TorchToNumpy",
     "TorchVectorEnv",
     "UnknownEnvError",
     "VectorSource",
     "list_envs",
     "make",
+    "record_video",
     "register",
 ]
 
-# gymnasium 1.x has no plugin entry-point group: registering on import is the supported way.
+# gymnasium 1.x loads no plugins from entry points: registering on import is the supported way
+# (and "ffstream.envs:ffstream/CartPole-v1" makes gymnasium do that import).
 register_with_gymnasium()

@@ -12,7 +12,9 @@ import math
 import gymnasium
 import numpy as np
 import torch
+from ffstream.envs.render import acrobot_frames
 from ffstream.envs.torch_vector_env import TorchVectorEnv
+from gymnasium.vector import AutoresetMode
 
 __all__ = ["Acrobot"]
 
@@ -50,6 +52,11 @@ class Acrobot(TorchVectorEnv):
     True
     """
 
+    metadata = {
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+        "render_modes": ["rgb_array"],
+        "render_fps": 15,
+    }
     state_dim = 4
 
     dt = 0.2
@@ -96,6 +103,9 @@ class Acrobot(TorchVectorEnv):
             (theta1.cos(), theta1.sin(), theta2.cos(), theta2.sin(), dtheta1, dtheta2), dim=1
         )
         return obs.to(self.obs_dtype)
+
+    def _draw(self, states: np.ndarray) -> list[np.ndarray]:
+        return acrobot_frames(states)
 
     def _dsdt(self, s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """Time derivative of the state under torque ``a`` ("book" dynamics)."""

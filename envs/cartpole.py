@@ -12,7 +12,9 @@ import math
 import gymnasium
 import numpy as np
 import torch
+from ffstream.envs.render import cartpole_frames
 from ffstream.envs.torch_vector_env import TorchVectorEnv
+from gymnasium.vector import AutoresetMode
 
 __all__ = ["CartPole"]
 
@@ -50,6 +52,11 @@ class CartPole(TorchVectorEnv):
     (tensor([1., 1.]), tensor([False, False]), tensor([False, False]))
     """
 
+    metadata = {
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+        "render_modes": ["rgb_array"],
+        "render_fps": 50,
+    }
     state_dim = 4
 
     gravity = 9.8
@@ -108,3 +115,6 @@ class CartPole(TorchVectorEnv):
     def _observe(self, state: torch.Tensor) -> torch.Tensor:
         obs = torch.empty(state.shape[::-1], dtype=self.obs_dtype, device=state.device)
         return obs.copy_(state.T)
+
+    def _draw(self, states: np.ndarray) -> list[np.ndarray]:
+        return cartpole_frames(states, x_threshold=self.x_threshold, half_pole_length=self.length)

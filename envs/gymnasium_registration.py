@@ -1,10 +1,14 @@
 """Our torch environments, seen from gymnasium: numpy adapters and ``ffstream/`` ids.
 
-gymnasium 1.x has no plugin entry-point group, so importing :mod:`ffstream.envs` registers
-``ffstream/CartPole-v1`` and ``ffstream/Acrobot-v1``. ``gymnasium.make`` then builds a
-single-environment numpy version (time limit added by gymnasium's ``TimeLimit``), and
-``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` a numpy vector version. Both
-run our torch physics on the CPU in float64, so they match gymnasium's own classic-control envs.
+Importing :mod:`ffstream.envs` registers ``ffstream/CartPole-v1`` and ``ffstream/Acrobot-v1``.
+gymnasium (1.x, checked up to 1.4) loads no plugins from package entry points, so in a fresh
+interpreter name the module in the id and gymnasium imports it first:
+``gymnasium.make("ffstream.envs:ffstream/CartPole-v1")``.
+
+``gymnasium.make`` then builds a single-environment numpy version (time limit added by gymnasium's
+``TimeLimit``), and ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` a numpy
+vector version. Both run our torch physics on the CPU in float64, so they match gymnasium's own
+classic-control envs, and both take ``render_mode="rgb_array"``.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ class NumpyEnv(gymnasium.Env):
     source
         Our class as ``"module:attr"``.
     render_mode
-        Only ``None``: these environments do not render.
+        ``None`` or ``"rgb_array"``: ``render()`` then returns a ``uint8`` picture
+        ``(height, width, 3)``.
     **kwargs
         Passed to the torch environment (e.g. ``dtype``).
 
@@ -57,19 +62,23 @@ class NumpyEnv(gymnasium.Env):
     >>> obs, reward, terminated, truncated, info = env.step(1)
     >>> reward, terminated, truncated
     (1.0, False, False)
+    >>> gymnasium.make("ffstream/CartPole-v1", render_mode="rgb_array").render is not None
+    True
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    # What gymnasium.make reads before building; each instance then carries its class's own.
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 50}
 
     def __init__(self, source: str, render_mode: str | None = None, **kwargs: Any):
-        if render_mode is not None:
-            raise ValueError(f"{source} does not render; render_mode must be None")
         kwargs.setdefault("dtype", torch.float64)
         # No limit inside: gymnasium.make adds its TimeLimit wrapper from the registered spec.
-        self._env = _load(source)(num_envs=1, device="cpu", max_episode_steps=None, **kwargs)
+        self._env = _load(source)(
+            num_envs=1, device="cpu", max_episode_steps=None, render_mode=render_mode, **kwargs
+        )
+        self.metadata = _single_metadata(self._env.metadata)
         self.observation_space = self._env.single_observation_space
         self.action_space = self._env.single_action_space
-        self.render_mode = None
+        self.render_mode = render_mode
 
     @property
     def state(self) -> np.ndarray:
@@ -91,6 +100,11 @@ class NumpyEnv(gymnasium.Env):
         obs, reward, terminated, truncated, info = self._env.step(torch.tensor([int(action)]))
         return obs[0].numpy(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
 
+    def render(self) -> np.ndarray | None:
+        """The current picture, ``(height, width, 3)`` ``uint8``; None without a render mode."""
+        frames = self._env.render()
+        return None if frames is None else frames[0]
+
 
 class NumpyVectorEnv(gymnasium.vector.VectorEnv):
     """One of our torch vector environments behind gymnasium's numpy vector API.
@@ -108,19 +122,22 @@ class NumpyVectorEnv(gymnasium.vector.VectorEnv):
     array([1., 1., 1., 1.], dtype=float32)
     """
 
-    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+    metadata: dict[str, Any] = {
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+        "render_modes": ["rgb_array"],
+        "render_fps": 50,
+    }
 
     def __init__(self, source: str, num_envs: int = 1, render_mode: str | None = None, **kw):
-        if render_mode is not None:
-            raise ValueError(f"{source} does not render; render_mode must be None")
         kw.setdefault("dtype", torch.float64)
-        self._env = _load(source)(num_envs=num_envs, device="cpu", **kw)
+        self._env = _load(source)(num_envs=num_envs, device="cpu", render_mode=render_mode, **kw)
+        self.metadata = dict(self._env.metadata)
         self.num_envs = self._env.num_envs
         self.single_observation_space = self._env.single_observation_space
         self.single_action_space = self._env.single_action_space
         self.observation_space = self._env.observation_space
         self.action_space = self._env.action_space
-        self.render_mode = None
+        self.render_mode = render_mode
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -130,6 +147,15 @@ class NumpyVectorEnv(gymnasium.vector.VectorEnv):
     def step(self, actions: Any):
         obs, reward, terminated, truncated, info = self._env.step(np.asarray(actions))
         return obs.numpy(), reward.numpy(), terminated.numpy(), truncated.numpy(), info
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """One ``uint8`` picture per environment; None without a render mode."""
+        return self._env.render()
+
+
+def _single_metadata(vector_metadata: dict[str, Any]) -> dict[str, Any]:
+    """A vector env's metadata without the autoreset mode, which a single env has no use for."""
+    return {k: v for k, v in vector_metadata.items() if k != "autoreset_mode"}
 
 
 def register_with_gymnasium() -> list[str]:

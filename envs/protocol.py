@@ -12,6 +12,8 @@ learner's device, so no frame makes a round trip through host memory:
 Episodes restart by themselves the way gymnasium's vector environments do (``NEXT_STEP``
 autoreset): the step *after* an episode ends ignores the action for that environment and returns
 the first observation of a new episode, with reward 0 and ``terminated = truncated = False``.
+Optionally, as in gymnasium, ``render_mode="rgb_array"`` makes ``render()`` return one numpy
+``uint8`` picture per environment.
 
 A **passive** source is any iterable of frames (tensors whose first axis is the batch): sensor
 feeds, datasets replayed as streams. Nothing else is required of it, so a generator function or a

@@ -21,6 +21,7 @@ import gymnasium
 import torch
 from ffstream.envs.gymnasium_registration import NAMESPACE
 from ffstream.envs.gymnasium_vector import GymnasiumVectorEnv
+from ffstream.envs.wrappers import TorchToNumpy
 
 __all__ = ["UnknownEnvError", "list_envs", "load_entry_point", "make", "register"]
 
@@ -31,6 +32,7 @@ _REGISTRY: dict[str, str | Callable[..., Any]] = {
 }
 
 _BACKENDS = ("auto", "ffstream", "gymnasium")
+_ARRAYS = ("torch", "numpy")
 
 
 class UnknownEnvError(ValueError):
@@ -75,6 +77,7 @@ def make(
     device: torch.device | str = "cpu",
     *,
     backend: str = "auto",
+    arrays: str = "torch",
     **kwargs: Any,
 ) -> Any:
     """Build ``num_envs`` copies of environment ``env_id`` that return torch tensors on ``device``.
@@ -90,9 +93,14 @@ def make(
     backend
         ``"auto"`` prefers our torch implementation when there is one, ``"ffstream"`` requires
         it, ``"gymnasium"`` forces gymnasium's (sync-vectorised, results moved to ``device``).
+    arrays
+        ``"torch"`` returns tensors on ``device``; ``"numpy"`` returns numpy arrays on the host,
+        as gymnasium's vector wrappers such as ``RecordEpisodeStatistics`` expect (our
+        environments still compute on ``device``, behind :class:`~ffstream.envs.TorchToNumpy`).
     **kwargs
         Passed to the environment: our classes take ``dtype``, ``obs_dtype``,
-        ``max_episode_steps``, ``validate_actions``; gymnasium ids take their env kwargs.
+        ``max_episode_steps``, ``validate_actions``, ``render_mode``; gymnasium ids take their
+        env kwargs.
 
     Raises
     ------
@@ -106,6 +114,8 @@ def make(
     'CartPole'
     >>> make("CartPole-v1", num_envs=4, backend="gymnasium")
     <GymnasiumVectorEnv, SyncVectorEnv(CartPole-v1, num_envs=4)>
+    >>> make("CartPole-v1", num_envs=4, arrays="numpy").reset(seed=0)[0].dtype
+    dtype('float32')
     >>> pendulum = make("Pendulum-v1", num_envs=2)
     >>> pendulum.reset(seed=0)[0].shape
     torch.Size([2, 3])
@@ -117,17 +127,22 @@ def make(
     """
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
+    if arrays not in _ARRAYS:
+        raise ValueError(f"arrays must be one of {_ARRAYS}, got {arrays!r}")
     if not isinstance(env_id, str):
         raise ValueError(f"env_id must be a string, got {env_id!r}")
     own_id = env_id.removeprefix(f"{NAMESPACE}/")
     if backend != "gymnasium" and own_id in _REGISTRY:
-        return load_entry_point(_REGISTRY[own_id])(num_envs=num_envs, device=device, **kwargs)
-    if backend == "ffstream":
+        env = load_entry_point(_REGISTRY[own_id])(num_envs=num_envs, device=device, **kwargs)
+    elif backend == "ffstream":
         raise UnknownEnvError(_unknown_message(env_id, list(_REGISTRY)))
-    plugin = _find_plugin(env_id)
-    if plugin is not None:
-        return plugin(num_envs=num_envs, device=device, **kwargs)
-    return _make_gymnasium(env_id, num_envs, device, **kwargs)
+    elif (plugin := _find_plugin(env_id)) is not None:
+        env = plugin(num_envs=num_envs, device=device, **kwargs)
+    else:
+        env = _make_gymnasium(env_id, num_envs, device, **kwargs)
+        if arrays == "numpy":
+            return env.env  # gymnasium's own numpy vector env: no round trip through torch
+    return TorchToNumpy(env) if arrays == "numpy" else env
 
 
 def load_entry_point(entry_point: str | Callable[..., Any]) -> Callable[..., Any]:

@@ -5,6 +5,12 @@ observation); this base class owns everything else the vector API promises: seed
 ``torch.Generator`` on the device, the time limit, ``NEXT_STEP`` autoreset, action checks and the
 gymnasium spaces. ``step`` never synchronises with the host unless action range checks are on and
 the device is not the CPU (see ``validate_actions``).
+
+With ``render_mode="rgb_array"``, ``render()`` returns one numpy ``uint8`` picture per
+environment (drawn by :mod:`ffstream.envs.render`, no pygame), which is what gymnasium's vector
+``RecordVideo`` wrapper records. gymnasium's vector wrappers that compute on the arrays
+(``RecordEpisodeStatistics``, ``NormalizeReward``, ...) expect numpy: put
+:class:`ffstream.envs.TorchToNumpy` (or ``make(..., arrays="numpy")``) under them.
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ class TorchVectorEnv(gymnasium.vector.VectorEnv):
         Check that actions are in range. Shape and dtype are always checked (free); the range
         check costs one host synchronisation per step on an accelerator, so turn it off there
         once the agent is known to be correct.
+    render_mode
+        ``None`` or one of ``metadata["render_modes"]`` (``"rgb_array"`` where the subclass
+        draws itself).
     """
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -57,6 +66,7 @@ class TorchVectorEnv(gymnasium.vector.VectorEnv):
         obs_dtype: torch.dtype = torch.float32,
         max_episode_steps: int | None = 500,
         validate_actions: bool = True,
+        render_mode: str | None = None,
     ):
         if not isinstance(num_envs, int | np.integer) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
@@ -66,13 +76,19 @@ class TorchVectorEnv(gymnasium.vector.VectorEnv):
             raise ValueError(f"obs_dtype must be torch.float32 or torch.float64, got {obs_dtype}")
         if max_episode_steps is not None and max_episode_steps < 1:
             raise ValueError(f"max_episode_steps must be positive or None, got {max_episode_steps}")
+        modes = self.metadata.get("render_modes", [])
+        if render_mode is not None and render_mode not in modes:
+            raise ValueError(
+                f"{type(self).__name__} renders {modes or 'nothing'}; "
+                f"got render_mode={render_mode!r}"
+            )
         self.num_envs = int(num_envs)
         self.device = torch.device(device)
         self.dtype = dtype
         self.obs_dtype = obs_dtype
         self.max_episode_steps = max_episode_steps
         self.validate_actions = validate_actions
-        self.render_mode = None
+        self.render_mode = render_mode
         self.single_observation_space, self.single_action_space = self._make_spaces()
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
@@ -106,6 +122,10 @@ class TorchVectorEnv(gymnasium.vector.VectorEnv):
 
     def _observe(self, state: torch.Tensor) -> torch.Tensor:
         """Observations ``(num_envs, *obs_shape)`` for states ``(state_dim, num_envs)``."""
+        raise NotImplementedError
+
+    def _draw(self, states: np.ndarray) -> list[np.ndarray]:
+        """RGB ``uint8`` pictures of states ``(n, state_dim)``, for ``render_mode="rgb_array"``."""
         raise NotImplementedError
 
     # -- the vector API ------------------------------------------------------------------------
@@ -178,6 +198,18 @@ class TorchVectorEnv(gymnasium.vector.VectorEnv):
         reward[index] = 0.0
         terminated[index] = False
         truncated[index] = False
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """One ``(height, width, 3)`` ``uint8`` picture per environment, or None without a mode.
+
+        The picture shows the current state: after an episode ends, its last state until the
+        next ``step`` starts the new episode.
+        """
+        if self.render_mode is None:
+            return None
+        if not self._ready:
+            raise RuntimeError(f"call {type(self).__name__}.reset() before render()")
+        return tuple(self._draw(self._state.T.cpu().numpy()))
 
     # -- direct state access (tests, curricula) ------------------------------------------------
 

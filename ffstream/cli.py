@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_bench(commands)
     _add_run(commands)
+    _add_eval(commands)
     envs = commands.add_parser(
         "envs",
         help="list the environment ids that --env accepts",
@@ -94,6 +95,12 @@ def _no_benchmarks(args, console: Console) -> int:
 
 def _add_run(commands) -> None:
     from ffstream.run import add_parser
+
+    add_parser(commands)
+
+
+def _add_eval(commands) -> None:
+    from ffstream.eval_run import add_parser
 
     add_parser(commands)
 

@@ -5,6 +5,7 @@
 hyper-parameter lives in :class:`AgentConfig`.
 """
 
+from ffstream.agents.api import AgentAPI, SavedAgent, read_saved_agent
 from ffstream.agents.blocks import LocalQLayer, RunningNorm
 from ffstream.agents.checkpoint import load_agent_checkpoint, save_agent_checkpoint
 from ffstream.agents.config import AgentConfig, load_config
@@ -15,12 +16,14 @@ from ffstream.agents.loop import (
     Episode,
     NonFiniteStepError,
     evaluate,
+    evaluate_episodes,
     solved_threshold,
 )
 from ffstream.agents.spaces import ActionMap, ObservationMap, UnsupportedSpaceError
 
 __all__ = [
     "ActionMap",
+    "AgentAPI",
     "AgentConfig",
     "AgentLoop",
     "EnvStepError",
@@ -30,10 +33,13 @@ __all__ = [
     "NonFiniteStepError",
     "ObservationMap",
     "RunningNorm",
+    "SavedAgent",
     "UnsupportedSpaceError",
     "evaluate",
+    "evaluate_episodes",
     "load_agent_checkpoint",
     "load_config",
+    "read_saved_agent",
     "save_agent_checkpoint",
     "solved_threshold",
 ]

@@ -37,6 +37,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ffstream._checks import check_finite
+from ffstream.agents.api import AgentAPI
 from ffstream.agents.blocks import LocalQLayer, RunningNorm
 from ffstream.agents.config import AgentConfig
 from ffstream.agents.spaces import ActionMap, ObservationMap
@@ -46,7 +47,7 @@ from ffstream.stream.memory import RecentMemory
 __all__ = ["FFQAgent"]
 
 
-class FFQAgent:
+class FFQAgent(AgentAPI):
     """A forward-only agent for vector environments with Discrete (or discretised Box) actions.
 
     Parameters
@@ -87,7 +88,7 @@ class FFQAgent:
         device: str | torch.device = "cpu",
     ):
         self.config = cfg = config or AgentConfig()
-        self.device = torch.device(device)
+        self.device, self.seed = torch.device(device), seed
         self.obs_map = ObservationMap(observation_space)
         self.action_map = ActionMap(action_space, cfg.action_bins, cfg.max_actions)
         self.num_features = self.obs_map.num_features

@@ -22,6 +22,7 @@ __all__ = [
     "Episode",
     "NonFiniteStepError",
     "evaluate",
+    "evaluate_episodes",
     "solved_threshold",
 ]
 
@@ -280,3 +281,62 @@ def evaluate(agent: FFQAgent, env, seed: int = 10_000) -> list[float]:
         returns += torch.where(running, torch.as_tensor(reward).double().cpu(), 0.0)
         running &= ~(torch.as_tensor(terminated) | torch.as_tensor(truncated)).cpu()
     return returns.tolist()
+
+
+@torch.no_grad()
+def evaluate_episodes(
+    agent: FFQAgent, env, episodes: int, *, seed: int = 0, deterministic: bool = True
+) -> tuple[list[float], list[int]]:
+    """Returns and lengths of ``episodes`` whole episodes on a vector ``env`` (learning nothing).
+
+    Env ``i`` of ``n`` plays ``(episodes + i) // n`` episodes, as Stable-Baselines3's
+    ``evaluate_policy`` does, so short episodes are not over-counted. ``env`` autoresets on the
+    step after an episode ends (gymnasium's ``NEXT_STEP``). Raises
+    :class:`~ffstream.agents.EnvStepError` when the env fails or returns NaN or Inf.
+
+    Examples
+    --------
+    >>> from ffstream import envs
+    >>> from ffstream.agents import FFQAgent
+    >>> env = envs.make("CartPole-v1", num_envs=2)
+    >>> agent = FFQAgent(env.single_observation_space, env.single_action_space, seed=0)
+    >>> returns, lengths = evaluate_episodes(agent, env, 3)
+    >>> len(returns), returns == [float(n) for n in lengths]
+    (3, True)
+    """
+    n = env.num_envs
+    targets = torch.tensor([(episodes + i) // n for i in range(n)])
+    counts = torch.zeros(n, dtype=torch.long)
+    ret = torch.zeros(n, dtype=torch.float64)
+    length = torch.zeros(n, dtype=torch.long)
+    ended = torch.zeros(n, dtype=torch.bool)
+    returns: list[float] = []
+    lengths: list[int] = []
+    try:
+        obs, _ = env.reset(seed=seed)
+    except Exception as err:
+        raise EnvStepError(
+            f"the environment failed in reset(): {type(err).__name__}: {err}"
+        ) from err
+    _check_step(obs, None, "reset()", agent.env_steps)
+    while bool((counts < targets).any()):
+        action = agent.action_map(agent.choose(obs, deterministic))
+        try:
+            obs, reward, terminated, truncated, _ = env.step(action)
+        except Exception as err:
+            raise EnvStepError(
+                f"the environment failed in step(): {type(err).__name__}: {err}"
+            ) from err
+        reward = torch.as_tensor(reward).double().cpu()
+        _check_step(obs, reward, "step()", agent.env_steps)
+        valid = ~ended  # an env that ended last step only restarts now
+        ret += torch.where(valid, reward, 0.0)
+        length += valid.long()
+        ended = (torch.as_tensor(terminated) | torch.as_tensor(truncated)).cpu() & valid
+        for i in ended.nonzero().view(-1).tolist():
+            if counts[i] < targets[i]:
+                returns.append(float(ret[i]))
+                lengths.append(int(length[i]))
+                counts[i] += 1
+        ret[ended], length[ended] = 0.0, 0
+    return returns, lengths
