@@ -32,6 +32,7 @@ SUITES: dict[str, str] = {
     "envs": "benchmarks.envs",
     "speed": "benchmarks.speed",
     "streams": "benchmarks.streams",
+    "soak": "benchmarks.soak",
 }
 
 

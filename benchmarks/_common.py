@@ -25,7 +25,22 @@ from torch import nn
 
 from ffstream.data import load_mnist, to_unit_float
 
+#: The ``StreamLearner`` settings the image suites (stream-, split-, permuted- and
+#: rotated-MNIST) were measured and tuned with: the learner's defaults before the streams suite
+#: chose today's (standardised inputs, a readout that also reads the frame, weight decay, and
+#: other step sizes, all chosen on generated feature streams). Those defaults were not chosen on
+#: pixels, so these suites keep the settings their records were made with until their own
+#: settings are chosen again on a validation split; a suite's own option (``--ff-lr``) still wins.
+IMAGE_SUITE_LEARNER: dict[str, Any] = {
+    "lr": 3e-4,
+    "readout_lr": 0.01,
+    "weight_decay": 0.0,
+    "standardize": False,
+    "readout_reads_input": False,
+}
+
 __all__ = [
+    "IMAGE_SUITE_LEARNER",
     "data_summary",
     "error_pct",
     "ffcode_lr_factor",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from benchmarks._common import IMAGE_SUITE_LEARNER
 from ffstream.stream import EveryN, StreamLearner
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class FFMethod:
         device: str | torch.device = "cpu",
     ):
         recent = min(cfg.sleep_every, cfg.memory // 2)
-        extra = {} if cfg.ff_lr is None else {"lr": cfg.ff_lr}
+        extra = {**IMAGE_SUITE_LEARNER, **({} if cfg.ff_lr is None else {"lr": cfg.ff_lr})}
         self.frame_shape = replayed_shape(cfg, image_shape) or (in_features,)
         self.learner = StreamLearner(
             self.frame_shape,

@@ -200,10 +200,10 @@ def make_stream(name: str, samples: int, seed: int) -> Iterable[tuple[dict, Hash
 
 # ---------------------------------------------------------------------------- models
 class StreamLearnerAdapter:
-    """A :class:`StreamLearner` on river dicts: fixed feature order, running standardisation.
+    """A :class:`StreamLearner` on river dicts: fixed feature order, values as they come.
 
-    Features are ordered as in the first sample; values are standardised with a running mean
-    and variance (Welford) and clipped to ±5. Labels map to class indices in order of appearance.
+    Features are ordered as in the first sample (a missing one reads 0); the learner
+    standardises them itself. Labels map to class indices in order of appearance.
     ``observe`` predicts first, then learns (one :meth:`StreamLearner.observe` call), so
     :func:`ffstream.eval.prequential` scores it like the learner itself.
     """
@@ -213,13 +213,11 @@ class StreamLearnerAdapter:
         self.learner: StreamLearner | None = None
         self.keys: list[Hashable] = []
         self.labels: list[Hashable] = []
-        self.n = 0
 
     def _frame(self, x: dict) -> torch.Tensor:
         if self.learner is None:
             self.keys = list(x)
             d = len(self.keys)
-            self.mean, self.m2 = np.zeros(d), np.zeros(d)
             recent = self.cfg.sleep_every
             self.learner = StreamLearner(
                 d,
@@ -233,14 +231,8 @@ class StreamLearnerAdapter:
                 device="cpu",
                 seed=self.seed,
             )
-        v = np.array([float(x.get(k, 0.0) or 0.0) for k in self.keys])
-        self.n += 1
-        delta = v - self.mean
-        self.mean += delta / self.n
-        self.m2 += delta * (v - self.mean)
-        std = np.sqrt(self.m2 / max(self.n - 1, 1)) + 1e-8
-        z = np.clip((v - self.mean) / std, -5.0, 5.0) if self.n > 1 else np.zeros_like(v)
-        return torch.as_tensor(z, dtype=torch.float32).view(1, -1)
+        v = [float(x.get(k, 0.0) or 0.0) for k in self.keys]
+        return torch.tensor(v, dtype=torch.float32).view(1, -1)
 
     def observe(self, x: dict, y: Hashable) -> SimpleNamespace:
         """Predict ``x``'s label, then learn from ``(x, y)``: ``.prediction`` is the label."""

@@ -17,6 +17,8 @@ A suite module defines
   where anything beside ``metrics`` is kept as the run's details (curves, matrices, timings);
 - ``PAGE``: a :class:`Page`, what BENCHMARKS.md says about the suite;
 - optionally ``combine(cfg, records, console) -> dict``: the suite's combined ``--out`` JSON;
+- optionally ``table(page, records, runs) -> str``: the suite's own Markdown layout of its
+  records (default :func:`benchmarks.render.summary_table`, one row per task and method);
 - optionally ``DEVICE``: the device the suite always runs on (``"cpu"`` for suites of
   pure-Python models), whatever ``--device`` asks for.
 

@@ -123,7 +123,8 @@ def _section(name: str, records: list[dict[str, Any]]) -> str:
             continue
         found = True
         parts += [f"### {preset}", "", _provenance(chosen), ""]
-        parts += [summary_table(page, chosen, suite.runs(cfg)), ""]
+        table = getattr(suite, "table", summary_table)  # a suite may lay its table out itself
+        parts += [table(page, chosen, suite.runs(cfg)), ""]
         plot = PLOTS / f"{name}-{preset}.png"
         if any(r["details"].get("curve") for r in chosen):
             parts += [f"![{name}, {preset}]({plot.relative_to(ROOT).as_posix()})", ""]

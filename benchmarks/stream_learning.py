@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from benchmarks._common import IMAGE_SUITE_LEARNER
 from benchmarks.mnist_ff import backprop_twin
 from benchmarks.stream_conditions import Condition
 from ffstream.data import load_mnist, shuffled_stream, to_unit_float
@@ -78,11 +79,11 @@ def learner_overrides(cfg: Any) -> dict[str, Any]:
 
 
 def make_learner(cond: Condition, cfg: Any, device: str, seed: int = 0) -> StreamLearner:
-    """A fresh labelled learner for an FF condition (defaults unless overridden).
+    """A fresh labelled learner for an FF condition (the image suites' settings unless overridden).
 
     With ``cfg.replay_shift`` its frames are 28×28 images, so sleep can shift what it replays.
     """
-    options = {**learner_overrides(cfg), **cond.options()}
+    options = {**IMAGE_SUITE_LEARNER, **learner_overrides(cfg), **cond.options()}
     return StreamLearner(
         (28, 28) if cfg.replay_shift else 784,
         10,

@@ -47,6 +47,7 @@ from typing import Any
 import torch
 
 from benchmarks._streams_methods import CLASSIFIERS, DETECTORS, make_stream, run_method
+from benchmarks._streams_table import table
 from benchmarks.lab import Column, Context, Page, Run, select
 from ffstream.config import option
 from ffstream.data.generators import NUM_CLASSES, STREAM_KINDS
@@ -68,6 +69,7 @@ __all__ = [
     "run_one",
     "runs",
     "split_seeds",
+    "table",
 ]
 
 NAME = "streams"
@@ -120,13 +122,31 @@ class Config:
         None, "without --seeds, only the first N of the split's seeds ('none': all)"
     )
     memory: bool = select(False, "one process per run, to record its peak memory")
+    ff_lr: float | None = option(None, "StreamLearner's lr, to compare settings ('none': default)")
+    ff_weight_decay: float | None = option(
+        None, "StreamLearner's weight_decay, to compare settings ('none': its default)"
+    )
+    ff_readout_lr: float | None = option(
+        None, "StreamLearner's readout_lr, to compare settings ('none': its default)"
+    )
     ff_readout_decay: float | None = option(
         None, "StreamLearner's readout_decay, to compare settings ('none': its default)"
+    )
+    ff_standardize: bool | None = option(
+        None, "StreamLearner's standardize, to compare settings ('none': its default)"
+    )
+    ff_readout_reads_input: bool | None = option(
+        None, "StreamLearner's readout_reads_input, to compare settings ('none': its default)"
     )
 
     def learner_options(self) -> dict[str, Any]:
         """Settings of ``StreamLearner`` that differ from its defaults in this config."""
-        options = {"readout_decay": self.ff_readout_decay}
+        prefix = "ff_"
+        options = {
+            name[len(prefix) :]: getattr(self, name)
+            for name in self.__dataclass_fields__
+            if name.startswith(prefix)
+        }
         return {name: value for name, value in options.items() if value is not None}
 
     def __post_init__(self):

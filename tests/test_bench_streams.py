@@ -58,7 +58,9 @@ def test_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     }
     for (task, _, _), record in records.items():
         metrics, details = record["metrics"], record["details"]
-        expected = {"frames": 300, "split": "validation", "ff_readout_decay": None}
+        learner_options = ("lr", "weight_decay", "readout_lr", "readout_decay", "standardize")
+        expected = {"frames": 300, "split": "validation", "ff_readout_reads_input": None}
+        expected |= {f"ff_{name}": None for name in learner_options}
         assert record["config"] == expected
         assert details["split"] == "validation" and details["frames"] == 300
         assert metrics["frames_per_s"] > 0 and "peak_rss_mb" not in metrics

@@ -79,5 +79,5 @@ def test_a_config_with_required_fields_gets_flags_for_the_rest():
     add_config_arguments(parser, LearnerConfig)
     args = parser.parse_args(["--hidden", "32,32", "--ema-decay", "0.99"])
     cfg = config_from_args(args, LearnerConfig(in_features=16, num_classes=4))
-    assert (cfg.hidden, cfg.ema_decay, cfg.lr) == ((32, 32), 0.99, 3e-4)
+    assert (cfg.hidden, cfg.ema_decay, cfg.lr) == ((32, 32), 0.99, 1e-3)
     assert "--in-features" not in parser.format_help()

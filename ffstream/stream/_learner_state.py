@@ -66,11 +66,39 @@ def learner_state(learner: LearnerCore) -> dict[str, Any]:
         "schedule_state": learner.schedule.state_dict(),
         "generator": learner.generator.get_state(),
         "counters": {name: getattr(learner, name) for name in COUNTERS},
+        "standardizer": _standardizer_state(learner.standardizer),
     }
 
 
+def _standardizer_state(standardizer) -> dict[str, Any] | None:
+    if standardizer is None:
+        return None
+    return {"count": standardizer.count, **standardizer.state_dict()}
+
+
+def _check_standardizer(saved: Any, standardizer) -> None:
+    """A saved standardiser (None in files from before it existed) that fits the learner's."""
+    if standardizer is None or saved is None:
+        if saved is not standardizer:
+            mine = "has none" if standardizer is None else "has one"
+            raise ValueError(f"standardizer: the checkpoint and this learner differ (it {mine})")
+        return
+    if not isinstance(saved, dict):
+        raise ValueError(f"standardizer: expected a dict, got {type(saved).__name__}")
+    check_counters({"count": saved.get("count")}, ["count"], "standardizer")
+    buffers = {key: value for key, value in saved.items() if key != "count"}
+    check_tensors(buffers, standardizer.state_dict(), "standardizer")
+    if bool((buffers["var"] < 0).any()):
+        raise ValueError("standardizer: a variance is negative")
+
+
 #: Settings that checkpoints written before they existed ran with (not today's defaults).
-_BEFORE_THEY_EXISTED = {"readout_decay": 0.003}
+_BEFORE_THEY_EXISTED = {
+    "readout_decay": 0.003,
+    "weight_decay": 0.0,
+    "standardize": False,
+    "readout_reads_input": False,
+}
 
 
 def saved_config(data: Any) -> LearnerConfig:
@@ -137,6 +165,7 @@ def check_learner_state(learner: LearnerCore, state: Any) -> dict[str, Any]:
             name=name,
         )
     check_generator_state(state["generator"], learner.generator, "generator")
+    _check_standardizer(state.get("standardizer"), learner.standardizer)
     counters = check_counters(state["counters"], COUNTERS)
     if counters["awake_updates"] > counters["frames_seen"]:
         raise ValueError("counters: more awake updates than frames seen")
@@ -163,5 +192,9 @@ def apply_learner_state(learner: LearnerCore, state: dict[str, Any]) -> None:
         part = {k: v.clone() if torch.is_tensor(v) else v for k, v in state[name].items()}
         getattr(learner, name).load_state_dict(part, learner.device)
     learner.generator.set_state(state["generator"])
+    saved = state.get("standardizer")
+    if saved is not None:
+        learner.standardizer.count = saved["count"]
+        learner.standardizer.load_state_dict({k: v for k, v in saved.items() if k != "count"})
     for name in COUNTERS:
         setattr(learner, name, int(state["counters"][name]))

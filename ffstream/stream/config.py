@@ -49,7 +49,7 @@ class LearnerConfig:
     --------
     >>> cfg = LearnerConfig(in_features=16, num_classes=4, hidden=[32, 32])
     >>> cfg.in_features, cfg.hidden, cfg["lr"]
-    ((16,), (32, 32), 0.0003)
+    ((16,), (32, 32), 0.001)
     >>> LearnerConfig(in_features=16, readout_lr=float("nan"))
     Traceback (most recent call last):
     ...
@@ -75,9 +75,20 @@ class LearnerConfig:
     replay: bool = option(True, "replay remembered frames as positives while asleep")
     sleep_batch: int = option(32, "remembered frames per sleep step")
     replay_shift: int = option(0, "random shift in pixels of each frame replayed in sleep")
-    lr: float = option(3e-4, "step size of the FF layers' local optimizer")
-    readout_lr: float = option(0.01, "SGD step of the linear readout")
+    lr: float = option(1e-3, "step size of the FF layers' local optimizer")
+    weight_decay: float = option(
+        1e-3, "L2 weight decay of the FF layers' optimizer (bounds their weights' growth)"
+    )
+    standardize: bool | None = option(
+        None,
+        "standardise each feature with running statistics that forget and resist outliers "
+        "('none': on labelled streams only)",
+    )
+    readout_lr: float = option(0.001, "SGD step of the linear readout")
     readout_decay: float = option(0.0, "weight decay of the linear readout's SGD")
+    readout_reads_input: bool = option(
+        True, "the readout reads the (standardised) frame beside the layers' activities"
+    )
     readout_learns: str = option("always", "when the readout learns", choices=("always", "asleep"))
     readout_batch: int | None = option(
         None, "long-term memories per asleep readout step ('none': sleep_batch)"
@@ -147,6 +158,11 @@ class LearnerConfig:
         """
         return config_from_dict(cls, data, "StreamLearner")
 
+    @property
+    def standardizes(self) -> bool:
+        """Whether the learner standardises its input (``standardize``, or labelled if None)."""
+        return self.num_classes is not None if self.standardize is None else self.standardize
+
     def replace(self, **changes: Any) -> LearnerConfig:
         """A copy with some fields changed (checked like a new config)."""
         return dataclasses.replace(self, **changes)
@@ -175,7 +191,7 @@ def default_hidden(num_features: int) -> tuple[int, int]:
 # ---------------------------------------------------------------------------- checks
 _POSITIVE_INTS = ("memory_capacity", "recent_capacity", "sleep_batch")
 _POSITIVE_FLOATS = ("lr", "readout_lr")
-_BOOLS = ("balanced_memory", "replay")
+_BOOLS = ("balanced_memory", "replay", "readout_reads_input")
 
 
 def _normalise(cfg: LearnerConfig) -> dict[str, Any]:
@@ -203,13 +219,14 @@ def _normalise(cfg: LearnerConfig) -> dict[str, Any]:
         )
     for name in _BOOLS:
         out[name] = check_bool(getattr(cfg, name), name)
+    if cfg.standardize is not None:
+        out["standardize"] = check_bool(cfg.standardize, "standardize")
     for name in _POSITIVE_FLOATS:
         out[name] = check_float(getattr(cfg, name), name, lambda v: v > 0, "a finite number > 0")
     out["long_term_share"] = check_share(cfg.long_term_share, "long_term_share")
     out["momentum"] = check_float(cfg.momentum, "momentum", lambda v: 0 <= v < 1, "in [0, 1)")
-    out["readout_decay"] = check_float(
-        cfg.readout_decay, "readout_decay", lambda v: v >= 0, "a finite number >= 0"
-    )
+    for name in ("readout_decay", "weight_decay"):
+        out[name] = check_float(getattr(cfg, name), name, lambda v: v >= 0, "a finite number >= 0")
     out["ema_decay"] = check_ema_decay(cfg.ema_decay)
     check_choices(cfg)
     out["seed"] = check_seed(cfg.seed)

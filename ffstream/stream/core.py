@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -27,32 +26,11 @@ from ffstream.stream._calls import check_threads, cpu_threads, locked, resolve_d
 from ffstream.stream.config import LearnerConfig
 from ffstream.stream.dreams import Dreams, DreamSource, HybridDreams, WrongLabelDreams
 from ffstream.stream.memory import ClassBalancedMemory, RecentMemory, ReservoirMemory
+from ffstream.stream.observation import Observation
 from ffstream.stream.schedules import EveryN, Schedule
+from ffstream.stream.standardizer import InputStandardizer
 
 __all__ = ["LearnerCore", "Observation", "cpu_threads", "locked"]
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What the learner saw, for each frame of an observed batch.
-
-    Attributes
-    ----------
-    goodness
-        Per-layer goodness, shape ``(batch, num_layers)``, before learning from the frame.
-    novelty
-        ``-log p(real)`` summed over layers (higher = more unfamiliar), shape ``(batch,)``.
-    prediction
-        Predicted class before learning from the frame (prequential), or None without classes.
-        With ``ema_decay`` it is the weight average's prediction.
-    slept
-        Whether a sleep phase ran after this batch.
-    """
-
-    goodness: torch.Tensor
-    novelty: torch.Tensor
-    prediction: torch.Tensor | None
-    slept: bool
 
 
 class LearnerCore:
@@ -118,16 +96,25 @@ class LearnerCore:
             lr=cfg.lr,
             optimizer=cfg.optimizer,
             momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
             goodness=Goodness(cfg.goodness),
         )
+        self.standardizer = None
+        if cfg.standardizes:
+            self.standardizer = InputStandardizer(self.num_features).to(self.device)
         self.encoding = OneHotAppend(num_classes) if num_classes else None
         thresholds = [self.net.goodness_fn.threshold_for(width) for width in cfg.hidden]
         self._thresholds = torch.tensor(thresholds, device=self.device)
         self.predict_with = cfg.predict_with
         self.goodness_layers = cfg.goodness_layers
         self.readout = None  # only a readout that predicts is worth its updates
+        self.readout_reads_input = cfg.readout_reads_input
+        layer_width = sum(cfg.hidden[1:]) if len(cfg.hidden) > 1 else cfg.hidden[0]
+        # Read beside the frame, the activities are scaled to carry as much energy as it does
+        # (both are in standard units), so neither block drowns the other's gradient.
+        self._activity_scale = math.sqrt(self.num_features / layer_width)
         if num_classes and cfg.predict_with == "readout":
-            width = sum(cfg.hidden[1:]) if len(cfg.hidden) > 1 else cfg.hidden[0]
+            width = layer_width + (self.num_features if cfg.readout_reads_input else 0)
             self.readout = LinearReadout(
                 width, num_classes, lr=cfg.readout_lr, weight_decay=cfg.readout_decay
             ).to(self.device)
@@ -205,7 +192,8 @@ class LearnerCore:
         return x if y is None or self.encoding is None else self.encoding.encode(x, y)
 
     def goodness_of(self, x: torch.Tensor, y: torch.Tensor | None = None, grad: bool = False):
-        """Per-layer goodness of flat frames ``x`` (with labels ``y`` embedded, if given).
+        """Per-layer goodness of flat frames ``x`` in the model's units (standardised, if the
+        learner standardises), with labels ``y`` embedded, if given.
 
         ``grad=True`` keeps the graph with respect to ``x`` (used by Langevin dreams; the
         weights are never updated through it). These are the weights that learn, not their
@@ -227,8 +215,20 @@ class LearnerCore:
             self.averaged.update_parameters(self._learning)
 
     def _features(self, x: torch.Tensor, net: FFNet | None = None) -> torch.Tensor:
-        """What the readout reads of flat frames: the layers' activities under the neutral label."""
-        return (net or self.net).features(self.encoding.neutral(x))
+        """What the readout reads of (standardised) flat frames: the layers' activities under
+        the neutral label, beside the frame itself if ``readout_reads_input``."""
+        activities = (net or self.net).features(self.encoding.neutral(x))
+        if not self.readout_reads_input:
+            return activities
+        return torch.cat([x, activities * self._activity_scale], dim=1)
+
+    def _standardized(self, x: torch.Tensor, *, learn: bool = False) -> torch.Tensor:
+        """Users' flat frames in the units the model works in (``learn``: after an update)."""
+        if self.standardizer is None:
+            return x
+        if learn:
+            self.standardizer.update(x)
+        return self.standardizer(x)
 
     def novelty(self, goodness: torch.Tensor) -> torch.Tensor:
         """``-log p(real)`` summed over layers, from per-layer goodness."""
@@ -243,6 +243,7 @@ class LearnerCore:
         """
         if self.encoding is None:
             raise ValueError("this learner has no classes (num_classes=None)")
+        x = self._standardized(x)
         if latest:
             return self._latest_scores(x)
         return self._class_scores(x, *self._predictor())
@@ -262,6 +263,7 @@ class LearnerCore:
     @torch.no_grad()
     def novelty_of(self, x: torch.Tensor) -> torch.Tensor:
         """Novelty of flat frames; labelled learners score a frame by its most plausible label."""
+        x = self._standardized(x)
         net = self._predictor()[0]
         if self.encoding is None:
             return self.novelty(net.goodness(x))
@@ -288,6 +290,7 @@ class LearnerCore:
     @locked
     def learn(self, x: torch.Tensor, labels: torch.Tensor | None) -> Observation:
         """Awake on checked flat frames (and labels): predict, update, remember, maybe sleep."""
+        x = self._standardized(x, learn=True)
         scores = features = None
         if labels is not None and self.readout is not None:
             features = self._features(x)

@@ -81,6 +81,20 @@ class StreamLearner(LearnerCore):
     lr, optimizer, momentum
         Local optimizer of the FF layers (``"adam"``, ``"adamw"`` or ``"sgd"``); ``momentum``
         is SGD's momentum or Adam's first-moment decay (beta 1).
+    weight_decay
+        L2 weight decay of the FF layers' optimizer. On an unbounded stream the positive and
+        negative updates never settle, and without a pull toward zero the weights keep growing
+        until accuracy falls; the small default bounds them.
+    standardize
+        Put each feature into standard units before anything else sees it
+        (:class:`~ffstream.stream.standardizer.InputStandardizer`): running mean and variance
+        that forget with a horizon of 1,000 frames, winsorised at 3 standard deviations
+        against outliers, values clipped to ±3. Sensor features come in their own units and
+        offsets, which the layers' RMS normalisation cannot undo; turn it off for inputs
+        already on a common scale (pixels, one-hot codes) if you prefer them as they are. ``None``
+        (the default) standardises labelled streams only: an unlabelled learner scores
+        novelty, and there an outlier's raw size is the signal that clipping would hide
+        (``ffstream bench streams --split validation`` compares both on its sensor stream).
     readout_lr
         SGD step of the linear readout (labelled streams).
     readout_decay
@@ -88,6 +102,10 @@ class StreamLearner(LearnerCore):
         ffcode uses 0.003 for epochs over a fixed set; on a stream the pull acts on every frame
         and keeps shrinking what the readout has learned, so the default is 0. It was chosen on
         the validation seeds of ``ffstream bench streams``.
+    readout_reads_input
+        The readout reads the (standardised) frame itself beside the layers' activities, which
+        are scaled to carry as much energy as the frame: a skip connection, so the readout is
+        never worse off than a linear model of the input while the layers learn what it lacks.
     readout_learns
         When the readout learns. ``"always"`` (default): from every labelled frame as it
         arrives, and from replayed memories while asleep. ``"asleep"``: only while asleep, from
@@ -179,9 +197,12 @@ class StreamLearner(LearnerCore):
         replay: bool = True,
         sleep_batch: int = 32,
         replay_shift: int = 0,
-        lr: float = 3e-4,
-        readout_lr: float = 0.01,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-3,
+        standardize: bool | None = None,
+        readout_lr: float = 0.001,
         readout_decay: float = 0.0,
+        readout_reads_input: bool = True,
         readout_learns: Literal["always", "asleep"] = "always",
         readout_batch: int | None = None,
         optimizer: str = "adam",

@@ -87,6 +87,8 @@ class SequenceConfig:
             sleep_batch=self.sleep_batch,
             lr=self.lr,
             predict_with="goodness",
+            standardize=False,  # one-hot contexts are already in the units the layers want
+            weight_decay=0.0,
             seed=self.seed,
         )
 

@@ -1,0 +1,98 @@
+"""The streams suite's page tables: one row per stream, one column per method.
+
+Twelve streams by eight methods with five metrics would be ninety rows; the page shows instead
+the prequential accuracy (ROC-AUC on the unlabelled stream) as a stream-by-method grid, how far
+the default ``StreamLearner`` is from the best baseline on each stream, and one row per method
+for speed, memory and the last-10% accuracy. Every record stays in the results folder.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from benchmarks.lab import Page, Run, is_number
+from benchmarks.render import mean_std
+from ffstream.data.generators import NUM_CLASSES
+
+__all__ = ["BASELINES", "table"]
+
+#: methods that are not ffstream's: the bar each FF learner is held to
+BASELINES = ("logreg", "hat", "arf", "knn", "mlp", "hst")
+
+
+def _values(records: list[dict], stream: str, method: str, metric: str) -> list[float]:
+    return [
+        r["metrics"][metric]
+        for r in records
+        if r["task"] == stream and r["method"] == method and is_number(r["metrics"].get(metric))
+    ]
+
+
+def _cell(values: list[float], scale: float, digits: int) -> str:
+    if not values:
+        return "–"
+    mean, std, _ = mean_std(values)
+    return f"{mean * scale:.{digits}f}" + ("" if std is None else f" ± {std * scale:.{digits}f}")
+
+
+def _grid(records, streams, methods, metric, scale, digits) -> list[str]:
+    head = ["stream", *methods, "best baseline", "ff-stream minus it"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for stream in streams:
+        means = {m: _values(records, stream, m, metric) for m in methods}
+        cells = [_cell(means[m], scale, digits) for m in methods]
+        scored = {m: statistics.fmean(v) for m, v in means.items() if v and m in BASELINES}
+        best = max(scored, key=scored.get) if scored else None
+        gap = "–"
+        if best is not None and means.get("ff-stream"):
+            gap = f"{(statistics.fmean(means['ff-stream']) - scored[best]) * scale:+.{digits}f}"
+        lines.append("| " + " | ".join([stream, *cells, best or "–", gap]) + " |")
+    return lines
+
+
+def _per_method(records: list[dict], methods: list[str]) -> list[str]:
+    head = ["method", "runs", "median frames/s", "median peak memory MiB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for method in methods:
+        mine = [r for r in records if r["method"] == method]
+        cells = [method, str(len(mine))]
+        for metric, digits in (("frames_per_s", 0), ("peak_rss_mb", 0)):
+            values = [r["metrics"][metric] for r in mine if is_number(r["metrics"].get(metric))]
+            cells.append(f"{statistics.median(values):,.{digits}f}" if values else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def table(page: Page, records: list[dict[str, Any]], order: list[Run] = ()) -> str:
+    """Markdown: the accuracy grid, the sensor stream's ROC-AUC, then speed and memory."""
+    runs = list(order) or [Run(r["method"], r["seed"], r["task"]) for r in records]
+    recorded = {(r["task"], r["method"]) for r in records}
+    streams = [
+        s for s in dict.fromkeys(run.task for run in runs) if any(s == t for t, _ in recorded)
+    ]
+    labelled = [s for s in streams if NUM_CLASSES[s] is not None]
+    unlabelled = [s for s in streams if NUM_CLASSES[s] is None]
+    methods = [
+        m for m in dict.fromkeys(run.method for run in runs) if any(m == k for _, k in recorded)
+    ]
+
+    def methods_on(chosen: list[str]) -> list[str]:
+        return [m for m in methods if any((s, m) in recorded for s in chosen)]
+
+    seeds = sorted({r["seed"] for r in records})
+    parts = [
+        f"Prequential accuracy % (mean ± sample std over seeds {', '.join(map(str, seeds))}):",
+        "",
+    ]
+    classifiers = methods_on(labelled)
+    parts += _grid(records, labelled, classifiers, "prequential_accuracy", 100, 1)
+    parts += ["", "Accuracy % over the last 10% of each stream:", ""]
+    parts += _grid(records, labelled, classifiers, "last_10pct_accuracy", 100, 1)
+    if unlabelled:
+        detectors = methods_on(unlabelled)
+        parts += ["", "ROC-AUC of the scores taken before learning each frame:", ""]
+        parts += _grid(records, unlabelled, detectors, "roc_auc", 1, 3)
+    parts += ["", "Speed and memory over all streams:", ""]
+    parts += _per_method(records, methods)
+    return "\n".join(parts)

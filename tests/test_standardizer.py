@@ -1,0 +1,70 @@
+"""InputStandardizer: running statistics that forget, resist outliers and stay bounded."""
+
+import pytest
+import torch
+
+from ffstream.stream.standardizer import InputStandardizer
+
+
+def feed(standardizer, frames, batch=1):
+    for chunk in frames.split(batch):
+        standardizer.update(chunk)
+
+
+def test_it_is_the_running_mean_and_variance_within_the_horizon():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 3, generator=g) * torch.tensor([1.0, 50.0, 0.01]) + 7.0
+    s = InputStandardizer(3, horizon=1000.0, winsor=1e9, clip=1e9)
+    feed(s, x)
+    assert torch.allclose(s.mean, x.mean(0), rtol=1e-4)
+    assert torch.allclose(s.var, x.var(0, unbiased=False), rtol=1e-3)
+    z = s(x)
+    assert torch.allclose(z.mean(0), torch.zeros(3), atol=1e-3)
+    assert torch.allclose(z.std(0, unbiased=False), torch.ones(3), atol=1e-2)
+
+
+def test_a_batch_update_matches_frame_by_frame_updates_while_young():
+    x = torch.randn(64, 4, generator=torch.Generator().manual_seed(1))
+    # unbounded: a batch is bounded by the estimates before it, each frame by those before it
+    one, batched = InputStandardizer(4, winsor=1e9), InputStandardizer(4, winsor=1e9)
+    feed(one, x)
+    feed(batched, x, batch=16)
+    assert torch.allclose(one.mean, batched.mean, atol=1e-5)
+    assert torch.allclose(one.var, batched.var, rtol=1e-3)
+    assert one.count == batched.count == 64
+
+
+def test_it_forgets_a_scale_that_changed():
+    g = torch.Generator().manual_seed(2)
+    s = InputStandardizer(1, horizon=200.0)
+    feed(s, torch.randn(2000, 1, generator=g))
+    feed(s, 100.0 + 10.0 * torch.randn(3000, 1, generator=g))  # new units, new offset
+    assert abs(s.mean.item() - 100.0) < 2.0
+    assert 8.0 < s.var.sqrt().item() < 12.0
+
+
+def test_one_glitch_barely_moves_warm_estimates_and_its_output_is_clipped():
+    g = torch.Generator().manual_seed(3)
+    s = InputStandardizer(2, winsor=10.0, clip=5.0)
+    feed(s, torch.randn(1000, 2, generator=g))
+    mean, std = s.mean.clone(), s.var.sqrt()
+    s.update(torch.tensor([[1e12, 0.0]]))
+    # no further than one frame on the bound: winsor deviations, weighted 1/horizon
+    assert (s.mean - mean).abs()[0] <= 10.0 * std[0] / 1000 * 1.001
+    assert s.var.sqrt()[0] < 1.1 * std[0]
+    assert s(torch.tensor([[1e12, -1e12]])).tolist() == [[5.0, -5.0]]
+
+
+def test_a_constant_feature_standardises_to_zero_and_its_first_change_sets_its_scale():
+    s = InputStandardizer(2)
+    feed(s, torch.tensor([[3.0, 1.0], [3.0, 2.0]] * 20))
+    assert s(torch.tensor([[3.0, 1.5]]))[0, 0] == 0.0
+    s.update(torch.tensor([[4.0, 1.5]]))  # not clipped to a zero scale: it has none yet
+    assert s.var[0] > 0
+
+
+@pytest.mark.parametrize("name", ["horizon", "winsor", "clip"])
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+def test_bad_settings_are_refused(name, bad):
+    with pytest.raises(ValueError, match=name):
+        InputStandardizer(2, **{name: bad})
