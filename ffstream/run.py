@@ -5,7 +5,7 @@ The command reads top to bottom like the loop it drives::
     check every option (ffstream.run_checks)  ->  config (defaults <- --config FILE.toml <- CLI
     options, or the --resume checkpoint's)  ->  env = ffstream.envs.make(...)  ->  agent =
     FFQAgent(...)  ->  AgentLoop.step() until --steps env steps or solved  ->  --log JSONL
-    (ffstream.run_log)  ->  --save checkpoint
+    / --csv / --tensorboard (ffstream.run_log)  ->  --save checkpoint  ->  --plot
 
 Every option is checked before training starts, ``--save`` and ``--log`` included (they must be
 writable): a bad value prints one line and exits with status 2. ``--resume FILE`` takes the env
@@ -19,8 +19,11 @@ during it are deferred, so it completes. An exception raised by the environment 
 saves the same way and exits with status 1 and a one-line message; an environment that fails in
 ``reset()`` or while it is built exits with status 1 before anything is saved.
 
-The JSONL log (``--log``): a header record, then one record per episode; the fields are listed
-in :mod:`ffstream.run_log`.
+Outputs: ``--log`` (JSONL: a header record, then one record per episode), ``--csv`` (one row
+per episode, the same fields) and ``--tensorboard DIR`` (the same numbers as scalars; needs the
+``tensorboard`` extra), all listed in :mod:`ffstream.run_log`; ``--plot FILE.png`` draws the
+learning curve at the end of the run (:mod:`ffstream.run_plot`; needs the ``plot`` extra). A
+missing extra is refused before training, with the pip command.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ from ffstream.run_checks import (
     make_env,
     one_line_errors,
 )
-from ffstream.run_log import RunLog
+from ffstream.run_log import RunOutputs, add_output_arguments
+from ffstream.run_plot import plot_curve
 
 __all__ = ["add_parser", "run", "snapshot", "DEFAULT_STEPS", "INTERRUPTED_CHECKPOINT"]
 
@@ -56,13 +60,6 @@ __all__ = ["add_parser", "run", "snapshot", "DEFAULT_STEPS", "INTERRUPTED_CHECKP
 DEFAULT_STEPS = 100_000
 #: where a signal or an env error saves when no --save was given (in the working directory)
 INTERRUPTED_CHECKPOINT = "ffstream-interrupted.ckpt"
-
-_LOG_HELP = (
-    "write the run as JSON lines: a header record (type, ffstream, env, seed, device, threads, "
-    "num_envs, steps, start_steps, resumed_from, config, started), then one record per episode "
-    "(type, episode, return, length, steps, mean_return, time, frames_per_s, epsilon); the "
-    "file is replaced unless --log-append"
-)
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
@@ -111,10 +108,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
         metavar="CHECKPOINT",
         help="continue a run: the env, seed and config come from the checkpoint",
     )
-    parser.add_argument("--log", default=None, metavar="FILE.jsonl", help=_LOG_HELP)
-    parser.add_argument(
-        "--log-append", action="store_true", help="append to --log instead of replacing it"
-    )
+    add_output_arguments(parser)
     parser.add_argument(
         "--print-every",
         type=int_at_least(1),
@@ -132,19 +126,32 @@ def add_parser(commands) -> argparse.ArgumentParser:
     return parser
 
 
-def snapshot(loop: AgentLoop, last_return: float = math.nan) -> dict[str, Any]:
-    """What the dashboard and the plain report show, as plain numbers."""
+def snapshot(
+    loop: AgentLoop, last_return: float = math.nan, last_sleep: int | None = None
+) -> dict[str, Any]:
+    """What the dashboard, the plain report and the logs show, as plain numbers.
+
+    ``last_sleep`` is the env step count when the agent's latest sleep phase ran (the caller
+    sees it after the step that ran it); ``asleep`` is the agent's own state, which is awake
+    between steps (a sleep phase runs inside a step).
+    """
     agent = loop.agent
+    epsilon = getattr(agent, "epsilon", None)
     return {
         "episodes": loop.episodes,
         "steps": loop.env_steps,
         "last_return": last_return,
         "mean_return": loop.mean_return,
+        "mean_count": len(loop.recent),
+        "window": loop.window,
         "solved_at": loop.solved_at,
-        "epsilon": agent.epsilon(),
+        "epsilon": epsilon() if callable(epsilon) else epsilon,
+        "td_loss": getattr(agent, "td_loss", None),
         "real_goodness": agent.real_goodness,
         "dream_goodness": agent.dream_goodness,
+        "asleep": bool(getattr(agent, "asleep", False)),
         "sleeps": agent.sleeps,
+        "last_sleep": last_sleep,
         "updates": agent.updates,
     }
 
@@ -223,51 +230,66 @@ def _run(args, plan: RunPlan, env, console: Console) -> int:
         return 1
     if plan.state is not None:
         _say(console, f"resumed {args.resume} at {loop.env_steps:,} env steps")
-    log = None
-    if args.log:
-        header = {
-            "env": plan.env_id,
-            "seed": plan.seed,
-            "device": plan.device,
-            "threads": args.threads,
-            "num_envs": loop.num_envs,
-            "steps": args.steps,
-            "start_steps": loop.env_steps,
-            "resumed_from": args.resume,
-            "config": plan.config.to_dict(),
-        }
-        log = RunLog.open(args.log, args.log_append, header, loop.env_steps)
+    header = {
+        "env": plan.env_id,
+        "seed": plan.seed,
+        "device": plan.device,
+        "threads": args.threads,
+        "num_envs": loop.num_envs,
+        "steps": args.steps,
+        "start_steps": loop.env_steps,
+        "resumed_from": args.resume,
+        "config": plan.config.to_dict(),
+    }
+    log = RunOutputs.open(
+        header,
+        loop.env_steps,
+        log=args.log,
+        csv_path=args.csv,
+        tensorboard=args.tensorboard,
+        append=args.log_append,
+        keep_curve=args.plot is not None,
+    )
     start = time.perf_counter()
     with StopOnSignal() as signals:
-        try:
-            _train(args, plan, loop, console, threshold, log, signals)
-        except KeyboardInterrupt:
-            signals.hold()
-            _save(args, plan, loop, console, "interrupted")
-            return 130
-        except Stopped as stop:
-            signals.hold()
-            _save(args, plan, loop, console, f"{stop}")
-            return stop.status
-        except EnvStepError as err:
-            signals.hold()
-            _error(console, str(err))
-            _save(args, plan, loop, console, "environment error")
-            return 1
-        except FloatingPointError as err:  # an update refused before it touched the weights
-            signals.hold()
-            _error(console, f"the agent diverged: {err}")
-            _save(args, plan, loop, console, "diverged (the last good state)")
-            return 1
-        finally:
-            if log is not None:
-                log.close()
-        signals.hold()  # a signal from here on must not cut the summary or final save short
-        _summary(loop, console, time.perf_counter() - start, threshold)
-        if args.save and not _save(args, plan, loop, console, "done"):
-            return 1
+        status = _guarded_train(args, plan, loop, console, threshold, log, signals)
+        if status is None:
+            signals.hold()  # a signal from here on must not cut the summary or final save short
+            _summary(loop, console, time.perf_counter() - start, threshold)
+            status = 1 if args.save and not _save(args, plan, loop, console, "done") else 0
+        if args.plot is not None:  # after the save: a plot is never worth a lost checkpoint
+            _plot(args, plan, log, console, threshold)
+    if status:
+        return status
     late = signals.requested or (signals.deferred[0] if signals.deferred else None)
     return 0 if late is None else 128 + late  # asked to stop as the run ended: say so
+
+
+def _guarded_train(args, plan, loop, console, threshold, log, signals) -> int | None:
+    """Train; None when the run ended on its own, else the exit status of the stop (saved)."""
+    error = None
+    try:
+        _train(args, plan, loop, console, threshold, log, signals)
+        return None
+    except KeyboardInterrupt:
+        signals.hold()
+        status, reason = 130, "interrupted"
+    except Stopped as stop:
+        signals.hold()
+        status, reason = stop.status, f"{stop}"
+    except EnvStepError as err:
+        signals.hold()
+        status, reason, error = 1, "environment error", str(err)
+    except FloatingPointError as err:  # an update refused before it touched the weights
+        signals.hold()
+        status, reason = 1, "diverged (the last good state)"
+        error = f"the agent diverged: {err}"
+    finally:
+        log.close()
+    if error is not None:
+        _error(console, error)
+    _save(args, plan, loop, console, reason)
+    return status
 
 
 def _train(
@@ -276,7 +298,7 @@ def _train(
     loop: AgentLoop,
     console: Console,
     threshold: float | None,
-    log: RunLog | None,
+    log: RunOutputs,
     signals: StopOnSignal,
 ) -> None:
     def finished(loop: AgentLoop) -> bool:
@@ -284,35 +306,53 @@ def _train(
         solved = loop.solved_at is not None and not args.keep_going
         return loop.env_steps >= args.steps or solved
 
-    epsilon = getattr(loop.agent, "epsilon", None)
+    agent, last_sleep, sleeps = loop.agent, None, loop.agent.sleeps
 
-    def log_episodes(episodes) -> None:
-        if log is None:
-            return
-        eps = epsilon() if callable(epsilon) else epsilon
+    def step():
+        """One vector step; its episodes with the stats right after it."""
+        nonlocal last_sleep, sleeps
+        episodes = loop.step()
+        if agent.sleeps != sleeps:  # a sleep phase ran inside this step, at its last env step
+            last_sleep, sleeps = loop.env_steps, agent.sleeps
+        stats = snapshot(loop, math.nan, last_sleep)
         for ep in episodes:
-            log.episode(ep.to_json(), loop.mean_return, eps)
+            log.episode(ep.to_json(), stats)
+        return episodes, stats
 
     title = f"ffstream run · {plan.env_id} · seed {loop.seed} · {loop.num_envs} envs"
     if console.is_terminal:
-        with Dashboard(console, args.steps, title, threshold, loop.env_steps) as dash:
+        dash = Dashboard(
+            console, args.steps, title, threshold, loop.env_steps, plan.device, args.threads
+        )
+        with dash:
             next_draw = 0.0
             while not finished(loop):
-                episodes = loop.step()
-                log_episodes(episodes)
+                episodes, stats = step()
                 for ep in episodes:
                     dash.add_episode(ep.ret)
                 if time.perf_counter() >= next_draw or finished(loop):
-                    last = episodes[-1].ret if episodes else dash._stats.get("last_return")
-                    dash.update(snapshot(loop, math.nan if last is None else last))
+                    last = episodes[-1].ret if episodes else dash.last_return
+                    dash.update({**stats, "last_return": last})
                     next_draw = time.perf_counter() + 0.25
         return
+    threads = f"{args.threads} thread{'s' if args.threads != 1 else ''}"
+    _say(console, f"{title} · {plan.device} · {threads}")  # where it ran, for piped logs
     report = PlainReport(console, args.print_every)
     while not finished(loop):
-        episodes = loop.step()
-        log_episodes(episodes)
+        episodes, stats = step()
         for ep in episodes:
-            report.episode({**snapshot(loop, ep.ret), "episodes": ep.episode})
+            report.episode({**stats, "last_return": ep.ret, "episodes": ep.episode})
+
+
+def _plot(args, plan: RunPlan, log: RunOutputs, console: Console, threshold) -> None:
+    try:
+        path = plot_curve(
+            args.plot, log.curve or [], f"{plan.env_id} · seed {plan.seed}", threshold
+        )
+    except Exception as err:  # the run itself is done and saved: report, do not fail it
+        _error(console, f"could not draw --plot {args.plot}: {type(err).__name__}: {err}")
+        return
+    _say(console, f"learning curve: {path}")
 
 
 def _summary(loop: AgentLoop, console: Console, seconds: float, threshold: float | None) -> None:
@@ -327,5 +367,5 @@ def _summary(loop: AgentLoop, console: Console, seconds: float, threshold: float
     _say(
         console,
         f"{loop.env_steps:,} env steps, {loop.episodes:,} episodes in {seconds:.1f} s; "
-        f"last 100-episode mean return {mean}; {verdict}",
+        f"mean return of the last {len(loop.recent)} episodes {mean}; {verdict}",
     )

@@ -24,6 +24,7 @@ __all__ = [
     "RunPlan",
     "UsageError",
     "check_args",
+    "check_outputs",
     "check_writable",
     "int_at_least",
     "make_env",
@@ -102,6 +103,7 @@ def check_args(args) -> RunPlan:
     for flag, path in (("--save", args.save), ("--log", args.log)):
         if path is not None:
             check_writable(path, flag)
+    check_outputs(args)
     if args.resume is not None:
         plan = _resume_plan(args, device)
     else:
@@ -116,6 +118,45 @@ def check_args(args) -> RunPlan:
     except (TypeError, ValueError) as err:
         raise UsageError(f"--sleep-every/--sleep-steps: {err}") from None
     return plan
+
+
+def check_outputs(args) -> None:
+    """``--csv``, ``--plot`` and ``--tensorboard``: writable, and their optional extras there."""
+    from ffstream.run_log import EPISODE_FIELDS, summary_writer_class
+    from ffstream.run_plot import check_plot
+
+    csv_path = getattr(args, "csv", None)
+    if csv_path is not None:
+        path = check_writable(csv_path, "--csv")
+        if getattr(args, "log_append", False) and path.is_file() and path.stat().st_size:
+            with open(path, encoding="utf-8", errors="replace") as file:
+                first = file.readline().strip()
+            if first != ",".join(EPISODE_FIELDS):  # appended rows would not match the header
+                raise UsageError(
+                    f"--csv {path} has other columns than ffstream run writes; "
+                    "give a new file or drop --log-append"
+                )
+    plot = getattr(args, "plot", None)
+    if plot is not None:
+        check_writable(plot, "--plot")
+        try:
+            check_plot(plot)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    folder = getattr(args, "tensorboard", None)
+    if folder is not None:
+        try:
+            summary_writer_class()
+        except ImportError as err:
+            raise UsageError(str(err)) from None
+        folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"--tensorboard {folder} is a file; give a folder")
+        probe = folder / "events.probe"
+        try:  # the event files are written inside the folder: probe there
+            check_writable(probe, "--tensorboard")
+        except UsageError as err:
+            raise UsageError(str(err).replace(str(probe), str(folder), 1)) from None
 
 
 def _resume_plan(args, device: str) -> RunPlan:
