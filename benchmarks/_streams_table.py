@@ -64,6 +64,18 @@ def _per_method(records: list[dict], methods: list[str]) -> list[str]:
     return lines
 
 
+def _seed_counts(records: list[dict]) -> str:
+    """How many seeds each stream has, e.g. "3 seeds (linear: 5)"."""
+    per_stream: dict[str, set] = {}
+    for r in records:
+        per_stream.setdefault(r["task"], set()).add(r["seed"])
+    counts = {stream: len(seeds) for stream, seeds in per_stream.items()}
+    usual = statistics.mode(counts.values())
+    others = ", ".join(f"{s}: {n}" for s, n in counts.items() if n != usual)
+    plural = "" if usual == 1 else "s"
+    return f"{usual} seed{plural}" + (f" ({others})" if others else "")
+
+
 def table(page: Page, records: list[dict[str, Any]], order: list[Run] = ()) -> str:
     """Markdown: the accuracy grid, the sensor stream's ROC-AUC, then speed and memory."""
     runs = list(order) or [Run(r["method"], r["seed"], r["task"]) for r in records]
@@ -80,11 +92,7 @@ def table(page: Page, records: list[dict[str, Any]], order: list[Run] = ()) -> s
     def methods_on(chosen: list[str]) -> list[str]:
         return [m for m in methods if any((s, m) in recorded for s in chosen)]
 
-    seeds = sorted({r["seed"] for r in records})
-    parts = [
-        f"Prequential accuracy % (mean ± sample std over seeds {', '.join(map(str, seeds))}):",
-        "",
-    ]
+    parts = [f"Prequential accuracy % (mean ± sample std over {_seed_counts(records)}):", ""]
     classifiers = methods_on(labelled)
     parts += _grid(records, labelled, classifiers, "prequential_accuracy", 100, 1)
     parts += ["", "Accuracy % over the last 10% of each stream:", ""]

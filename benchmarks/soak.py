@@ -10,7 +10,8 @@ resident memory (RSS, from ``/proc/self/statm``).
 The metrics are what a learner for unbounded streams promises: ``last_minus_best_pp``, the last
 window's accuracy minus the best earlier window's (percentage points; the target is no lower
 than -0.5), and ``rss_growth_pct``, the RSS after the last window against the RSS after the
-second (the first includes the memories filling up; the target is within 5%).
+second (the first includes the memories filling up; the target is within 5%), or, for a run
+that was resumed, after the first window of the process that finished it.
 
 Long runs resume: after each window the learner's checkpoint and the windows so far are written
 under ``--progress-dir`` (atomically), and a run that finds them continues from there.
@@ -20,6 +21,7 @@ Run: ``ffstream bench soak`` (``--quick``: 20,000 frames)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
@@ -150,7 +152,10 @@ def window_report(windows: list[dict[str, Any]]) -> dict[str, float]:
     (-2.0, 0.0)
     """
     accuracy = [w["accuracy"] for w in windows]
-    rss_base = windows[min(1, len(windows) - 1)]["rss_mb"]
+    # RSS from the second window on (the first fills the memories), within the last process:
+    # a resumed run starts with full memories, so its first window is the base
+    last = [w for w in windows if w.get("process") == windows[-1].get("process")]
+    rss_base = (last[1] if len(last) == len(windows) and len(last) > 1 else last[0])["rss_mb"]
     return {
         "last_window_accuracy": accuracy[-1],
         "best_earlier_window_accuracy": max(accuracy[:-1]),
@@ -160,8 +165,12 @@ def window_report(windows: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def _notes_path(cfg: Config, run: Run, frames: int) -> Path:
-    stem = f"{run.method}--{run.task}--seed{run.seed}--{frames}"
+def _notes_path(cfg: Config, run: Run, frames: int, learner: StreamLearner) -> Path:
+    """Where a run keeps its progress: named by the learner's whole config too, so a run
+    stopped before the defaults changed is never finished with the old ones."""
+    config = json.dumps(learner.config.to_dict(), sort_keys=True).encode()
+    digest = hashlib.sha256(config).hexdigest()[:12]
+    stem = f"{run.method}--{run.task}--seed{run.seed}--{frames}--{digest}"
     return Path(cfg.progress_dir) / f"{stem}.json"
 
 
@@ -173,8 +182,12 @@ def _resume(notes: Path) -> tuple[list[dict], float, StreamLearner] | None:
     """The windows, seconds and learner of an unfinished run, if its notes say where."""
     if not notes.exists():
         return None
-    saved = json.loads(notes.read_text())
-    learner = StreamLearner.load(_checkpoint_path(notes, len(saved["windows"])), device="cpu")
+    try:
+        saved = json.loads(notes.read_text())
+        checkpoint = _checkpoint_path(notes, len(saved["windows"]))
+        learner = StreamLearner.load(checkpoint, device="cpu")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # damaged progress: the run starts again rather than failing
     return saved["windows"], saved["seconds"], learner
 
 
@@ -191,11 +204,11 @@ def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
     frames = cfg.long_frames if run.method == "ff-stream-long" else cfg.frames
     x, y = STREAM_KINDS[run.task](frames, run.seed)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    notes = _notes_path(cfg, run, frames)
+    learner = StreamLearner(x.shape[1], NUM_CLASSES[run.task], device="cpu", seed=run.seed)
+    notes = _notes_path(cfg, run, frames, learner)
     resumed = _resume(notes)
     if resumed is None:
         windows, seconds = [], 0.0
-        learner = StreamLearner(x.shape[1], NUM_CLASSES[run.task], device="cpu", seed=run.seed)
     else:
         windows, seconds, learner = resumed
         ctx.console.print(f"  resuming {run.label()} after {len(windows)} windows")
@@ -208,8 +221,14 @@ def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
             hits += int(guess[0]) == int(y[i])
         seconds += time.perf_counter() - start
         windows.append({"end": int(b), "accuracy": hits / (b - a), "rss_mb": rss_mb()})
+        windows[-1]["process"] = os.getpid()  # RSS compares only within one process
         windows[-1].update(_weights(learner))
         _keep_progress(notes, learner, windows, seconds)
+        ctx.console.print(  # a line per window: a long run shows it is alive, piped or not
+            f"  {run.label()}: {b:,} of {frames:,} frames, window accuracy "
+            f"{windows[-1]['accuracy']:.4f}, RSS {windows[-1]['rss_mb']:.0f} MiB",
+            highlight=False,
+        )
     notes.unlink(missing_ok=True)
     _checkpoint_path(notes, len(windows)).unlink(missing_ok=True)
     metrics = {**window_report(windows), "frames_per_s": frames / seconds}

@@ -196,9 +196,11 @@ PAGE = Page(
     notes=(
         f"Seeds: the reported runs (`full`, `quick`) use report seeds {REPORT_SEEDS}; defaults "
         f"are chosen on validation seeds {VALIDATION_SEEDS} (`--split validation`), whose runs "
-        "are recorded as another configuration and never enter these tables. Peak memory "
-        "includes the interpreter, torch, river and the stream, the same for every method on a "
-        "stream."
+        "are recorded as another configuration and never enter these tables. Each cell averages "
+        "the seeds recorded for its stream and method (the speed table counts the runs). Peak "
+        "memory includes the interpreter, torch, river and the stream, the same for every "
+        "method on a stream. Settings of `StreamLearner` were chosen on the validation seeds "
+        "with `--ff-*` options (records under other configurations)."
     ),
     curve_labels=("frames", "accuracy in each 10% of the stream"),
 )

@@ -212,6 +212,8 @@ def test_a_config_mismatch_leaves_the_learner_untouched(tmp_path):
         (("generator",), torch.zeros(3, dtype=torch.uint8), "generator: shape"),
         (("readout", "linear.weight"), torch.full((2, 12), float("nan")), "NaN"),
         (("net_optimizer", "param_groups", 0, "lr"), 1.0, "lr=1.0"),
+        (("standardizer", "count"), 999, "counted more frames"),
+        (("standardizer", "var"), -torch.ones(4), "variance is negative"),
     ],
 )
 def test_a_state_that_does_not_fit_is_refused_before_anything_changes(where, bad, message):

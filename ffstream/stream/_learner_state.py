@@ -76,7 +76,7 @@ def _standardizer_state(standardizer) -> dict[str, Any] | None:
     return {"count": standardizer.count, **standardizer.state_dict()}
 
 
-def _check_standardizer(saved: Any, standardizer) -> None:
+def _check_standardizer(saved: Any, standardizer, frames_seen: int) -> None:
     """A saved standardiser (None in files from before it existed) that fits the learner's."""
     if standardizer is None or saved is None:
         if saved is not standardizer:
@@ -88,6 +88,8 @@ def _check_standardizer(saved: Any, standardizer) -> None:
     check_counters({"count": saved.get("count")}, ["count"], "standardizer")
     buffers = {key: value for key, value in saved.items() if key != "count"}
     check_tensors(buffers, standardizer.state_dict(), "standardizer")
+    if saved["count"] > frames_seen:
+        raise ValueError("standardizer: counted more frames than the learner has seen")
     if bool((buffers["var"] < 0).any()):
         raise ValueError("standardizer: a variance is negative")
 
@@ -165,8 +167,8 @@ def check_learner_state(learner: LearnerCore, state: Any) -> dict[str, Any]:
             name=name,
         )
     check_generator_state(state["generator"], learner.generator, "generator")
-    _check_standardizer(state.get("standardizer"), learner.standardizer)
     counters = check_counters(state["counters"], COUNTERS)
+    _check_standardizer(state.get("standardizer"), learner.standardizer, counters["frames_seen"])
     if counters["awake_updates"] > counters["frames_seen"]:
         raise ValueError("counters: more awake updates than frames seen")
     return state

@@ -110,8 +110,8 @@ class LearnerCore:
         self.readout = None  # only a readout that predicts is worth its updates
         self.readout_reads_input = cfg.readout_reads_input
         layer_width = sum(cfg.hidden[1:]) if len(cfg.hidden) > 1 else cfg.hidden[0]
-        # Read beside the frame, the activities are scaled to carry as much energy as it does
-        # (both are in standard units), so neither block drowns the other's gradient.
+        # Read beside the frame, the activities are scaled to carry as much energy as a
+        # standardised frame does, so neither block drowns the other's gradient.
         self._activity_scale = math.sqrt(self.num_features / layer_width)
         if num_classes and cfg.predict_with == "readout":
             width = layer_width + (self.num_features if cfg.readout_reads_input else 0)

@@ -33,6 +33,9 @@ Batch = tuple[torch.Tensor, torch.Tensor | None]
 class DreamSource:
     """All a dream generator may see of the learner it dreams for.
 
+    Frames here are in the model's units: a learner that standardises its input remembers,
+    scores and dreams standardised frames, so a dream is made in those units too.
+
     Attributes
     ----------
     generator

@@ -21,7 +21,9 @@ class Observation:
         ``-log p(real)`` summed over layers (higher = more unfamiliar), shape ``(batch,)``.
     prediction
         Predicted class before learning from the frame (prequential), or None without classes.
-        With ``ema_decay`` it is the weight average's prediction.
+        With ``ema_decay`` it is the weight average's prediction. A learner that standardises
+        moves its running statistics with the frame first (no label is involved), as a river
+        pipeline's scaler does.
     slept
         Whether a sleep phase ran after this batch.
     """
