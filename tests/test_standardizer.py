@@ -68,3 +68,28 @@ def test_a_constant_feature_standardises_to_zero_and_its_first_change_sets_its_s
 def test_bad_settings_are_refused(name, bad):
     with pytest.raises(ValueError, match=name):
         InputStandardizer(2, **{name: bad})
+
+
+def test_a_far_offset_with_a_small_spread_is_still_followed():
+    g = torch.Generator().manual_seed(4)
+    s = InputStandardizer(1, horizon=500.0)
+    feed(s, 300.0 + 1e-3 * torch.randn(2000, 1, generator=g))  # kelvin, read to a millikelvin
+    feed(s, 300.003 + 1e-3 * torch.randn(3000, 1, generator=g))  # three deviations warmer
+    assert abs(s.mean.item() - 300.003) < 2e-4
+    assert 0.7e-3 < s.var.sqrt().item() < 1.5e-3
+
+
+def test_one_glitch_on_a_feature_that_never_varied_does_not_squash_it():
+    s = InputStandardizer(1)
+    feed(s, torch.zeros(5000, 1))  # a flag, off so far
+    s.update(torch.tensor([[1e6]]))
+    g = torch.Generator().manual_seed(5)
+    feed(s, (torch.rand(200, 1, generator=g) < 0.5).float())  # then it really flips
+    assert s.var.sqrt().item() < 3.0
+    assert s(torch.tensor([[1.0]])).item() > 0.5
+
+
+def test_values_whose_squares_overflow_leave_the_variance_finite():
+    s = InputStandardizer(1)
+    feed(s, torch.tensor([[1.5e19], [-1.5e19], [1.0]]))
+    assert torch.isfinite(s.var).all() and s.var.item() > 0

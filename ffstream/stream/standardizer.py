@@ -16,6 +16,9 @@ from torch import nn
 
 __all__ = ["InputStandardizer"]
 
+#: the largest variance kept: squares of float32 frames can overflow, a variance never does
+_LARGEST = torch.finfo(torch.float32).max / 4
+
 
 class InputStandardizer(nn.Module):
     """Per-feature running mean and variance that forget, winsorised against outliers.
@@ -86,29 +89,46 @@ class InputStandardizer(nn.Module):
                 raise ValueError(f"{name} must be a finite number > 0, got {value}")
         self.horizon, self.winsor, self.clip, self.warmup = horizon, winsor, clip, warmup
         self.count = 0  # frames seen: a host number, known without asking the device
-        self.register_buffer("mean", torch.zeros(num_features))
+        # The mean is kept as shift + offset, the shift set by the first batch: a feature far
+        # from zero with a small spread (a temperature in kelvin) would otherwise need steps
+        # below float32's resolution of its mean, and its mean would stop following it.
+        self.register_buffer("shift", torch.zeros(num_features))
+        self.register_buffer("offset", torch.zeros(num_features))
         self.register_buffer("var", torch.zeros(num_features))
+
+    @property
+    def mean(self) -> torch.Tensor:
+        """The running mean of each feature."""
+        return self.shift + self.offset
 
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
         """Move the estimates toward a batch of flat frames ``(batch, num_features)``."""
         n = x.shape[0]
-        x = x.to(self.mean.dtype)
+        x = x.to(self.var.dtype)
+        if self.count == 0:
+            self.shift.copy_(x.mean(0))
+        x = x - self.shift
         if self.count >= self.warmup:
-            reach = self.winsor * self.var.sqrt()
-            reach = torch.where(reach > 0, reach, torch.inf)  # no scale yet: take it as it is
-            x = torch.minimum(torch.maximum(x, self.mean - reach), self.mean + reach)
+            # A feature that has not varied has no scale yet: its first change is bounded by
+            # its own size (at least 1), so one glitch cannot set a scale that takes thousands
+            # of frames to forget; changes that keep coming widen it geometrically.
+            fallback = self.winsor * torch.maximum(self.mean.abs(), torch.ones_like(self.var))
+            reach = torch.where(self.var > 0, self.winsor * self.var.sqrt(), fallback)
+            x = torch.minimum(torch.maximum(x, self.offset - reach), self.offset + reach)
         # The weight of n frames: equal shares while young, then what n forgetting steps give.
         weight = max(n / (self.count + n), 1.0 - (1.0 - 1.0 / self.horizon) ** n)
         batch_mean = x.mean(0)
         batch_var = x.var(0, unbiased=False) if n > 1 else torch.zeros_like(batch_mean)
-        delta = batch_mean - self.mean
-        self.mean += weight * delta
+        delta = batch_mean - self.offset
+        self.offset += weight * delta
         spread = (1.0 - weight) * weight * delta.square() + weight * batch_var
-        self.var.mul_(1.0 - weight).add_(spread)
+        # finite whatever the input: a variance that overflowed would read every value as 0
+        self.var.mul_(1.0 - weight).add_(spread).clamp_(max=_LARGEST)
         self.count += n
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Flat frames in standard units, clipped to ``±clip`` (the estimates do not move)."""
         inv_std = torch.where(self.var > 0, self.var.rsqrt(), 0.0)
-        return ((x - self.mean) * inv_std).clamp_(-self.clip, self.clip).to(x.dtype)
+        centred = x.to(self.var.dtype) - self.shift - self.offset
+        return (centred * inv_std).clamp_(-self.clip, self.clip).to(x.dtype)
