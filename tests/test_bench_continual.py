@@ -26,11 +26,11 @@ from benchmarks import (
     rotated_mnist,
     split_mnist,
 )
-from benchmarks._common import load_frames
+from benchmarks._common import IMAGE_SUITE_LEARNER, load_frames
 from benchmarks.lab import load_records, preset_of, run_suite
 from ffstream import cli
 from ffstream.config import config_from_args
-from ffstream.stream import ClassBalancedMemory, ReservoirMemory, StreamLearner
+from ffstream.stream import ClassBalancedMemory, ReservoirMemory
 
 N_TRAIN, N_TEST = 300, 60
 TINY = ["--hidden", "16,16", "--eval-every", "50", "--memory", "40", "--sleep-every", "10"]
@@ -311,7 +311,7 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     assert (permuted.long_term_share, permuted.config["lr"]) == (0.75, 1.5e-4)  # less forgetting
     quick = continual.make_method("ff", permuted_mnist.QUICK, 4, 3, seed=0).learner
     assert quick.predict_with == "readout"
-    assert quick.config["lr"] == StreamLearner(4, 3).config["lr"] != 1.5e-4
+    assert quick.config["lr"] == IMAGE_SUITE_LEARNER["lr"] != 1.5e-4  # the image suites' lr
     assert default.learner.long_term_share == 0.5  # Split-MNIST keeps the learner's default
     learner = _learner(permuted_mnist, data_dir, "--ff-predict-with", "readout")
     assert learner.predict_with == "readout"
