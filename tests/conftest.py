@@ -93,6 +93,27 @@ def assert_same_stats(a, b):
 SMALL_AGENT = "hidden = [16]\nlearning_starts = 64\nbatch_size = 16\nsleep_every = 100\n"
 
 
+def run_cli(*argv: str) -> int:
+    """``ffstream run argv`` on one thread and the CPU; its exit status (argparse's too)."""
+    from ffstream import cli
+
+    try:
+        return cli.main(["run", "--threads", "1", "--device", "cpu", *argv])
+    except SystemExit as exit_:  # argparse refuses a malformed value itself
+        return exit_.code
+
+
+def refused(capsys, *argv: str) -> str:
+    """Run, assert exit 2 with exactly one line of output and no traceback; that line."""
+    code = run_cli(*argv)
+    captured = capsys.readouterr()
+    text = (captured.out + captured.err).strip()
+    assert code == 2, text
+    assert "Traceback" not in text
+    assert len(text.splitlines()) == 1, text
+    return text
+
+
 @pytest.fixture
 def config(tmp_path):
     """The path of a TOML file holding :data:`SMALL_AGENT`."""

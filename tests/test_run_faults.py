@@ -18,29 +18,12 @@ import time
 import pytest
 import torch
 from conftest import SMALL_AGENT as SMALL
+from conftest import refused, run_cli
 from ffstream.envs.cartpole import CartPole
 
 import ffstream
 from ffstream import cli, run, run_log
 from ffstream.agents import AgentLoop, load_agent_checkpoint
-
-
-def _run(*argv: str) -> int:
-    try:
-        return cli.main(["run", "--threads", "1", *argv])
-    except SystemExit as exit_:  # argparse refuses a malformed value itself
-        return exit_.code
-
-
-def _refused(capsys, *argv: str) -> str:
-    """Run, assert exit 2 with exactly one line of output and no traceback; that line."""
-    code = _run(*argv)
-    captured = capsys.readouterr()
-    text = (captured.out + captured.err).strip()
-    assert code == 2, text
-    assert "Traceback" not in text
-    assert len(text.splitlines()) == 1, text
-    return text
 
 
 @pytest.mark.parametrize(
@@ -57,11 +40,11 @@ def _refused(capsys, *argv: str) -> str:
     ],
 )
 def test_bad_values_are_refused_in_one_line(capsys, argv, message):
-    assert message in _refused(capsys, *argv, "--steps", "10")
+    assert message in refused(capsys, *argv, "--steps", "10")
 
 
 def test_unknown_env_says_how_to_list_ids(capsys):
-    assert "ffstream envs --all" in _refused(capsys, "--env", "CartPol-v1")
+    assert "ffstream envs --all" in refused(capsys, "--env", "CartPol-v1")
     assert cli.main(["envs", "--all"]) == 0
     listed = capsys.readouterr().out.split()
     assert listed[:2] == ["Acrobot-v1", "CartPole-v1"] and "MountainCar-v0" in listed
@@ -69,18 +52,18 @@ def test_unknown_env_says_how_to_list_ids(capsys):
 
 @pytest.mark.skipif(importlib.util.find_spec("Box2D") is not None, reason="box2d installed")
 def test_missing_box2d_names_the_pip_command(capsys):
-    assert 'pip install "gymnasium[box2d]"' in _refused(capsys, "--env", "LunarLander-v3")
+    assert 'pip install "gymnasium[box2d]"' in refused(capsys, "--env", "LunarLander-v3")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ale_py") is not None, reason="ale-py installed")
 def test_missing_atari_names_the_pip_command(capsys):
-    text = _refused(capsys, "--env", "ALE/Pong-v5")
+    text = refused(capsys, "--env", "ALE/Pong-v5")
     assert 'pip install "gymnasium[atari]"' in text and "ale-py" in text
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_without_cuda_is_refused(capsys):
-    assert "no CUDA device" in _refused(capsys, "--device", "cuda", "--steps", "10")
+    assert "no CUDA device" in refused(capsys, "--device", "cuda", "--steps", "10")
 
 
 def test_paths_are_checked_before_training(tmp_path, capsys, monkeypatch):
@@ -92,11 +75,11 @@ def test_paths_are_checked_before_training(tmp_path, capsys, monkeypatch):
     folder.mkdir()
     plain.write_text("x")
     for flag in ("--save", "--log"):
-        assert f"{flag} {folder} is a directory" in _refused(capsys, flag, str(folder))
-        text = _refused(capsys, flag, str(plain / "out"))
+        assert f"{flag} {folder} is a directory" in refused(capsys, flag, str(folder))
+        text = refused(capsys, flag, str(plain / "out"))
         assert f"{flag} {plain / 'out'} cannot be written" in text
-    assert "is a directory" in _refused(capsys, "--config", str(folder))
-    assert "no config file" in _refused(capsys, "--config", str(tmp_path / "none.toml"))
+    assert "is a directory" in refused(capsys, "--config", str(folder))
+    assert "no config file" in refused(capsys, "--config", str(tmp_path / "none.toml"))
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
@@ -104,7 +87,7 @@ def test_unreadable_config_is_refused(tmp_path, capsys):
     path = tmp_path / "secret.toml"
     path.write_text(SMALL)
     path.chmod(0)
-    assert "cannot be read" in _refused(capsys, "--config", str(path))
+    assert "cannot be read" in refused(capsys, "--config", str(path))
 
 
 @pytest.mark.parametrize(
@@ -120,30 +103,30 @@ def test_unreadable_config_is_refused(tmp_path, capsys):
 def test_wrong_types_in_the_config_name_the_field(tmp_path, capsys, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    assert message in _refused(capsys, "--config", str(path), "--steps", "10")
+    assert message in refused(capsys, "--config", str(path), "--steps", "10")
 
 
 def test_resume_takes_env_and_config_from_the_checkpoint(tmp_path, config, capsys):
     ckpt, log = tmp_path / "agent.ckpt", tmp_path / "run.jsonl"
-    assert _run("--env", "Acrobot-v1", "--steps", "40", "--config", config, "--seed", "3",
+    assert run_cli("--env", "Acrobot-v1", "--steps", "40", "--config", config, "--seed", "3",
                 "--save", str(ckpt)) == 0  # fmt: skip
-    assert _run("--resume", str(ckpt), "--steps", "80", "--log", str(log)) == 0
+    assert run_cli("--resume", str(ckpt), "--steps", "80", "--log", str(log)) == 0
     header = json.loads(log.read_text().splitlines()[0])
     assert header["env"] == "Acrobot-v1" and header["seed"] == 3
     assert header["config"]["hidden"] == [16] and header["start_steps"] >= 40
     assert header["resumed_from"] == str(ckpt)
     capsys.readouterr()
-    assert "drop --config" in _refused(capsys, "--resume", str(ckpt), "--config", config)
-    assert "drop --seed" in _refused(capsys, "--resume", str(ckpt), "--seed", "3")
-    text = _refused(capsys, "--resume", str(ckpt), "--env", "CartPole-v1")
+    assert "drop --config" in refused(capsys, "--resume", str(ckpt), "--config", config)
+    assert "drop --seed" in refused(capsys, "--resume", str(ckpt), "--seed", "3")
+    text = refused(capsys, "--resume", str(ckpt), "--env", "CartPole-v1")
     assert "trained on Acrobot-v1" in text
-    assert "is a directory" in _refused(capsys, "--resume", str(tmp_path))
+    assert "is a directory" in refused(capsys, "--resume", str(tmp_path))
 
 
 def test_log_header_and_episode_fields(tmp_path, config):
     log = tmp_path / "run.jsonl"
     for _ in range(2):  # a second run replaces the file
-        assert _run("--steps", "200", "--config", config, "--log", str(log), "--seed", "5") == 0
+        assert run_cli("--steps", "200", "--config", config, "--log", str(log), "--seed", "5") == 0
     records = [json.loads(line) for line in log.read_text().splitlines()]
     header, episodes = records[0], records[1:]
     assert header["type"] == "header" and header["ffstream"] == ffstream.__version__
@@ -156,7 +139,7 @@ def test_log_header_and_episode_fields(tmp_path, config):
     assert times == sorted(times) and times[0] >= 0
     assert all(r["frames_per_s"] > 0 and 0 < r["epsilon"] <= 1 for r in episodes)
     assert episodes[-1]["epsilon"] < episodes[0]["epsilon"]  # decays as env steps pass
-    assert _run("--steps", "100", "--config", config, "--log", str(log), "--log-append") == 0
+    assert run_cli("--steps", "100", "--config", config, "--log", str(log), "--log-append") == 0
     kinds = [json.loads(line)["type"] for line in log.read_text().splitlines()]
     assert kinds.count("header") == 2 and kinds[0] == "header"
     help_text = run.add_parser(argparse.ArgumentParser().add_subparsers()).format_help()
@@ -171,7 +154,7 @@ def test_env_failing_in_reset_exits_1_without_a_checkpoint(tmp_path, config, cap
     monkeypatch.setattr(CartPole, "_initial_states", broken)
     monkeypatch.chdir(tmp_path)
     ckpt = tmp_path / "agent.ckpt"
-    assert _run("--steps", "100", "--config", config, "--save", str(ckpt)) == 1
+    assert run_cli("--steps", "100", "--config", config, "--save", str(ckpt)) == 1
     text = capsys.readouterr().out.strip()
     assert "reset()" in text and "simulator not running" in text
     assert len(text.splitlines()) == 1 and "Traceback" not in text
@@ -195,7 +178,7 @@ def test_signals_during_the_save_are_deferred(tmp_path, config, monkeypatch, cap
     monkeypatch.setattr(AgentLoop, "step", step)
     monkeypatch.setattr(run, "save_agent_checkpoint", save)
     ckpt = tmp_path / "agent.ckpt"
-    assert _run("--steps", "10000", "--config", config, "--save", str(ckpt)) == 143
+    assert run_cli("--steps", "10000", "--config", config, "--save", str(ckpt)) == 143
     assert len(calls) == 30  # stopped after the step in which the signal came
     assert 0 < load_agent_checkpoint(ckpt)["env_steps"] <= 30 * 4
     assert "stopped by SIGTERM" in capsys.readouterr().out
@@ -215,7 +198,7 @@ def test_a_nan_agent_is_never_saved(tmp_path, config, monkeypatch, capsys):
 
     monkeypatch.setattr(AgentLoop, "step", step)
     ckpt = tmp_path / "agent.ckpt"
-    assert _run("--steps", "10000", "--config", config, "--save", str(ckpt)) == 130
+    assert run_cli("--steps", "10000", "--config", config, "--save", str(ckpt)) == 130
     assert "not finite" in capsys.readouterr().out and not ckpt.exists()
 
 
@@ -250,7 +233,7 @@ def test_a_diverging_update_stops_the_run_with_the_last_good_state(tmp_path, cap
     path = tmp_path / "diverges.toml"
     path.write_text(SMALL + "huber = false\nreward_scale = 1e30\n")
     save = tmp_path / "agent.ckpt"
-    code = _run("--config", str(path), "--steps", "2000", "--save", str(save))
+    code = run_cli("--config", str(path), "--steps", "2000", "--save", str(save))
     text = capsys.readouterr().out
     assert code == 1, text
     assert "the agent diverged" in text and "Traceback" not in text

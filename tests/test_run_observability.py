@@ -7,26 +7,10 @@ import json
 import sys
 
 import pytest
+from conftest import refused, run_cli
 
-from ffstream import cli, run, run_log
+from ffstream import run, run_log
 from ffstream.agents import AgentLoop, load_agent_checkpoint
-
-
-def _run(*argv: str) -> int:
-    try:
-        return cli.main(["run", "--threads", "1", "--device", "cpu", *argv])
-    except SystemExit as exit_:  # argparse refuses a malformed value itself
-        return exit_.code
-
-
-def _refused(capsys, *argv: str) -> str:
-    """Run, assert exit 2 with one line of output and no traceback; that line."""
-    code = _run(*argv)
-    captured = capsys.readouterr()
-    text = (captured.out + captured.err).strip()
-    assert code == 2, text
-    assert "Traceback" not in text and len(text.splitlines()) == 1, text
-    return text
 
 
 def _episodes(path) -> list[dict]:
@@ -68,7 +52,7 @@ class FakeWriter:
 
 def test_episode_records_carry_agent_numbers_and_sleeps(tmp_path, config, capsys):
     log = tmp_path / "run.jsonl"
-    assert _run("--steps", "400", "--config", config, "--log", str(log)) == 0
+    assert run_cli("--steps", "400", "--config", config, "--log", str(log)) == 0
     episodes = _episodes(log)
     assert episodes and all(r.keys() >= set(run_log.EPISODE_FIELDS) for r in episodes)
     late = [r for r in episodes if r["steps"] > 250]
@@ -89,7 +73,7 @@ def test_csv_matches_the_jsonl_and_appends_under_one_header(tmp_path, config):
     log, table = tmp_path / "run.jsonl", tmp_path / "out" / "run.csv"
     argv = ["--steps", "200", "--config", config, "--log", str(log), "--csv", str(table)]
     for _ in range(2):  # a second run replaces the file
-        assert _run(*argv) == 0
+        assert run_cli(*argv) == 0
     lines = table.read_text().splitlines()
     assert lines[0] == ",".join(run_log.EPISODE_FIELDS)
     rows = list(csv.DictReader(lines))
@@ -99,7 +83,7 @@ def test_csv_matches_the_jsonl_and_appends_under_one_header(tmp_path, config):
         for field in run_log.EPISODE_FIELDS:
             value = record[field]
             assert row[field] == ("" if value is None else str(value)), field
-    assert _run(*argv, "--log-append") == 0
+    assert run_cli(*argv, "--log-append") == 0
     lines = table.read_text().splitlines()
     assert lines.count(lines[0]) == 1 and len(lines) == 1 + len(_episodes(log))
     assert [int(r["episode"]) for r in csv.DictReader(lines)][len(rows)] == 1  # the new run
@@ -108,9 +92,9 @@ def test_csv_matches_the_jsonl_and_appends_under_one_header(tmp_path, config):
 def test_csv_is_checked_before_training(tmp_path, capsys, no_training):
     folder, other = tmp_path / "dir", tmp_path / "other.csv"
     folder.mkdir()
-    assert f"--csv {folder} is a directory" in _refused(capsys, "--csv", str(folder))
+    assert f"--csv {folder} is a directory" in refused(capsys, "--csv", str(folder))
     other.write_text("a,b\n1,2\n")
-    text = _refused(capsys, "--csv", str(other), "--log-append")
+    text = refused(capsys, "--csv", str(other), "--log-append")
     assert "other columns" in text and "--log-append" in text
 
 
@@ -118,7 +102,7 @@ def test_missing_tensorboard_names_the_pip_command(tmp_path, capsys, monkeypatch
     # a None entry makes the import fail, whether tensorboard is installed or not
     monkeypatch.setitem(sys.modules, "tensorboard", None)
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
-    text = _refused(capsys, "--tensorboard", str(tmp_path / "tb"))
+    text = refused(capsys, "--tensorboard", str(tmp_path / "tb"))
     assert "--tensorboard" in text and 'pip install "ffstream[tensorboard]"' in text
     assert not (tmp_path / "tb").exists()
 
@@ -128,7 +112,7 @@ def test_tensorboard_gets_every_episode_as_scalars(tmp_path, config, monkeypatch
     monkeypatch.setattr(run_log, "summary_writer_class", lambda: FakeWriter)
     log, board = tmp_path / "run.jsonl", tmp_path / "tb"
     argv = ["--steps", "300", "--config", config, "--log", str(log), "--tensorboard", str(board)]
-    assert _run(*argv) == 0
+    assert run_cli(*argv) == 0
     (writer,) = FakeWriter.made
     assert writer.log_dir == str(board) and writer.closed
     assert writer.texts[0][0] == "run/header" and "CartPole-v1" in writer.texts[0][1]
@@ -146,15 +130,15 @@ def test_tensorboard_folder_must_be_a_folder(tmp_path, capsys, monkeypatch, no_t
     monkeypatch.setattr(run_log, "summary_writer_class", lambda: FakeWriter)
     plain = tmp_path / "file"
     plain.write_text("x")
-    assert "is a file; give a folder" in _refused(capsys, "--tensorboard", str(plain))
-    text = _refused(capsys, "--tensorboard", str(plain / "tb"))
+    assert "is a file; give a folder" in refused(capsys, "--tensorboard", str(plain))
+    text = refused(capsys, "--tensorboard", str(plain / "tb"))
     assert f"--tensorboard {plain / 'tb'} cannot be written" in text
 
 
 def test_plot_is_drawn_at_the_end(tmp_path, config, capsys):
     pytest.importorskip("matplotlib")
     png = tmp_path / "curves" / "run.png"
-    assert _run("--steps", "200", "--config", config, "--plot", str(png)) == 0
+    assert run_cli("--steps", "200", "--config", config, "--plot", str(png)) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"learning curve: {png}" in capsys.readouterr().out.replace("\n", "")
 
@@ -172,7 +156,7 @@ def test_plot_after_ctrl_c_comes_with_the_checkpoint(tmp_path, config, monkeypat
     monkeypatch.setattr(AgentLoop, "step", step)
     ckpt, svg = tmp_path / "agent.ckpt", tmp_path / "run.svg"
     argv = ["--steps", "10000", "--config", config, "--save", str(ckpt), "--plot", str(svg)]
-    assert _run(*argv) == 130
+    assert run_cli(*argv) == 130
     assert load_agent_checkpoint(ckpt)["env_steps"] > 0
     assert b"<svg" in svg.read_bytes()[:400]
     out = capsys.readouterr().out.replace("\n", "")
@@ -180,8 +164,8 @@ def test_plot_after_ctrl_c_comes_with_the_checkpoint(tmp_path, config, monkeypat
 
 
 def test_plot_needs_matplotlib_and_a_known_type(tmp_path, capsys, monkeypatch, no_training):
-    assert ".png, .svg or .pdf" in _refused(capsys, "--plot", str(tmp_path / "run.gif"))
+    assert ".png, .svg or .pdf" in refused(capsys, "--plot", str(tmp_path / "run.gif"))
     for name in ("matplotlib", "matplotlib.backends.backend_agg"):
         monkeypatch.setitem(sys.modules, name, None)
-    text = _refused(capsys, "--plot", str(tmp_path / "run.png"))
+    text = refused(capsys, "--plot", str(tmp_path / "run.png"))
     assert "needs matplotlib" in text and 'pip install "ffstream[plot]"' in text
