@@ -2,8 +2,9 @@
 
 Twelve streams by eight methods with five metrics would be ninety rows; the page shows instead
 the prequential accuracy (ROC-AUC on the unlabelled stream) as a stream-by-method grid, how far
-the default ``StreamLearner`` is from the best baseline on each stream, and one row per method
-for speed, memory and the last-10% accuracy. Every record stays in the results folder.
+the default ``StreamLearner`` is from the best baseline on each stream, the last-10% accuracy
+of the FF learners beside the best baseline's, and one row per method for speed and memory.
+Every record stays in the results folder.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import statistics
 from typing import Any
 
 from benchmarks.lab import Page, Run, is_number
-from benchmarks.render import mean_std
+from benchmarks.render import format_cell
 from ffstream.data.generators import NUM_CLASSES
 
 __all__ = ["BASELINES", "table"]
@@ -29,53 +30,55 @@ def _values(records: list[dict], stream: str, method: str, metric: str) -> list[
     ]
 
 
-def _cell(values: list[float], scale: float, digits: int) -> str:
-    if not values:
-        return "–"
-    mean, std, _ = mean_std(values)
-    return f"{mean * scale:.{digits}f}" + ("" if std is None else f" ± {std * scale:.{digits}f}")
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _head(names: list[str]) -> list[str]:
+    return [_row(names), "|" + "---|" * len(names)]
+
+
+def _best_baseline(values: dict[str, list[float]]) -> tuple[str | None, dict[str, float]]:
+    """The baseline with the highest mean among ``values`` (method -> numbers), and the means."""
+    scored = {m: statistics.fmean(v) for m, v in values.items() if v and m in BASELINES}
+    return (max(scored, key=scored.get) if scored else None), scored
 
 
 def _grid(records, streams, methods, metric, scale, digits) -> list[str]:
-    head = ["stream", *methods, "best baseline", "ff-stream minus it"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = _head(["stream", *methods, "best baseline", "ff-stream minus it"])
     for stream in streams:
-        means = {m: _values(records, stream, m, metric) for m in methods}
-        cells = [_cell(means[m], scale, digits) for m in methods]
-        scored = {m: statistics.fmean(v) for m, v in means.items() if v and m in BASELINES}
-        best = max(scored, key=scored.get) if scored else None
+        values = {m: _values(records, stream, m, metric) for m in methods}
+        cells = [format_cell(values[m], scale, digits) for m in methods]
+        best, scored = _best_baseline(values)
         gap = "–"
-        if best is not None and means.get("ff-stream"):
-            gap = f"{(statistics.fmean(means['ff-stream']) - scored[best]) * scale:+.{digits}f}"
-        lines.append("| " + " | ".join([stream, *cells, best or "–", gap]) + " |")
+        if best is not None and values.get("ff-stream"):
+            gap = f"{(statistics.fmean(values['ff-stream']) - scored[best]) * scale:+.{digits}f}"
+        lines.append(_row([stream, *cells, best or "–", gap]))
     return lines
 
 
 def _last_window(records: list[dict], streams: list[str], methods: list[str]) -> list[str]:
     """FF's accuracy over the last 10% of each stream beside the best baseline's."""
     metric, ours = "last_10pct_accuracy", [m for m in methods if m not in BASELINES]
-    head = ["stream", *ours, "best baseline", "its accuracy"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = _head(["stream", *ours, "best baseline", "its accuracy"])
     for stream in streams:
         values = {m: _values(records, stream, m, metric) for m in methods}
-        scored = {m: statistics.fmean(v) for m, v in values.items() if v and m in BASELINES}
-        best = max(scored, key=scored.get) if scored else None
-        cells = [_cell(values[m], 100, 1) for m in ours]
-        cells += [best or "–", _cell(values[best], 100, 1) if best else "–"]
-        lines.append("| " + " | ".join([stream, *cells]) + " |")
+        best, _ = _best_baseline(values)
+        cells = [format_cell(values[m], 100, 1) for m in ours]
+        cells += [best or "–", format_cell(values[best], 100, 1) if best else "–"]
+        lines.append(_row([stream, *cells]))
     return lines
 
 
 def _per_method(records: list[dict], methods: list[str]) -> list[str]:
-    head = ["method", "runs", "median frames/s", "median peak memory MiB"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = _head(["method", "runs", "median frames/s", "median peak memory MiB"])
     for method in methods:
         mine = [r for r in records if r["method"] == method]
         cells = [method, str(len(mine))]
         for metric, digits in (("frames_per_s", 0), ("peak_rss_mb", 0)):
             values = [r["metrics"][metric] for r in mine if is_number(r["metrics"].get(metric))]
             cells.append(f"{statistics.median(values):,.{digits}f}" if values else "–")
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(_row(cells))
     return lines
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from benchmarks import SUITES, load_suite
 from benchmarks.lab import RESULTS, Page, Run, is_number, load_records
 
-__all__ = ["main", "mean_std", "render", "summary_table"]
+__all__ = ["format_cell", "main", "mean_std", "render", "summary_table"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PLOTS = Path(__file__).resolve().parent / "plots"
@@ -54,7 +54,14 @@ def mean_std(values: Iterable[float]) -> tuple[float, float | None, int]:
     return round(statistics.fmean(values), 12), None if std is None else round(std, 12), len(values)
 
 
-def _cell(values: list[Any], scale: float, digits: int) -> str:
+def format_cell(values: list[Any], scale: float, digits: int) -> str:
+    """A table cell: ``mean ± std`` of the numbers among ``values``, scaled; "–" for none.
+
+    Examples
+    --------
+    >>> format_cell([0.5, 0.7, None], 100, 1)
+    '60.0 ± 14.1'
+    """
     numbers = [v for v in values if is_number(v)]
     if not numbers:
         return "–"
@@ -84,7 +91,7 @@ def summary_table(page: Page, records: list[dict[str, Any]], order: list[Run] = 
         cells = ([task] if with_task else []) + [method, str(len(group))]
         for column in page.columns:
             values = [r["metrics"].get(column.metric) for r in group]
-            cells.append(_cell(values, column.scale, column.digits))
+            cells.append(format_cell(values, column.scale, column.digits))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
