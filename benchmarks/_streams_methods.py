@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import resource
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 from river import anomaly, forest, linear_model, multiclass, neighbors, preprocessing, tree, utils
 
+from benchmarks._memory import peak_rss_mb
 from ffstream.data.generators import NUM_CLASSES, STREAM_KINDS, river_stream
 from ffstream.river import FFAnomalyDetector, FFClassifier
 from ffstream.river._engine import RunningStandardizer
@@ -228,12 +228,6 @@ def run_method(method: str, kind: str, x, y, seed: int, options: dict | None = N
     metrics["frames_per_s"] = n / seconds if seconds > 0 else None
     details["seconds"] = seconds
     return {"metrics": metrics, **details}
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MiB (``ru_maxrss``)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, else KiB
 
 
 def _main(argv: list[str]) -> int:

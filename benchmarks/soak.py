@@ -24,8 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks._memory import rss_mb
 from benchmarks.lab import Column, Context, Page, Run, select
 from ffstream._io import write_json
 from ffstream.config import option
@@ -119,19 +118,9 @@ def runs(cfg: Config) -> list[Run]:
     return out + [Run("ff-stream-long", seed, task=s) for s in cfg.long_streams for seed in seeds]
 
 
-def rss_mb() -> float:
-    """This process's resident memory now, in MiB (its peak where ``/proc`` is missing)."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / 2**20 if sys.platform == "darwin" else peak / 1024
-
-
 def _weights(learner: StreamLearner) -> dict[str, float]:
     with torch.no_grad():
-        layers = [p for p in learner.net.parameters()]
+        layers = list(learner.net.parameters())
         out = {
             "max_abs_weight": max(float(p.abs().max()) for p in layers),
             "ff_weight_norm": float(torch.sqrt(sum(p.square().sum() for p in layers))),
