@@ -38,10 +38,9 @@ import torch
 from rich.console import Console
 from rich.markup import escape
 
-import ffstream
 from ffstream._signals import StopOnSignal, Stopped
 from ffstream.agents import AgentLoop, EnvStepError, FFQAgent, solved_threshold
-from ffstream.agents.checkpoint import nonfinite_tensors, save_agent_checkpoint
+from ffstream.agents.checkpoint import agent_file_state, nonfinite_tensors, save_agent_checkpoint
 from ffstream.dashboard import Dashboard, PlainReport
 from ffstream.run_checks import (
     EnvCreateError,
@@ -157,16 +156,14 @@ def snapshot(
 
 
 def _checkpoint_state(plan: RunPlan, loop: AgentLoop) -> dict[str, Any]:
-    return {
-        "ffstream": ffstream.__version__,
-        "env_id": plan.env_id,
-        "num_envs": loop.num_envs,
-        "seed": loop.seed,
-        "env_steps": loop.env_steps,
-        "agent": loop.agent.state_dict(),
-        "loop": loop.state_dict(),
-        "torch_rng": torch.get_rng_state(),
-    }
+    return agent_file_state(
+        env_id=plan.env_id,
+        num_envs=loop.num_envs,
+        seed=loop.seed,
+        env_steps=loop.env_steps,
+        agent=loop.agent.state_dict(),
+        loop=loop.state_dict(),
+    )
 
 
 def _say(console: Console, text: str) -> None:

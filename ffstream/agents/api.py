@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
-import ffstream
 from ffstream.agents.checkpoint import (
+    agent_file_state,
     load_agent_checkpoint,
     nonfinite_tensors,
     save_agent_checkpoint,
@@ -333,16 +333,14 @@ class AgentAPI:
             loop = self.loop.state_dict()
         else:
             loop = self._loop_state or _fresh_loop_state(self.seed)
-        state = {
-            "ffstream": ffstream.__version__,
-            "env_id": self.env_id,
-            "num_envs": self.num_envs,
-            "seed": self.seed,
-            "env_steps": self.env_steps,
-            "agent": agent,
-            "loop": loop,
-            "torch_rng": torch.get_rng_state(),
-        }
+        state = agent_file_state(
+            env_id=self.env_id,
+            num_envs=self.num_envs,
+            seed=self.seed,
+            env_steps=self.env_steps,
+            agent=agent,
+            loop=loop,
+        )
         return save_agent_checkpoint(path, state)
 
     @classmethod

@@ -14,11 +14,41 @@ from typing import Any
 
 import torch
 
+import ffstream
 from ffstream.stream.checkpoint import load_checkpoint, save_checkpoint
 
-__all__ = ["AGENT_FORMAT", "load_agent_checkpoint", "nonfinite_tensors", "save_agent_checkpoint"]
+__all__ = [
+    "AGENT_FORMAT",
+    "agent_file_state",
+    "load_agent_checkpoint",
+    "nonfinite_tensors",
+    "save_agent_checkpoint",
+]
 
 AGENT_FORMAT = "ffstream.Agent/1"
+
+
+def agent_file_state(
+    *,
+    env_id: str,
+    num_envs: int,
+    seed: int,
+    env_steps: int,
+    agent: dict[str, Any],
+    loop: dict[str, Any],
+) -> dict[str, Any]:
+    """What a saved agent holds, whoever saves it (``ffstream run --save`` or ``agent.save``):
+    the env that rebuilds it, the agent's and the training loop's state, and the torch RNG."""
+    return {
+        "ffstream": ffstream.__version__,
+        "env_id": env_id,
+        "num_envs": num_envs,
+        "seed": seed,
+        "env_steps": env_steps,
+        "agent": agent,
+        "loop": loop,
+        "torch_rng": torch.get_rng_state(),
+    }
 
 
 def save_agent_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
