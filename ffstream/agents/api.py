@@ -227,11 +227,8 @@ class AgentAPI:
         """Action indices for a batch of raw observations; the agent is left as it was (its
         running normaliser and training generator included)."""
         index = self.q_values(obs).argmax(1)
-        if not deterministic:
-            n = index.shape[0]
-            coin = torch.rand(n) < self.epsilon()
-            random = torch.randint(0, self.num_actions, (n,))
-            index = torch.where(coin.to(index.device), random.to(index.device), index)
+        if not deterministic:  # the process's generator: the agent's own stays untouched
+            index = self._epsilon_greedy(index, None)
         return index
 
     # ------------------------------------------------------------------ learning

@@ -163,11 +163,15 @@ class FFQAgent(AgentAPI):
             self.obs_norm.update(x)
         index = self._readout(self.layer_q_values(self._normalize(x))).argmax(1)
         if explore:
-            n = index.shape[0]
-            coin = torch.rand(n, generator=self.rng) < self.epsilon()
-            random = torch.randint(0, self.num_actions, (n,), generator=self.rng)
-            index = torch.where(coin.to(self.device), random.to(self.device), index)
+            index = self._epsilon_greedy(index, self.rng)
         return self.action_map(index), index
+
+    def _epsilon_greedy(self, index: torch.Tensor, generator: torch.Generator | None):
+        """Each greedy action index replaced by a random one with probability epsilon."""
+        n = index.shape[0]
+        coin = torch.rand(n, generator=generator) < self.epsilon()
+        random = torch.randint(0, self.num_actions, (n,), generator=generator)
+        return torch.where(coin.to(index.device), random.to(index.device), index)
 
     # ------------------------------------------------------------------ learning
     def observe(

@@ -260,7 +260,8 @@ class AgentLoop:
 
 @torch.no_grad()
 def evaluate(agent: FFQAgent, env, seed: int = 10_000) -> list[float]:
-    """Greedy returns of the first episode of every env in ``env`` (learning nothing).
+    """Greedy returns of the first episode of every env in ``env`` (learning nothing), in the
+    order the episodes end: :func:`evaluate_episodes` with one episode per env.
 
     Examples
     --------
@@ -271,16 +272,8 @@ def evaluate(agent: FFQAgent, env, seed: int = 10_000) -> list[float]:
     >>> len(evaluate(agent, env))
     3
     """
-    obs, _ = env.reset(seed=seed)
-    n = env.num_envs
-    returns = torch.zeros(n, dtype=torch.float64)
-    running = torch.ones(n, dtype=torch.bool)
-    while bool(running.any()):
-        action, _ = agent.act(obs, explore=False)
-        obs, reward, terminated, truncated, _ = env.step(action)
-        returns += torch.where(running, torch.as_tensor(reward).double().cpu(), 0.0)
-        running &= ~(torch.as_tensor(terminated) | torch.as_tensor(truncated)).cpu()
-    return returns.tolist()
+    returns, _ = evaluate_episodes(agent, env, env.num_envs, seed=seed)
+    return returns
 
 
 @torch.no_grad()
