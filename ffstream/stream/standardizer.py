@@ -113,7 +113,7 @@ class InputStandardizer(nn.Module):
             # A feature that has not varied has no scale yet: its first change is bounded by
             # its own size (at least 1), so one glitch cannot set a scale that takes thousands
             # of frames to forget; changes that keep coming widen it geometrically.
-            fallback = self.winsor * torch.maximum(self.mean.abs(), torch.ones_like(self.var))
+            fallback = self.winsor * self.mean.abs().clamp_(min=1.0)
             reach = torch.where(self.var > 0, self.winsor * self.var.sqrt(), fallback)
             x = torch.minimum(torch.maximum(x, self.offset - reach), self.offset + reach)
         # The weight of n frames: equal shares while young, then what n forgetting steps give.
