@@ -7,7 +7,8 @@ gymnasium as ``ffstream/CartPole-v1`` and ``ffstream/Acrobot-v1``; without that 
 ``gymnasium.make("ffstream.envs:ffstream/CartPole-v1")``, which imports it.
 
 Under gymnasium's vector wrappers: ``RecordVideo`` takes our environments as they are (made with
-``render_mode="rgb_array"``, see :func:`record_video`); the ones that compute with numpy
+``render_mode="rgb_array"``, see :func:`record_video`), and :class:`ShowFrames` shows those
+pictures in a pygame window; the ones that compute with numpy
 (``RecordEpisodeStatistics``, ...) take ``make(..., arrays="numpy")`` (see :class:`TorchToNumpy`).
 
 Examples
@@ -26,6 +27,7 @@ from ffstream.envs.gymnasium_vector import GymnasiumVectorEnv
 from ffstream.envs.protocol import FrameStream, VectorSource
 from ffstream.envs.registry import UnknownEnvError, list_envs, make, register
 from ffstream.envs.torch_vector_env import TorchVectorEnv
+from ffstream.envs.viewer import ShowFrames, WindowClosed
 from ffstream.envs.wrappers import TorchToNumpy, record_video
 
 __all__ = [
@@ -33,10 +35,12 @@ __all__ = [
     "CartPole",
     "FrameStream",
     "GymnasiumVectorEnv",
+    "ShowFrames",
     "TorchToNumpy",
     "TorchVectorEnv",
     "UnknownEnvError",
     "VectorSource",
+    "WindowClosed",
     "list_envs",
     "make",
     "record_video",

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from gymnasium.vector import VectorWrapper
 
-__all__ = ["TorchToNumpy", "record_video"]
+__all__ = ["TorchToNumpy", "VIDEO_INSTALL", "record_video", "require_moviepy"]
 
 #: The command that installs what ``RecordVideo`` needs to write files.
 VIDEO_INSTALL = 'pip install moviepy  (or: pip install "ffstream[video]")'
@@ -131,8 +131,27 @@ def record_video(
             f"{env!r} has render_mode={env.render_mode!r}; "
             "make it with render_mode='rgb_array' to record video"
         )
+    require_moviepy()
+    return gymnasium.wrappers.vector.RecordVideo(env, video_folder, **kwargs)
+
+
+def require_moviepy() -> None:
+    """Raise ``DependencyNotInstalled`` naming the pip command unless moviepy is installed.
+
+    moviepy is only imported when a video is written; this finds it without importing it.
+
+    Examples
+    --------
+    >>> import sys
+    >>> from unittest import mock
+    >>> with mock.patch.dict(sys.modules, {"moviepy": None}):  # as if it were not installed
+    ...     try:
+    ...         require_moviepy()
+    ...     except gymnasium.error.DependencyNotInstalled as err:
+    ...         print(err)
+    recording video needs moviepy, which is not installed: pip install moviepy ...
+    """
     if importlib.util.find_spec("moviepy") is None:
         raise gymnasium.error.DependencyNotInstalled(
             f"recording video needs moviepy, which is not installed: {VIDEO_INSTALL}"
         )
-    return gymnasium.wrappers.vector.RecordVideo(env, video_folder, **kwargs)

@@ -26,6 +26,7 @@ __all__ = [
     "check_args",
     "check_outputs",
     "check_writable",
+    "check_writable_folder",
     "int_at_least",
     "make_env",
     "one_line_errors",
@@ -149,14 +150,7 @@ def check_outputs(args) -> None:
             summary_writer_class()
         except ImportError as err:
             raise UsageError(str(err)) from None
-        folder = Path(folder)
-        if folder.exists() and not folder.is_dir():
-            raise UsageError(f"--tensorboard {folder} is a file; give a folder")
-        probe = folder / "events.probe"
-        try:  # the event files are written inside the folder: probe there
-            check_writable(probe, "--tensorboard")
-        except UsageError as err:
-            raise UsageError(str(err).replace(str(probe), str(folder), 1)) from None
+        check_writable_folder(folder, "--tensorboard")
 
 
 def _resume_plan(args, device: str) -> RunPlan:
@@ -214,6 +208,28 @@ def check_writable(path: str | os.PathLike, flag: str) -> Path:
     return path
 
 
+def check_writable_folder(folder: str | os.PathLike, flag: str) -> Path:
+    """Refuse ``folder`` unless files can be written inside it (made when missing, later).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_writable_folder(tempfile.mkstemp()[1], "--video")
+    Traceback (most recent call last):
+    ...
+    ffstream.run_checks.UsageError: --video /... is a file; give a folder
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{flag} {folder} is a file; give a folder")
+    probe = folder / "ffstream.probe"
+    try:  # the files are written inside the folder: probe there
+        check_writable(probe, flag)
+    except UsageError as err:
+        raise UsageError(str(err).replace(str(probe), str(folder), 1)) from None
+    return folder
+
+
 def read_config(path: str | os.PathLike) -> AgentConfig:
     """``--config``: a readable TOML file whose values have the config fields' types."""
     path = Path(path)
@@ -257,14 +273,15 @@ def _check_types(data: dict[str, Any], path: Path) -> None:
             raise UsageError(f"{path}: {item.name} must be {what}, got {value!r}")
 
 
-def make_env(env_id: str, num_envs: int, device: str):
-    """``ffstream.envs.make`` with its failures as one-line errors that say what to do."""
+def make_env(env_id: str, num_envs: int, device: str, **kwargs: Any):
+    """``ffstream.envs.make`` (``kwargs`` passed on, e.g. ``render_mode``) with its failures
+    as one-line errors that say what to do."""
     import gymnasium
 
     from ffstream import envs
 
     try:
-        return envs.make(env_id, num_envs=num_envs, device=device)
+        return envs.make(env_id, num_envs=num_envs, device=device, **kwargs)
     except gymnasium.error.DependencyNotInstalled as err:
         raise UsageError(_missing_extra(env_id, str(err))) from None
     except gymnasium.error.NamespaceNotFound as err:

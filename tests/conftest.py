@@ -120,3 +120,32 @@ def config(tmp_path):
     path = tmp_path / "small.toml"
     path.write_text(SMALL_AGENT)
     return str(path)
+
+
+@pytest.fixture
+def fake_moviepy(monkeypatch):
+    """A stand-in for moviepy that keeps the clips (frames, fps, path) instead of encoding them
+    (the file it writes is empty); the list of clips written."""
+    import sys
+    import types
+
+    import numpy as np
+
+    clips = []
+
+    class ImageSequenceClip:
+        def __init__(self, frames, fps):
+            self.frames, self.fps = [np.array(f) for f in frames], fps
+            clips.append(self)
+
+        def write_videofile(self, path, logger=None):
+            self.path = path
+            open(path, "wb").close()
+
+    module = types.ModuleType("moviepy.video.io.ImageSequenceClip")
+    module.ImageSequenceClip = ImageSequenceClip
+    for name in ("moviepy", "moviepy.video", "moviepy.video.io"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: object())
+    return clips

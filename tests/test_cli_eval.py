@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -118,3 +120,99 @@ def test_env_failing_while_stepping_exits_1(saved, monkeypatch, capsys):
     assert cli.main(["eval", str(saved)]) == 1
     text = _one_line_error(capsys)
     assert "sensor unplugged" in text and "step()" in text
+
+
+# -- --render and --video ----------------------------------------------------------------------
+
+
+def test_render_and_video_name_the_missing_extra(saved, monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "pygame", None)  # as if neither were installed
+    monkeypatch.setitem(sys.modules, "moviepy", None)
+    assert cli.main(["eval", str(saved), "--render"]) == 2
+    text = _one_line_error(capsys)
+    assert "--render" in text and "needs pygame" in text and "pip install pygame" in text
+    videos = tmp_path / "videos"
+    assert cli.main(["eval", str(saved), "--video", str(videos)]) == 2
+    text = _one_line_error(capsys)
+    assert "--video" in text and "needs moviepy" in text and "pip install moviepy" in text
+    assert not videos.exists()  # refused before anything was made
+
+
+def test_render_and_video_are_checked_before_the_checkpoint(saved, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["eval", str(saved), "--render", "--video", str(tmp_path)])
+    assert exit_.value.code == 2 and "not allowed with" in _one_line_error(capsys)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    assert cli.main(["eval", str(tmp_path / "missing.ckpt"), "--video", str(a_file)]) == 2
+    assert "is a file; give a folder" in _one_line_error(capsys)
+
+
+def test_video_records_every_episode(saved, fake_moviepy, capsys, tmp_path):
+    report = _eval_json(capsys, str(saved), "--episodes", "3", "--video", str(tmp_path / "v"))
+    assert report["videos"] == [str(tmp_path / "v" / f"agent-episode-{i}.mp4") for i in range(3)]
+    assert [c.path for c in fake_moviepy] == report["videos"]
+    # the first picture of each episode, then one per step: the whole episode, nothing more
+    assert [len(c.frames) for c in fake_moviepy] == [n + 1 for n in report["lengths"]]
+    first = fake_moviepy[0]
+    assert first.fps == 50 and first.frames[0].shape == (400, 600, 3)
+    assert not np.array_equal(first.frames[0], first.frames[-1])  # the pole moved
+    # the same episodes as without pictures: recording changes nothing that is played
+    assert (
+        _eval_json(capsys, str(saved), "--episodes", "3", "--num-envs", "1")["returns"]
+        == (report["returns"])
+    )
+
+
+class _FakePygame(types.ModuleType):
+    """Just enough of pygame for ShowFrames: keeps every picture shown instead of a window."""
+
+    QUIT = 256
+
+    def __init__(self, close_after: int | None = None):
+        super().__init__("pygame")
+        self.shown: list[np.ndarray] = []
+        self.close_after = close_after
+        fake = self
+
+        class Screen:
+            def __init__(self, size):
+                self.size = size
+
+            def get_size(self):
+                return self.size
+
+            def blit(self, surface, where):
+                fake.shown.append(surface)
+
+        self.error = RuntimeError
+        self.display = types.SimpleNamespace(
+            init=lambda: None,
+            quit=lambda: None,
+            set_mode=Screen,
+            set_caption=lambda text: None,
+            flip=lambda: None,
+        )
+        self.surfarray = types.SimpleNamespace(make_surface=lambda array: array.copy())
+        self.time = types.SimpleNamespace(Clock=lambda: types.SimpleNamespace(tick=lambda f: 0))
+        self.event = types.SimpleNamespace(get=self._events)
+
+    def _events(self):
+        closed = self.close_after is not None and len(self.shown) >= self.close_after
+        return [types.SimpleNamespace(type=self.QUIT)] if closed else []
+
+
+def test_render_shows_every_picture_in_a_window(saved, monkeypatch, capsys):
+    pygame = _FakePygame()
+    monkeypatch.setitem(sys.modules, "pygame", pygame)
+    report = _eval_json(capsys, str(saved), "--episodes", "2", "--render")
+    assert report["episodes"] == 2
+    # pygame surfaces are (x, y): a 600 x 400 picture per reset and per step
+    assert len(pygame.shown) == sum(report["lengths"]) + 2
+    assert all(s.shape == (600, 400, 3) for s in pygame.shown)
+
+
+def test_closing_the_window_stops_the_evaluation(saved, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "pygame", _FakePygame(close_after=3))
+    assert cli.main(["eval", str(saved), "--episodes", "5", "--render"]) == 0
+    assert "the window was closed" in capsys.readouterr().out

@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import types
 
 import gymnasium
 import numpy as np
@@ -117,29 +116,8 @@ def test_numpy_arrays_for_a_gymnasium_id_skip_torch():
         make("CartPole-v1", arrays="jax")
 
 
-def _fake_moviepy(monkeypatch):
-    """A stand-in for moviepy that keeps the clips instead of encoding them."""
-    clips = []
-
-    class ImageSequenceClip:
-        def __init__(self, frames, fps):
-            self.frames, self.fps = [np.array(f) for f in frames], fps
-            clips.append(self)
-
-        def write_videofile(self, path, logger=None):
-            self.path = path
-
-    module = types.ModuleType("moviepy.video.io.ImageSequenceClip")
-    module.ImageSequenceClip = ImageSequenceClip
-    for name in ("moviepy", "moviepy.video", "moviepy.video.io"):
-        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: object())
-    return clips
-
-
-def test_record_video_records_the_torch_env_episode_by_episode(monkeypatch, tmp_path):
-    clips = _fake_moviepy(monkeypatch)
+def test_record_video_records_the_torch_env_episode_by_episode(fake_moviepy, tmp_path):
+    clips = fake_moviepy
     env = make("CartPole-v1", num_envs=2, render_mode="rgb_array", max_episode_steps=6)
     env = record_video(env, str(tmp_path / "videos"), episode_trigger=lambda i: True)
     obs, _ = env.reset(seed=0)
