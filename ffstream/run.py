@@ -9,8 +9,8 @@ The command reads top to bottom like the loop it drives::
 
 Every option is checked before training starts, ``--save`` and ``--log`` included (they must be
 writable): a bad value prints one line and exits with status 2. ``--resume FILE`` takes the env
-id, seed and config from the checkpoint; ``--config``, ``--seed`` or another ``--env`` beside it
-are refused.
+id, seed and config from the checkpoint (``agent.save`` or ``--save`` wrote it); ``--env``,
+``--seed`` or ``--config`` beside it must say what the checkpoint says, or are refused.
 
 Stopping: Ctrl-C (SIGINT), SIGTERM (``docker stop``, systemd, SLURM) and SIGHUP (a dropped ssh
 session) save a checkpoint (to ``--save``, else ``ffstream-interrupted.ckpt`` in the working
@@ -105,7 +105,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
         "--resume",
         default=None,
         metavar="CHECKPOINT",
-        help="continue a run: the env, seed and config come from the checkpoint",
+        help="continue a run: the env, seed and config come from the checkpoint "
+        "(--env, --seed, --config beside it must agree with it)",
     )
     add_output_arguments(parser)
     parser.add_argument(
@@ -220,8 +221,10 @@ def _run(args, plan: RunPlan, env, console: Console) -> int:
         loop = AgentLoop(env, agent, seed=plan.seed, threshold=threshold)
         if plan.state is not None:
             agent.load_state_dict(plan.state["agent"])
-            loop.load_state_dict(plan.state["loop"])  # restarts the envs: reset() again
-            torch.set_rng_state(plan.state["torch_rng"])
+            if "loop" in plan.state:  # a bare saved agent starts a fresh loop at its counts
+                loop.load_state_dict(plan.state["loop"])  # restarts the envs: reset() again
+            if "torch_rng" in plan.state:
+                torch.set_rng_state(plan.state["torch_rng"])
     except EnvStepError as err:  # nothing learned yet: nothing worth a checkpoint
         _error(console, str(err))
         return 1

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ffstream.agents import AgentConfig, load_agent_checkpoint, load_config
+from ffstream.agents import AgentConfig, load_config, read_saved_agent
 from ffstream.agents.config import read_config_table
 
 __all__ = [
@@ -154,28 +154,43 @@ def check_outputs(args) -> None:
 
 
 def _resume_plan(args, device: str) -> RunPlan:
-    options = (("--config", args.config), ("--seed", args.seed))
-    given = [flag for flag, value in options if value is not None]
-    if given:
-        raise UsageError(
-            f"--resume takes the config and seed from {args.resume}; drop {' and '.join(given)}"
-        )
-    path = Path(args.resume)
-    if path.is_dir():
-        raise UsageError(f"--resume {path} is a directory, not a checkpoint file")
-    state = load_agent_checkpoint(path)
+    """``--resume FILE``: the env, seed and config come from the file (one reader of saved
+    agents: :func:`~ffstream.agents.read_saved_agent`); ``--env``, ``--seed`` and ``--config``
+    may be given too, but only when they say what the file says."""
     try:
-        env_id, seed = str(state["env_id"]), int(state["seed"])
-        config = AgentConfig.from_dict(state["agent"]["config"])
-    except (KeyError, TypeError) as err:
-        raise UsageError(f"--resume {path} is not an ffstream run checkpoint (no {err})") from None
-    if args.env is not None and args.env != env_id:
+        saved = read_saved_agent(args.resume)
+    except (ValueError, FileNotFoundError) as err:
+        raise UsageError(f"--resume {err}") from None
+    path, drop = saved.path, "(the checkpoint names its own)"
+    if args.env is not None and args.env != saved.env_id:
         raise UsageError(
-            f"--resume {path} was trained on {env_id}, not {args.env}; "
-            f"drop --env (the checkpoint names its env) or pass --env {env_id}"
+            f"--resume {path} was trained on {saved.env_id}, not {args.env}; "
+            f"drop --env {drop} or pass --env {saved.env_id}"
         )
-    num_envs = args.num_envs or int(state.get("num_envs", 4))
-    return RunPlan(env_id, device, seed, num_envs, config, state)
+    if args.seed is not None and args.seed != saved.seed:
+        raise UsageError(
+            f"--resume {path} was trained with seed {saved.seed}, not {args.seed}; "
+            f"drop --seed {drop} or pass --seed {saved.seed}"
+        )
+    if args.config is not None:
+        _check_same_config(read_config(args.config), saved.config, args)
+    num_envs = args.num_envs or saved.num_envs
+    return RunPlan(saved.env_id, device, saved.seed, num_envs, saved.config, saved.state)
+
+
+def _check_same_config(given: AgentConfig, saved: AgentConfig, args) -> None:
+    """``--config`` beside ``--resume``: refused unless it (with ``--sleep-every`` and
+    ``--sleep-steps`` applied to both) is the checkpoint's config, naming what differs."""
+    sleep = {"sleep_every": args.sleep_every, "sleep_steps": args.sleep_steps}
+    ours, theirs = given.replace(**sleep).to_dict(), saved.replace(**sleep).to_dict()
+    differ = [key for key in theirs if ours[key] != theirs[key]]
+    if differ:
+        key, more = differ[0], f" (and {len(differ) - 1} more)" if len(differ) > 1 else ""
+        raise UsageError(
+            f"--config {args.config} is not the config of --resume {args.resume}: {key} is "
+            f"{ours[key]!r} in the one, {theirs[key]!r} in the other{more}; "
+            "drop --config (the checkpoint holds its own)"
+        )
 
 
 def check_writable(path: str | os.PathLike, flag: str) -> Path:

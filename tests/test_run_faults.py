@@ -23,7 +23,7 @@ from ffstream.envs.cartpole import CartPole
 
 import ffstream
 from ffstream import cli, run, run_log
-from ffstream.agents import AgentLoop, load_agent_checkpoint
+from ffstream.agents import AgentConfig, AgentLoop, FFQAgent, load_agent_checkpoint
 
 
 @pytest.mark.parametrize(
@@ -116,11 +116,45 @@ def test_resume_takes_env_and_config_from_the_checkpoint(tmp_path, config, capsy
     assert header["config"]["hidden"] == [16] and header["start_steps"] >= 40
     assert header["resumed_from"] == str(ckpt)
     capsys.readouterr()
-    assert "drop --config" in refused(capsys, "--resume", str(ckpt), "--config", config)
-    assert "drop --seed" in refused(capsys, "--resume", str(ckpt), "--seed", "3")
     text = refused(capsys, "--resume", str(ckpt), "--env", "CartPole-v1")
-    assert "trained on Acrobot-v1" in text
+    assert "trained on Acrobot-v1" in text and "drop --env" in text
     assert "is a directory" in refused(capsys, "--resume", str(tmp_path))
+    assert "no checkpoint at" in refused(capsys, "--resume", str(tmp_path / "missing.ckpt"))
+
+
+def test_resume_accepts_env_seed_and_config_that_agree_with_the_checkpoint(
+    tmp_path, config, capsys
+):
+    ckpt, log = tmp_path / "agent.ckpt", tmp_path / "run.jsonl"
+    assert run_cli("--env", "Acrobot-v1", "--steps", "40", "--config", config, "--seed", "3",
+                "--sleep-every", "50", "--save", str(ckpt)) == 0  # fmt: skip
+    same = ("--env", "Acrobot-v1", "--seed", "3", "--config", config, "--sleep-every", "50")
+    assert run_cli("--resume", str(ckpt), *same, "--steps", "80", "--log", str(log)) == 0
+    header = json.loads(log.read_text().splitlines()[0])
+    assert (header["env"], header["seed"], header["config"]["sleep_every"]) == ("Acrobot-v1", 3, 50)
+    capsys.readouterr()
+    text = refused(capsys, "--resume", str(ckpt), "--seed", "4")
+    assert "trained with seed 3, not 4" in text and "drop --seed" in text
+    # the file's config had --sleep-every 50 on top of the TOML: the TOML alone is not it
+    text = refused(capsys, "--resume", str(ckpt), "--config", config)
+    assert "sleep_every is 100 in the one, 50 in the other" in text and "drop --config" in text
+    other = tmp_path / "other.toml"
+    other.write_text(SMALL.replace("batch_size = 16", "batch_size = 8") + "lr = 0.01\n")
+    text = refused(capsys, "--resume", str(ckpt), "--config", str(other), "--sleep-every", "50")
+    assert "lr is 0.01 in the one" in text and "(and 1 more)" in text  # batch_size too
+
+
+def test_resume_continues_what_the_agent_api_saved(tmp_path, capsys):
+    cfg = AgentConfig(hidden=(16,), learning_starts=32, batch_size=16)
+    agent = FFQAgent.for_env("Acrobot-v1", cfg, num_envs=2, seed=5).learn(100)
+    ckpt = agent.save(tmp_path / "api.ckpt")
+    log = tmp_path / "run.jsonl"
+    assert run_cli("--resume", str(ckpt), "--steps", "160", "--log", str(log), "--save",
+                   str(ckpt)) == 0  # fmt: skip
+    header = json.loads(log.read_text().splitlines()[0])
+    assert (header["env"], header["seed"], header["num_envs"]) == ("Acrobot-v1", 5, 2)
+    assert header["start_steps"] == agent.env_steps and header["config"]["hidden"] == [16]
+    assert FFQAgent.load(ckpt).env_steps >= 160
 
 
 def test_log_header_and_episode_fields(tmp_path, config):
