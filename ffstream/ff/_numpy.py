@@ -348,6 +348,8 @@ def step(net, pos: torch.Tensor | None, neg: torch.Tensor | None):
         np.matmul(grad_pre.T, x, out=grad_weight)
         np.matmul(_ones(rows), grad_pre, out=grad_bias)
         x = normed
+    if net.grad_sync is not None:  # the weights' and biases' gradients, bottom layer first
+        net.grad_sync([grad for pair in plan.grads for grad in pair])
     adam, calls, steps = update
     for count in steps:
         count += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
@@ -141,6 +141,11 @@ class FFNet(nn.Module):
     # per-op dispatch. Private switch: set it to False (on the class or an instance) to force
     # the torch path; tests/test_ff_numpy_backend.py checks that both agree.
     _numpy: bool = True
+    #: Called, if set, with the gradients of every parameter (in ``parameters()`` order) after
+    #: :meth:`step` computes them and before the optimiser applies them; it may change them in
+    #: place. Data-parallel training (:mod:`ffstream.distributed`) sets it on an instance to
+    #: average the gradients of all ranks. Every backend of :meth:`step` calls it.
+    grad_sync: Callable[[list[torch.Tensor]], None] | None = None
 
     @classmethod
     def mlp(
@@ -277,6 +282,7 @@ class FFNet(nn.Module):
         x = self._input(torch.cat([pos, neg]) if both else (pos if pos is not None else neg))
         if self._closed_form and closed_form_applies(self, x):
             losses, goodness = closed_form_grads(self, x, n_pos, pos is not None, neg is not None)
+            self._sync_grads()
             if not fused_update(self.optimizer):
                 self.optimizer.step()
             g_pos, g_neg = _split(torch.stack(goodness, 1), n_pos, pos is not None, neg is not None)
@@ -303,11 +309,17 @@ class FFNet(nn.Module):
                     x = rms_normalize(h).detach()
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
+        self._sync_grads()
         self.optimizer.step()
         g_pos, g_neg = _split(torch.stack(goodness, dim=1), n_pos, pos is not None, neg is not None)
         with torch.no_grad():  # detached statistics, with one op for all layers
             losses_out = torch.stack(losses)
         return StepStats(losses_out, g_pos, g_neg)
+
+    def _sync_grads(self) -> None:
+        """Hand the gradients :meth:`step` computed to :attr:`grad_sync`, if set."""
+        if self.grad_sync is not None:
+            self.grad_sync([p.grad for p in self.parameters() if p.grad is not None])
 
 
 def _float32(t: torch.Tensor) -> torch.Tensor:

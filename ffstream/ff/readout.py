@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -55,6 +57,11 @@ class LinearReadout(nn.Module):
             torch.optim.SGD, self.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
         )
 
+    #: Called, if set, with the gradients of the weight and the bias before :meth:`step`
+    #: applies them; it may change them in place (:mod:`ffstream.distributed` averages them
+    #: over ranks). Both backends of :meth:`step` call it.
+    grad_sync: Callable[[list[torch.Tensor]], None] | None = None
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.linear(features)
 
@@ -89,6 +96,8 @@ class LinearReadout(nn.Module):
         grad /= features.shape[0]  # the loss is a batch mean
         self.linear.weight.grad = grad.T @ features
         self.linear.bias.grad = grad.sum(0)
+        if self.grad_sync is not None:
+            self.grad_sync([self.linear.weight.grad, self.linear.bias.grad])
         if not fused_update(self.optimizer):  # the same kernel, without Optimizer.step's Python
             self.optimizer.step()
         return loss
@@ -139,6 +148,8 @@ def _numpy_step(readout: LinearReadout, features, y, logits) -> torch.Tensor | N
     p /= f.shape[0]  # the loss is a batch mean
     params = [weight, bias]
     lists = [params, [torch.from_numpy(p.T @ f), torch.from_numpy(p.sum(0))]]
+    if readout.grad_sync is not None:
+        readout.grad_sync(lists[1])
     if names:  # SGD's first step makes the momentum buffers and copies the gradients in
         states = [optimizer.state.get(param) for param in params]
         first = [not state or state.get(names[0]) is None for state in states]
