@@ -10,14 +10,24 @@ curve. The suites' combined ``--out`` JSON keeps the layout of before (see
 :mod:`benchmarks.continual_report`).
 
 The pieces: :mod:`benchmarks.continual_config` (the shared settings),
-:mod:`benchmarks.continual_ff` (FF), :mod:`benchmarks.continual_baselines` (backprop, replay,
-EWC), :mod:`benchmarks.continual_protocol` (the runner), :mod:`benchmarks.continual_report`
-(combined JSON, table, plots); the task builders live in :mod:`ffstream.data.scenarios`.
+:mod:`benchmarks.continual_ff` (FF), :mod:`benchmarks.continual_baselines` (naive, EWC and what
+every backprop baseline shares), :mod:`benchmarks.continual_replay` (ER, ER-ACE, DER++, GDumb),
+:mod:`benchmarks.continual_split` (the validation split), :mod:`benchmarks.continual_protocol`
+(the runner), :mod:`benchmarks.continual_report` (combined JSON, table, plots); the task
+builders live in :mod:`ffstream.data.scenarios`.
 
-Methods, all with the same hidden widths and the same memory budget in stored frames: ``ff``
-(the StreamLearner), ``backprop`` (naive online SGD), ``backprop-replay`` (reservoir experience
-replay) and ``backprop-ewc`` (elastic weight consolidation, the one method told task
-boundaries).
+Methods, all with the same hidden widths, the same memory budget in stored frames, the same
+replay augmentation (``--replay-shift``) and the same weight average (``--ema-decay``): ``ff``
+(the StreamLearner: per incoming batch one awake step and on average one sleep step), and the
+backprop baselines, each making ``--bp-updates`` (2) SGD steps per incoming batch: ``er``,
+``er-ace``, ``der++``, ``gdumb`` (class-balanced memory), ``naive`` and ``ewc`` (no memory;
+EWC and GDumb are told task boundaries). What each step sees is in their modules.
+
+Where evaluations fall: every row of the accuracy matrix and every anytime point is measured at
+a place fixed by the stream (a task end, or an even share of the batches), and FF's sleep
+schedule starts at a random phase drawn from the seed, so no evaluation sits at a fixed place
+in FF's sleep cycle (with the schedule starting with the stream, task lengths that are
+multiples of the sleep period would put every row right after a sleep).
 """
 
 from __future__ import annotations
@@ -26,21 +36,17 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks._common import load_frames, make_progress
-from benchmarks.continual_baselines import BackpropMethod, EWCMethod
 from benchmarks.continual_config import METHODS, QUICK_SETTINGS, ContinualConfig
-from benchmarks.continual_ff import FFMethod
 from benchmarks.continual_protocol import evaluate, make_method, run_scenario
 from benchmarks.continual_report import combine, markdown_table, plot_results
+from benchmarks.continual_split import validation_scenario
 from benchmarks.lab import Column, Context, Run
 from ffstream.data import Scenario
 
 __all__ = [
     "METHODS",
     "QUICK_SETTINGS",
-    "BackpropMethod",
     "ContinualConfig",
-    "EWCMethod",
-    "FFMethod",
     "Builder",
     "columns",
     "combine",
@@ -59,7 +65,7 @@ __all__ = [
 Builder = Callable[[dict, Any, int], list[Scenario]]
 
 #: the per-stream numbers recorded for each scenario besides the per-view summaries
-STREAM_METRICS = ("prequential_accuracy", "frames_per_s", "stored_frames")
+STREAM_METRICS = ("prequential_accuracy", "frames_per_s", "stored_frames", "sleep_phase")
 
 
 def runs(cfg: ContinualConfig) -> list[Run]:
@@ -70,17 +76,21 @@ def runs(cfg: ContinualConfig) -> list[Run]:
 
 
 def columns(views: dict[str, str], extra: tuple[Column, ...] = ()) -> tuple[Column, ...]:
-    """Average accuracy and forgetting (in percent) of each view (name -> short label)."""
+    """Average accuracy, anytime accuracy and forgetting (in percent) of each view (name ->
+    short label)."""
     out = []
     for view, label in views.items():
         out.append(Column(f"{view}.average_accuracy", f"{label} avg acc %", scale=100))
+        out.append(Column(f"{view}.anytime_accuracy", f"{label} anytime %", scale=100))
         out.append(Column(f"{view}.forgetting", f"{label} forgetting", scale=100))
     return (*out, *extra)
 
 
 def scenarios_of_seed(cfg: ContinualConfig, seed: int, ctx: Context, build: Builder):
     """The scenarios of ``seed`` on the run's device, each followed by its i.i.d. reference
-    when ``cfg.iid_reference``; built once per seed and invocation (other seeds' are dropped)."""
+    when ``cfg.iid_reference``; with ``--split val`` each task's test set is its held-out
+    training frames (:func:`~benchmarks.continual_split.validation_scenario`). Built once per
+    seed and invocation (other seeds' are dropped)."""
     key = f"continual-scenarios-seed{seed}"
     for old in [k for k in ctx.cache if k.startswith("continual-scenarios-") and k != key]:
         del ctx.cache[old]
@@ -89,6 +99,8 @@ def scenarios_of_seed(cfg: ContinualConfig, seed: int, ctx: Context, build: Buil
         data = ctx.cached("continual-data", lambda: load_frames(cfg.data, verify=cfg.verify))
         out = []
         for scenario in build(data, cfg, seed):
+            if cfg.split == "val":  # before anything else: the test frames are never read
+                scenario = validation_scenario(scenario, cfg.val_share)
             scenario = scenario.to(ctx.device)
             out.append(scenario)
             if cfg.iid_reference:
@@ -135,7 +147,7 @@ def run_continual(cfg: ContinualConfig, run: Run, ctx: Context, build: Builder) 
                     if _number(value):
                         metrics[f"{view}.{name}"] = float(value)
             for name in STREAM_METRICS:
-                if _number(result[name]):
+                if _number(result.get(name)):
                     metrics[f"{scenario.name}.{name}"] = result[name]
             details[scenario.name] = {"views": list(scenario.views), **result}
     first = details[scenarios[0].name]

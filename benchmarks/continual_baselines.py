@@ -1,15 +1,18 @@
-"""The backprop baselines of the continual suites: naive, experience replay, and EWC.
+"""The backprop baselines of the continual suites that store no frames (naive, EWC) and the
+machinery every backprop baseline shares (:class:`MLPMethod`).
 
-All three are the same MLP (the suite's hidden widths, ReLU), trained online by SGD on
-cross-entropy, one step per incoming batch:
+Every backprop baseline is the same MLP (the suite's hidden widths, ReLU), trained online by SGD
+(``--bp-lr``) on cross-entropy. Per incoming batch of ``batch_size`` frames it first predicts
+the batch (the prequential answer), then makes ``--bp-updates`` SGD steps (2 by default: FF makes
+one awake step on the batch and, on average, one sleep step per batch), then (the replaying
+methods of :mod:`benchmarks.continual_replay`) offers the batch to its memory. With
+``--ema-decay`` it predicts and is scored with an exponential moving average of its weights,
+moved after every SGD step as FF's is after every awake and sleep step.
 
-- ``backprop``: naive fine-tuning;
-- ``backprop-replay``: a reservoir buffer of ``memory`` frames; every incoming batch is trained
-  on together with ``replay_batch`` frames drawn from the buffer (with ``replay_shift``, each
-  replayed frame is shifted afresh, as FF's are in sleep);
-- ``backprop-ewc``: elastic weight consolidation (Kirkpatrick et al. 2017). EWC is defined with
-  task boundaries, so it alone is told them (the runner calls its ``end_task``); it stores no
-  frames.
+- ``naive``: fine-tuning; each step sees the ``batch_size`` incoming frames;
+- ``ewc``: elastic weight consolidation (Kirkpatrick et al. 2017); each step sees the incoming
+  frames. EWC is defined with task boundaries, so it is told them (the runner calls its
+  ``end_task``); it stores no frames.
 """
 
 from __future__ import annotations
@@ -18,22 +21,46 @@ from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-
-from benchmarks.continual_ff import replayed_shape
-from ffstream.data import random_shift
-from ffstream.stream.memory import ReservoirMemory
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 if TYPE_CHECKING:
     from benchmarks.continual_config import ContinualConfig
 
-__all__ = ["BackpropMethod", "EWCMethod"]
+__all__ = ["EWCMethod", "MLPMethod", "mlp"]
 
 
-class BackpropMethod:
-    """Online backprop MLP (SGD, cross-entropy), naive or with reservoir experience replay.
+def mlp(in_features: int, hidden: tuple[int, ...], num_classes: int) -> torch.nn.Sequential:
+    """Linear and ReLU layers of widths ``hidden``, then a linear head of ``num_classes``.
 
-    With ``cfg.replay_shift`` each replayed frame is shifted afresh, as FF's are in sleep.
+    Examples
+    --------
+    >>> mlp(4, (8, 8), 3)(torch.zeros(2, 4)).shape
+    torch.Size([2, 3])
     """
+    sizes = (in_features, *hidden)
+    layers: list[torch.nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], num_classes))
+
+
+class MLPMethod:
+    """Online backprop MLP, naive fine-tuning; the base of every backprop baseline.
+
+    Subclasses change :meth:`loss` (what one step minimises), :meth:`remember` (what is kept of
+    a batch) and :meth:`_before_step` (a hook on the gradients before each step).
+
+    Examples
+    --------
+    >>> from benchmarks.continual_config import ContinualConfig
+    >>> method = MLPMethod(ContinualConfig(hidden=(8,), ema_decay=None), 4, 3, seed=0)
+    >>> method.observe(torch.rand(10, 4), torch.arange(10) % 3).shape
+    torch.Size([10])
+    >>> method.steps  # --bp-updates steps per incoming batch
+    2
+    """
+
+    name = "naive"
 
     def __init__(
         self,
@@ -41,64 +68,73 @@ class BackpropMethod:
         in_features: int,
         num_classes: int,
         seed: int,
-        replay: bool,
         image_shape: tuple[int, int] | None = None,
         device: str | torch.device = "cpu",
     ):
-        self.name = "backprop-replay" if replay else "backprop"
         torch.manual_seed(seed)
-        sizes = (in_features, *cfg.hidden)
-        layers: list[torch.nn.Module] = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-        self.model = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], num_classes))
-        self.model.to(device)
+        self.num_classes = num_classes
+        self.model = mlp(in_features, cfg.hidden, num_classes).to(device)
+        self.lr = cfg.bp_lr
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.bp_lr)
-        self.buffer = ReservoirMemory(cfg.memory) if replay else None
-        self.replay_batch = cfg.replay_batch
-        self.replay_shift = cfg.replay_shift if replay else 0
-        self.image_shape = replayed_shape(cfg, image_shape) if replay else None
+        self.updates = cfg.bp_updates
+        self.ema_decay = cfg.ema_decay
+        self.averaged = self._new_average()
         self.generator = torch.Generator().manual_seed(seed)
+        self.steps = 0  # SGD steps made so far
+
+    def _new_average(self) -> AveragedModel | None:
+        if self.ema_decay is None:
+            return None
+        return AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.ema_decay))
 
     def observe(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Predict the batch, then take one SGD step on it (and on replayed frames)."""
-        logits = self.model(x)
-        prediction = logits.detach().argmax(1)
-        loss = F.cross_entropy(logits, y, reduction="sum")
-        n = len(y)
-        if self.buffer is not None and len(self.buffer):
-            xr, yr = self.buffer.sample(self.replay_batch, self.generator)
-            if self.replay_shift:
-                images = xr.view(len(xr), *self.image_shape)
-                xr = random_shift(images, self.replay_shift, self.generator).view_as(xr)
-            loss = loss + F.cross_entropy(self.model(xr), yr, reduction="sum")
-            n += len(yr)
-        self.optimizer.zero_grad(set_to_none=True)
-        (loss / n).backward()
-        self._before_step(n)
-        self.optimizer.step()
-        if self.buffer is not None:
-            self.buffer.add(x, y, self.generator)
+        """Predict the batch, make ``bp_updates`` SGD steps, remember it; the predictions."""
+        prediction = self.scores(x).argmax(1)
+        for step in range(self.updates):
+            self.step(lambda step=step: self.loss(x, y, step))
+        self.remember(x, y)
         return prediction
 
-    def _before_step(self, n: int) -> None:
-        """Hook between the gradient of the loss (a mean over ``n`` frames) and the SGD step."""
+    def step(self, loss_fn) -> None:
+        """One SGD step on ``loss_fn()`` (a mean over the frames it saw), then the average."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, frames = loss_fn()
+        loss.backward()
+        self._before_step(frames)
+        self.optimizer.step()
+        self.steps += 1
+        if self.averaged is not None:
+            self.averaged.update_parameters(self.model)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, step: int) -> tuple[torch.Tensor, int]:
+        """The loss of SGD step ``step`` on incoming batch ``(x, y)``, and the frames it saw."""
+        return F.cross_entropy(self.model(x), y), len(y)
+
+    def remember(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Keep what the method keeps of a batch after its steps (nothing here)."""
+
+    def _before_step(self, frames: int) -> None:
+        """Hook between the gradient of the loss (a mean over ``frames``) and the SGD step."""
+
+    def predictor(self) -> torch.nn.Module:
+        """The network that predicts and is scored: the weight average, if kept."""
+        return self.model if self.averaged is None else self.averaged.module
 
     @torch.no_grad()
     def scores(self, x: torch.Tensor) -> torch.Tensor:
-        """The logits ``(N, num_classes)``."""
-        return self.model(x)
+        """The logits ``(N, num_classes)`` of the predicting network."""
+        return self.predictor()(x)
 
     def stored_frames(self) -> int:
-        """The most frames this method can hold: the replay buffer's capacity."""
-        return 0 if self.buffer is None else self.buffer.capacity
+        """The most frames this method can hold."""
+        return 0
 
 
-class EWCMethod(BackpropMethod):
+class EWCMethod(MLPMethod):
     """Online backprop with elastic weight consolidation, told where each task ends.
 
     While a task streams by, the diagonal empirical Fisher information of its loss is estimated
-    from the gradients of the batches (squared batch gradient times batch size, the per-frame
+    from the gradients of its steps (squared batch gradient times batch size, the per-frame
     scale). At the end of the task it is added to the consolidated Fisher ``F`` and the weights
     become the anchor ``w*``; later updates pay ``ewc_lambda / 2 * sum(F * (w - w*)**2)``.
     Each weight's penalty coefficient ``ewc_lambda * F`` is capped at ``1 / lr``, so one SGD step
@@ -106,31 +142,33 @@ class EWCMethod(BackpropMethod):
     diverges).
     """
 
+    name = "ewc"
+
     def __init__(
         self,
         cfg: ContinualConfig,
         in_features: int,
         num_classes: int,
         seed: int,
+        image_shape: tuple[int, int] | None = None,
         device: str | torch.device = "cpu",
     ):
-        super().__init__(cfg, in_features, num_classes, seed, replay=False, device=device)
-        self.name = "backprop-ewc"
+        super().__init__(cfg, in_features, num_classes, seed, image_shape, device)
         self.strength = cfg.ewc_lambda
         self.params = list(self.model.parameters())
         self.fisher = [torch.zeros_like(p) for p in self.params]
         self.task_fisher = [torch.zeros_like(p) for p in self.params]
-        self.task_batches = 0
+        self.task_steps = 0
         self.max_coefficient = 1.0 / cfg.bp_lr
         self.coefficients: list[torch.Tensor] = []  # ewc_lambda * F, capped
         self.anchor: list[torch.Tensor] | None = None
 
     @torch.no_grad()
-    def _before_step(self, n: int) -> None:
-        """Accumulate this batch's Fisher estimate, then add the penalty's gradient."""
+    def _before_step(self, frames: int) -> None:
+        """Accumulate this step's Fisher estimate, then add the penalty's gradient."""
         for fisher, p in zip(self.task_fisher, self.params):
-            fisher.add_(p.grad.square(), alpha=n)
-        self.task_batches += 1
+            fisher.add_(p.grad.square(), alpha=frames)
+        self.task_steps += 1
         if self.anchor is not None:
             for p, coefficient, anchor in zip(self.params, self.coefficients, self.anchor):
                 p.grad.add_(coefficient * (p - anchor))
@@ -138,11 +176,11 @@ class EWCMethod(BackpropMethod):
     @torch.no_grad()
     def end_task(self) -> None:
         """Consolidate the task just learned: add its Fisher, anchor the current weights."""
-        if self.task_batches:
+        if self.task_steps:
             for fisher, task in zip(self.fisher, self.task_fisher):
-                fisher.add_(task / self.task_batches)
+                fisher.add_(task / self.task_steps)
                 task.zero_()
-        self.task_batches = 0
+        self.task_steps = 0
         self.coefficients = [
             (self.strength * fisher).clamp_(max=self.max_coefficient) for fisher in self.fisher
         ]

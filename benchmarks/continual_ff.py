@@ -7,12 +7,17 @@ the last sleep): ``recent = min(sleep_every, memory // 2)`` and ``long-term = me
 The rest of its settings come from the suite's config (``--ff-*`` flags, see
 :mod:`benchmarks.continual_config`).
 
-Caveat when reading FF numbers: FF's readout is fixed between sleeps, but its layers keep
-learning from the current task's frames, so accuracy on old tasks can be higher right after a
-sleep than in the middle of an awake phase. With the quick configuration (2,000 frames per
-task, a multiple of ``sleep_every``) every row of the accuracy matrix is measured right after a
-sleep, which favours FF; with the full one (task lengths such as 12,665 frames) rows fall
-anywhere in the cycle.
+Where the evaluations fall in the sleep cycle: FF's readout is fixed between sleeps, but its
+layers keep learning from the current task's frames, so accuracy on old tasks can be higher
+right after a sleep than in the middle of an awake phase. Task lengths (2,000, 6,000, 60,000)
+are multiples of the sleep period, so a schedule that starts with the stream would put every
+row of the accuracy matrix right after a sleep. Each seed's schedule therefore starts at a
+random phase (:func:`sleep_phase`, drawn from the seed): the :class:`~ffstream.stream.EveryN`
+schedule is made as if ``phase`` frames had already passed since a sleep (through its public
+``load_state_dict``), so the first sleep comes after ``period - phase`` frames (rounded up to a
+whole batch) and every later one ``period`` frames after the last. The evaluation points (task
+ends and the anytime points of :mod:`benchmarks.continual_protocol`) depend on the stream
+alone, so they fall at a random place in the cycle, the same for every FF setting of a seed.
 """
 
 from __future__ import annotations
@@ -27,7 +32,25 @@ from ffstream.stream import EveryN, StreamLearner
 if TYPE_CHECKING:
     from benchmarks.continual_config import ContinualConfig
 
-__all__ = ["FFMethod", "replayed_shape"]
+__all__ = ["FFMethod", "replayed_shape", "sleep_phase"]
+
+#: added to the seed of the phase's generator, so the phase is not the seed's first other draw
+_PHASE_OFFSET = 40_000
+
+
+def sleep_phase(seed: int, period: int) -> int:
+    """Frames counted as already past since a sleep when the stream starts: uniform in
+    ``[0, period)``, drawn from ``seed``.
+
+    Examples
+    --------
+    >>> sleep_phase(0, 200) == sleep_phase(0, 200) and 0 <= sleep_phase(0, 200) < 200
+    True
+    """
+    if period < 1:
+        raise ValueError(f"period must be positive, got {period}")
+    generator = torch.Generator().manual_seed(_PHASE_OFFSET + seed)
+    return int(torch.randint(0, period, (1,), generator=generator))
 
 
 def replayed_shape(
@@ -45,7 +68,8 @@ def replayed_shape(
 
 
 class FFMethod:
-    """The FF StreamLearner under the memory budget (see the module notes for the count)."""
+    """The FF StreamLearner under the memory budget, its sleep schedule at a random phase (see
+    the module notes)."""
 
     name = "ff"
 
@@ -61,11 +85,14 @@ class FFMethod:
         recent = min(cfg.sleep_every, cfg.memory // 2)
         extra = {**IMAGE_SUITE_LEARNER, **({} if cfg.ff_lr is None else {"lr": cfg.ff_lr})}
         self.frame_shape = replayed_shape(cfg, image_shape) or (in_features,)
+        schedule = EveryN(recent)
+        self.phase = sleep_phase(seed, recent)
+        schedule.load_state_dict({"since": self.phase})
         self.learner = StreamLearner(
             self.frame_shape,
             num_classes,
             hidden=cfg.hidden,
-            schedule=EveryN(recent),
+            schedule=schedule,
             memory_capacity=cfg.memory - recent,
             recent_capacity=recent,
             readout_learns=cfg.ff_readout,
@@ -76,7 +103,7 @@ class FFMethod:
             sleep_batch=cfg.ff_sleep_batch,
             long_term_share=cfg.ff_long_term_share,
             replay_shift=cfg.replay_shift,
-            ema_decay=cfg.ff_ema_decay,
+            ema_decay=cfg.ema_decay,
             device=device,
             seed=seed,
             **extra,

@@ -3,7 +3,10 @@
 :func:`combine` turns a suite's run records back into the combined ``--out`` JSON the
 continual suites have always written: ``results`` holds one entry per (scenario, method) with
 its per-seed ``runs`` (``runs[].summary[view].average_accuracy``, ``runs[].R``, ...), the mean
-accuracy matrix ``R_mean`` and each metric's mean and standard deviation over seeds.
+accuracy matrix ``R_mean`` and, for each metric over seeds, its mean, sample standard deviation
+(``ddof=1``), 95% Student-t interval of the mean and seed count
+(:func:`ffstream.eval.mean_interval`; spread and interval ``None`` for one seed). The JSON names
+the split scored (``split``) and the backward-transfer convention (``bwt_convention``).
 
 :func:`plot_results` draws the accuracy-matrix heat maps and the accuracy along the stream from
 those entries: ``python -m benchmarks.continual_report COMBINED.json`` writes them next to it.
@@ -21,14 +24,16 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from ffstream.eval import BWT_CONVENTION, mean_interval
+
 __all__ = ["combine", "main", "markdown_table", "plot_results"]
 
 
-def _mean_std(values: list[float | None]) -> dict[str, float | None]:
+def _mean_std(values: list[float | None]) -> dict[str, Any]:
     vals = [v for v in values if v is not None]
     if not vals:
-        return {"mean": None, "std": None}
-    return {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+        return {"mean": None, "std": None, "ci95": None, "n": 0}
+    return mean_interval(vals)
 
 
 def _entries(cfg: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -83,9 +88,19 @@ def combine(
         "date": max(r["environment"]["date"] for r in records),
         **{k: env.get(k) for k in keep},
         "config": json.loads(json.dumps(dataclasses.asdict(cfg))),
+        "split": cfg.split,
+        "bwt_convention": BWT_CONVENTION,
         "protocol": (
-            f"online, one pass, batch {cfg.batch_size}, task boundaries not given (EWC alone "
-            f"is told them); memory budget {cfg.memory} frames"
+            f"online, one pass, batch {cfg.batch_size}, task boundaries not given (EWC and "
+            f"GDumb are told them); memory budget {cfg.memory} frames; scored on the "
+            + (
+                "test set"
+                if cfg.split == "test"
+                else f"last {cfg.val_share:.0%} of each task's training frames (validation)"
+            )
+            + f"; anytime accuracy over {cfg.eval_points} evenly spread points on the first "
+            f"{cfg.curve_test_per_task} test frames of each seen task; FF's sleep schedule at a "
+            f"random phase per seed; backprop baselines: {cfg.bp_updates} SGD steps per batch"
         ),
         "results": entries,
         "table": table,
@@ -104,11 +119,12 @@ def _fmt(stat: dict[str, float | None], pct: bool = True) -> str:
 
 
 def markdown_table(entries: list[dict[str, Any]]) -> str:
-    """One row per (view, method): accuracy metrics in percent, mean ± std over seeds."""
+    """One row per (view, method): accuracy metrics in percent, mean ± sample std over seeds
+    (the 95% intervals are in the JSON)."""
     lines = [
-        "| scenario | method | avg acc % | forgetting | BWT | FWT | prequential % | frames/s |"
-        " stored |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| scenario | method | avg acc % | anytime % | forgetting | BWT | FWT | prequential % |"
+        " frames/s | stored |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = [(view, e) for e in entries for view in e["views"]]
     for view, e in sorted(rows, key=lambda r: r[0]):
@@ -116,11 +132,12 @@ def markdown_table(entries: list[dict[str, Any]]) -> str:
         fps = e["frames_per_s"]["mean"]
         lines.append(
             f"| {view} | {e['method']} | {_fmt(m['average_accuracy'])} | "
+            f"{_fmt(m['anytime_accuracy'])} | "
             f"{_fmt(m['forgetting'])} | {_fmt(m['backward_transfer'])} | "
             f"{_fmt(m['forward_transfer'])} | {_fmt(e['prequential_accuracy'])} | "
             f"{fps:.0f} | {e['stored_frames']} |"
             if fps is not None
-            else f"| {view} | {e['method']} | {_fmt(m['average_accuracy'])} |" + " - |" * 6
+            else f"| {view} | {e['method']} | {_fmt(m['average_accuracy'])} |" + " - |" * 7
         )
     return "\n".join(lines)
 

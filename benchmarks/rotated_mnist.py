@@ -7,8 +7,9 @@ evenly spaced tasks instead of their twenty random angles; :func:`ffstream.data.
 Unlike Permuted-MNIST the tasks share structure, so what one task teaches transfers partly to
 its neighbours.
 
-Methods: FF :class:`~ffstream.stream.StreamLearner`, naive online backprop, backprop with
-experience replay and EWC under the same memory budget (see :mod:`benchmarks.continual`).
+Methods: FF :class:`~ffstream.stream.StreamLearner` and the backprop baselines ER, ER-ACE,
+DER++, GDumb, naive and EWC under the same memory budget, replay augmentation, weight average
+and SGD steps per batch (see :mod:`benchmarks.continual`).
 
 Run: ``ffstream bench rotated-mnist`` (``--quick``: 2,000 training frames per task, one seed)
 """
@@ -41,8 +42,8 @@ __all__ = [
 
 NAME = "rotated-mnist"
 DESCRIPTION = (
-    "Rotated-MNIST online (10 tasks, 0-162 degrees, domain-incremental), FF vs backprop, "
-    "replay and EWC, memory budget 1,000 frames"
+    "Rotated-MNIST online (10 tasks, 0-162 degrees, domain-incremental), FF vs ER, "
+    "ER-ACE, DER++, GDumb, naive and EWC, memory budget 1,000 frames"
 )
 
 
@@ -65,14 +66,14 @@ class Config(ContinualConfig):
 FULL = Config()
 
 #: 2,000 training and 500 test frames per task, one seed.
-QUICK = Config(**QUICK_SETTINGS, eval_every=1_000)
+QUICK = Config(**QUICK_SETTINGS)
 
 PAGE = Page(
     title="Rotated-MNIST, online, under a memory budget",
     measures=(
         "Ten tasks, each MNIST turned by its own angle (0, 18, ..., 162 degrees), each "
-        "training frame seen once, in batches of 10, task boundaries not given (EWC alone is "
-        "told them); every method may store 1,000 frames. Domain-incremental: one 10-way head, "
+        "training frame seen once, in batches of 10, task boundaries not given (EWC and GDumb "
+        "are told them); every method may store 1,000 frames. Domain-incremental: one 10-way head, "
         "the task unknown at test time. Neighbouring tasks share structure, unlike "
         "Permuted-MNIST's. Average accuracy: the mean over the ten tasks after the last one; "
         "forgetting: the mean drop from each task's best accuracy to its last; backward "

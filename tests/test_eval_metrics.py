@@ -7,12 +7,15 @@ import pytest
 import torch
 
 from ffstream.eval import (
+    BWT_CONVENTION,
     PrequentialAccuracy,
+    anytime_accuracy,
     average_accuracy,
     backward_transfer,
     continual_summary,
     forgetting,
     forward_transfer,
+    mean_interval,
 )
 
 # R[i, j]: accuracy on task j after training through task i.
@@ -32,6 +35,40 @@ def test_hand_computed_values():
     assert forward_transfer(R, B) == pytest.approx(0.05)
     # ((max(0.8, 0.6) - 0.5) + (max(0.1, 0.9) - 0.7)) / 2
     assert forgetting(R) == pytest.approx(0.25)
+
+
+def test_bwt_divides_by_t_minus_1_as_the_gem_paper_does():
+    # GEM's released code would average over all three tasks: (-0.3 - 0.2 + 0) / 3
+    assert backward_transfer(R) == pytest.approx(((0.5 - 0.8) + (0.7 - 0.9)) / (3 - 1))
+    assert backward_transfer(R) != pytest.approx(-0.5 / 3)
+    assert "divides by T-1" in BWT_CONVENTION
+
+
+def test_anytime_accuracy_by_hand():
+    # three points: after part of task 0, inside task 1, at the end of task 2
+    points = [[0.6], [0.9, 0.3], [0.5, 0.7, 0.9]]
+    assert anytime_accuracy(points) == pytest.approx((0.6 + 0.6 + 0.7) / 3)
+    # not the mean over every number (which would weigh later points more)
+    assert anytime_accuracy(points) != pytest.approx(np.mean([0.6, 0.9, 0.3, 0.5, 0.7, 0.9]))
+    assert anytime_accuracy([np.array([0.4, 0.6]), torch.tensor([1.0])]) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="at least one"):
+        anytime_accuracy([])
+    with pytest.raises(ValueError, match=r"points\[1\]"):
+        anytime_accuracy([[0.5], []])
+
+
+def test_mean_interval_by_hand():
+    # n = 5: mean 0.8, sample variance (0.01 + 0 + 0.01 + 0.04 + 0.04) / 4 = 0.025
+    stats = mean_interval([0.7, 0.8, 0.9, 1.0, 0.6])
+    assert stats["n"] == 5 and stats["mean"] == pytest.approx(0.8)
+    assert stats["std"] == pytest.approx(0.025**0.5)  # ddof=1, not np.std's ddof=0
+    half = 2.7764451051977987 * 0.025**0.5 / 5**0.5  # t_{0.975, 4}
+    assert stats["ci95"] == pytest.approx([0.8 - half, 0.8 + half])
+    two = mean_interval([1.0, 3.0])  # t_{0.975, 1} = 12.706
+    assert two["ci95"] == pytest.approx([2.0 - 12.7062047, 2.0 + 12.7062047])
+    assert mean_interval([0.9]) == {"mean": 0.9, "std": None, "ci95": None, "n": 1}
+    with pytest.raises(ValueError, match="non-empty"):
+        mean_interval([])
 
 
 def test_forgetting_differs_from_minus_bwt_when_accuracy_peaked_later():

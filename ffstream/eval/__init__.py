@@ -5,21 +5,27 @@ compare ffstream with baselines live outside the package, in the repository's ``
 """
 
 from ffstream.eval.metrics import (
+    BWT_CONVENTION,
+    anytime_accuracy,
     average_accuracy,
     backward_transfer,
     continual_summary,
     forgetting,
     forward_transfer,
+    mean_interval,
 )
 from ffstream.eval.prequential import PrequentialAccuracy, PrequentialResult, prequential
 
 __all__ = [
+    "BWT_CONVENTION",
     "PrequentialAccuracy",
     "PrequentialResult",
+    "anytime_accuracy",
     "average_accuracy",
     "backward_transfer",
     "continual_summary",
     "forgetting",
     "forward_transfer",
+    "mean_interval",
     "prequential",
 ]

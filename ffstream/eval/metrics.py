@@ -5,22 +5,36 @@ set after training through task ``i`` (row ``i`` is measured at the end of task 
 definitions follow Lopez-Paz & Ranzato (2017, GEM) for average accuracy, backward transfer and
 forward transfer, and Chaudhry et al. (2018, RWalk) for forgetting. Accuracies may be fractions
 or percentages; every metric comes out in the same unit.
+
+Backward transfer follows the GEM *paper*: the mean over the first ``T - 1`` tasks, divided by
+``T - 1`` (:data:`BWT_CONVENTION`). GEM's released code averages over all ``T`` tasks, the last
+one contributing a zero, so its numbers are ``(T - 1) / T`` times these.
+
+Beside the matrix: :func:`anytime_accuracy` (the mean accuracy along the stream) and
+:func:`mean_interval` (mean, sample standard deviation and Student-t interval over seeds).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import torch
 
 __all__ = [
+    "BWT_CONVENTION",
+    "anytime_accuracy",
     "average_accuracy",
     "backward_transfer",
     "continual_summary",
     "forgetting",
     "forward_transfer",
+    "mean_interval",
 ]
+
+#: How :func:`backward_transfer` averages, named in the suites' JSON.
+BWT_CONVENTION = "gem-paper: mean over tasks j < T-1 of R[T-1, j] - R[j, j] (divides by T-1)"
 
 
 def average_accuracy(R: Any) -> float:
@@ -92,6 +106,59 @@ def forgetting(R: Any) -> float:
     T = len(R)
     best_before_last = R[: T - 1, : T - 1].max(axis=0)
     return float((best_before_last - R[T - 1, : T - 1]).mean())
+
+
+def anytime_accuracy(points: Any) -> float:
+    """Mean accuracy along the stream: each point's mean over its tasks, then the mean of those.
+
+    Parameters
+    ----------
+    points
+        One entry per evaluation point, spread through the stream: the accuracies (on a fixed
+        test subset) of the tasks seen so far at that point, so later points hold more tasks.
+
+    Examples
+    --------
+    >>> anytime_accuracy([[0.9], [0.5, 0.7], [0.4, 0.6, 0.8]])
+    0.7...
+    """
+    if isinstance(points, (str, bytes)) or len(points) == 0:
+        raise ValueError("anytime_accuracy needs at least one evaluation point")
+    means = []
+    for k, point in enumerate(points):
+        accs = _as_array(point, f"points[{k}]")
+        if accs.ndim != 1 or accs.size == 0:
+            raise ValueError(f"points[{k}] must hold one accuracy per task seen, got {point!r}")
+        means.append(accs.mean())
+    return float(np.mean(means))
+
+
+def mean_interval(values: Any) -> dict[str, Any]:
+    """Mean, sample standard deviation (``ddof=1``) and 95% Student-t interval of the mean.
+
+    The interval is ``mean ± t_{0.975, n-1} * std / sqrt(n)``; with one value the
+    spread and the interval are ``None`` (a single seed says nothing about them).
+
+    Examples
+    --------
+    >>> stats = mean_interval([0.80, 0.84, 0.82])
+    >>> round(stats["mean"], 4), round(stats["std"], 4), stats["n"]
+    (0.82, 0.02, 3)
+    >>> [round(v, 4) for v in stats["ci95"]]  # t_{0.975, 2} = 4.3027
+    [0.7703, 0.8697]
+    """
+    array = _as_array(values, "values")
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"values must be a non-empty list of numbers, got shape {array.shape}")
+    n = int(array.size)
+    mean = float(array.mean())
+    if n == 1:
+        return {"mean": mean, "std": None, "ci95": None, "n": 1}
+    from scipy.stats import t  # river's dependency, so always installed beside ffstream
+
+    std = float(array.std(ddof=1))
+    half = float(t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
 
 
 def continual_summary(R: Any, baseline: Any = None) -> dict[str, float | None]:
