@@ -1,12 +1,14 @@
-"""CartPole-v1 with the forward-only agent: env steps until solved, one run per seed.
+"""CartPole-v1 with the forward-only agent, and Stable-Baselines3's DQN beside it (``--peer sb3``).
 
-Solved means gymnasium's rule: the mean return of 100 consecutive (training) episodes reaches
-475; a seed stops there or at its step budget. Because 100 episodes of up to 500 steps take tens
-of thousands of steps by themselves, the suite also records when a *greedy* evaluation (100 fresh
-episodes run side by side every ``eval_every`` env steps, not counted as training steps) first
-averages 475 or more, the number RL libraries usually quote.
+Every seed trains for the whole step budget. One evaluation protocol serves every method
+(:class:`Evaluations`): every ``eval_every`` env steps, ``eval_episodes`` greedy episodes on fresh
+envs (seeded by the step count, so both methods meet the same starting states), not counted as
+training. Recorded per seed: the first evaluation averaging 475 or more (the number RL libraries
+quote), the last three evaluations (does the policy, once solved, stay solved?), gymnasium's
+training rule (a 100-episode training mean of 475), and env steps per second of training alone.
 
-Run: ``ffstream bench cartpole`` (``--quick``: two seeds, a smaller budget)
+Run: ``ffstream bench cartpole`` (``--quick``: two seeds, a smaller budget; ``--peer sb3`` also
+trains SB3's DQN with rl-baselines3-zoo's CartPole settings, see :mod:`benchmarks._sb3_dqn`)
 """
 
 from __future__ import annotations
@@ -19,8 +21,16 @@ from typing import Any
 
 import torch
 
+from benchmarks import _sb3_dqn
 from benchmarks.lab import Column, Context, Page, Run, select
-from ffstream.agents import AgentConfig, AgentLoop, FFQAgent, evaluate, load_config
+from ffstream.agents import (
+    AgentConfig,
+    AgentLoop,
+    FFQAgent,
+    ReturnWindow,
+    evaluate_episodes,
+    load_config,
+)
 from ffstream.config import option
 
 __all__ = [
@@ -30,35 +40,43 @@ __all__ = [
     "PAGE",
     "QUICK",
     "Config",
+    "Evaluations",
+    "TrainingCurve",
     "combine",
+    "median_steps",
     "run_one",
     "run_seed",
     "runs",
 ]
 
 NAME = "cartpole"
-DESCRIPTION = "CartPole-v1 with the forward-only agent: env steps to a 100-episode mean of 475"
+DESCRIPTION = "CartPole-v1: the forward-only agent (and SB3's DQN with --peer sb3), greedy evals"
 
 ENV_ID = "CartPole-v1"
 THRESHOLD = 475.0
 METHOD = "ffq"
+PEERS = {"sb3": "sb3-dqn"}  # --peer value -> method name in the records
 CURVE_EVERY = 1_000  # env steps between the points of a run's learning curve
+WINDOW = 100  # training episodes in gymnasium's solved rule
+LAST = 3  # evaluations at the end that must all stay solved
 
 
 @dataclass(frozen=True)
 class Config:
     """Every setting of the suite, in one place."""
 
-    max_steps: int = option(150_000, "env step budget per seed")
-    num_envs: int = option(4, "parallel training envs")
-    eval_every: int = option(5_000, "env steps between greedy evaluations (100 fresh episodes)")
+    max_steps: int = option(100_000, "env steps each seed trains for")
+    num_envs: int = option(4, "parallel training envs of the forward-only agent")
+    eval_every: int = option(5_000, "env steps between greedy evaluations")
+    eval_episodes: int = option(20, "greedy episodes per evaluation")
     config: str | None = option(
         None, "agent config: a TOML file of AgentConfig fields (none: the defaults)"
     )
     seeds: tuple[int, ...] = select((0, 1, 2, 3, 4), "seeds")
+    peer: tuple[str, ...] = select((), "also train a peer: sb3", choices=tuple(PEERS))
 
     def __post_init__(self):
-        for name in ("max_steps", "num_envs", "eval_every"):
+        for name in ("max_steps", "num_envs", "eval_every", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
         self.agent_config()  # a missing or bad file is refused before any run
@@ -81,37 +99,118 @@ PAGE = Page(
     measures=(
         "`FFQAgent` with its default `AgentConfig` (FF layers with local Q readouts, TD plus an "
         "FF goodness term per layer, no gradient between layers) trains on 4 CartPole-v1 envs "
-        "until the mean return of the last 100 training episodes reaches 475 (gymnasium's rule) "
-        "or the step budget runs out. Also recorded: the first greedy evaluation (100 fresh "
-        "episodes every `--eval-every` env steps, not counted as training) averaging 475 or more, "
-        "the best 100-episode mean, and env steps per second of the whole training loop."
+        "for the whole step budget; with `--peer sb3`, Stable-Baselines3's DQN with "
+        "rl-baselines3-zoo's CartPole-v1 settings trains in the same run. Every `--eval-every` "
+        "env steps both get the same evaluation: `--eval-episodes` greedy episodes on fresh envs "
+        "(not counted as training). Recorded: the first evaluation averaging 475 or more, the "
+        "lowest of the last three (all three at 475 or more: the policy stayed solved), the "
+        "100-episode training mean (gymnasium's rule, 475) and env steps per second of training "
+        "alone (evaluations excluded)."
     ),
-    command="ffstream bench cartpole --threads 1",
+    command="ffstream bench cartpole --threads 1 --peer sb3",
     columns=(
-        Column("solved", "seeds solved (%)", scale=100, digits=0),
-        Column("solved_at", "env steps to mean 475 (solved seeds)", digits=0),
         Column("eval_solved_at", "env steps to greedy 475", digits=0),
+        Column("last_evals_min", "lowest of the last 3 evals", digits=1),
+        Column("stayed_solved", "seeds staying solved (%)", scale=100, digits=0),
+        Column("solved", "seeds with training mean 475 (%)", scale=100, digits=0),
         Column("best_mean_return", "best 100-episode mean", digits=1),
-        Column("steps_per_s", "env steps/s", digits=0),
+        Column("steps_per_s", "env steps/s (training)", digits=0),
     ),
     anchors=(
-        "rl-baselines3-zoo, `hyperparams/dqn.yml` (DLR-RM/rl-baselines3-zoo on GitHub, its "
-        "'Almost Tuned' CartPole-v1 entry): DQN trains for `n_timesteps` 5e4, a budget of "
-        "50,000 env steps; a training budget, not a time to solve.",
+        f"The peer's settings: {_sb3_dqn.RL_ZOO_SOURCE}; its 'Almost Tuned' entry trains for "
+        "50,000 env steps (here epsilon decays over the same first 8,000 steps whatever the "
+        "budget).",
     ),
     notes=(
         "A 100-episode training mean of 475 takes about 47,500 env steps of near-perfect play by "
         "itself, so `solved_at` cannot be small for any learner; the greedy first passage is not "
-        "a plateau (later evaluations can fall back). The combined `--out` JSON gives the median "
-        "over seeds, counting a seed that never solved as infinitely slow."
+        "a plateau, which is why the last three evaluations are recorded. The combined `--out` "
+        "JSON gives per-method medians over seeds (a seed that never reached 475 counts as "
+        "infinitely slow) and the ratio of the agent's training speed to the peer's."
     ),
     curve_labels=("env steps", "100-episode mean return"),
 )
 
 
+class TrainingCurve:
+    """Training episodes as they end, for every method alike: gymnasium's rule on them
+    (:class:`~ffstream.agents.ReturnWindow`, the agent loop's own bookkeeping) and a point of
+    the 100-episode mean every ``CURVE_EVERY`` env steps."""
+
+    def __init__(self):
+        self.returns = ReturnWindow(WINDOW, THRESHOLD)
+        self.episodes: list[list[float]] = []  # [env steps, return, 100-episode mean]
+        self.points: list[list[float]] = []  # [env steps, 100-episode mean]
+        self._next_point = CURVE_EVERY
+
+    def episode(self, steps: int, ret: float) -> None:
+        """An episode that ended at ``steps`` env steps with return ``ret``."""
+        self.returns.add(ret, steps)
+        self.episodes.append([steps, ret, round(self.returns.mean, 2)])
+
+    def tick(self, steps: int) -> None:
+        """Add the curve points ``steps`` env steps have passed."""
+        while steps >= self._next_point:
+            if self.returns.recent:  # no mean before the first episode ends
+                self.points.append([self._next_point, round(self.returns.mean, 2)])
+            self._next_point += CURVE_EVERY
+
+
+class Evaluations:
+    """The suite's evaluation protocol, the same for the agent and its peers.
+
+    Every ``every`` env steps, ``episodes`` greedy episodes, one per env of our torch
+    CartPole-v1 (gymnasium's physics), reset with seed ``10_000`` + the scheduled env steps (so
+    every method meets the same starting states); the time they take is kept apart from
+    training time.
+    """
+
+    def __init__(self, every: int, episodes: int, device: str = "cpu"):
+        from ffstream import envs
+
+        self.every, self.episodes = every, episodes
+        self.env = envs.make(ENV_ID, num_envs=episodes, device=device)
+        self.results: list[list[float]] = []  # [env steps, mean return]
+        self.solved_at: int | None = None
+        self.seconds = 0.0
+        self._next = every
+
+    def due(self, steps: int) -> bool:
+        return steps >= self._next
+
+    def run(self, policy: Any, steps: int) -> float:
+        """Evaluate ``policy`` (anything :func:`~ffstream.agents.evaluate_episodes` plays)."""
+        start = time.perf_counter()
+        # Seeded by the scheduled step: the agent's loop counts 5,001 where SB3 counts 5,000.
+        seed = 10_000 + steps // self.every * self.every
+        returns, _ = evaluate_episodes(policy, self.env, self.episodes, seed=seed)
+        mean = statistics.fmean(returns)
+        self.results.append([steps, mean])
+        if self.solved_at is None and mean >= THRESHOLD:
+            self.solved_at = steps
+        while self._next <= steps:
+            self._next += self.every
+        self.seconds += time.perf_counter() - start
+        return mean
+
+    def summary(self) -> dict[str, Any]:
+        """First evaluation at 475, the last three, their lowest and whether all reach 475."""
+        last = [mean for _, mean in self.results[-LAST:]]
+        full = len(last) == LAST
+        return {
+            "eval_solved_at": self.solved_at,
+            "last_evals": last,
+            "last_evals_min": min(last) if full else None,
+            "stayed_solved": int(full and min(last) >= THRESHOLD),
+        }
+
+
 def runs(cfg: Config) -> list[Run]:
-    """The agent with each seed."""
-    return [Run(METHOD, seed) for seed in cfg.seeds]
+    """The agent with each seed, then each peer with each seed."""
+    if "sb3" in cfg.peer:
+        _sb3_dqn.require_sb3()  # before any run, not after the agent's
+    methods = [METHOD] + [PEERS[p] for p in cfg.peer]
+    return [Run(method, seed) for method in methods for seed in cfg.seeds]
 
 
 def run_seed(
@@ -121,89 +220,93 @@ def run_seed(
     config: AgentConfig,
     num_envs: int = 4,
     eval_every: int = 5_000,
+    eval_episodes: int = 20,
     device: str = "cpu",
-    on_episode=None,
 ) -> dict[str, Any]:
-    """Train one agent; return when (if) it solved CartPole and its learning curves.
-
-    ``curve`` holds the 100-episode mean every ``CURVE_EVERY`` env steps, ``episodes`` every
-    finished episode as ``[env steps, return, 100-episode mean]``, ``evals`` every greedy
-    evaluation as ``[env steps, mean return]``.
+    """Train one agent for ``max_steps`` env steps: its curves, evaluations and timings.
 
     Examples
     --------
     >>> r = run_seed(0, 300, config=AgentConfig(hidden=(8,)), eval_every=10_000)
-    >>> r["seed"], r["solved_at"], r["steps"] >= 300
-    (0, None, True)
+    >>> r["steps"] >= 300, r["evals"], r["solved_at"]
+    (True, [], None)
     """
     from ffstream import envs
 
     torch.manual_seed(seed)
     env = envs.make(ENV_ID, num_envs=num_envs, device=device)
-    eval_env = envs.make(ENV_ID, num_envs=100, device=device)
     agent = FFQAgent(
         env.single_observation_space, env.single_action_space, config, seed=seed, device=device
     )
     loop = AgentLoop(env, agent, seed=seed, threshold=THRESHOLD)
-    episodes: list[list[float]] = []
-    curve: list[list[float]] = []
-    evals: list[list[float]] = []
-    eval_solved_at = None
-    next_eval = eval_every
-    next_point = CURVE_EVERY
+    curve, evals = TrainingCurve(), Evaluations(eval_every, eval_episodes, device)
     start = time.perf_counter()
-    while loop.env_steps < max_steps and loop.solved_at is None:
+    while loop.env_steps < max_steps:
         for ep in loop.step():
-            episodes.append([ep.steps, ep.ret, round(loop.mean_return, 2)])
-            if on_episode is not None:
-                on_episode(loop)
-        while loop.env_steps >= next_point:
-            if loop.episodes:  # no mean before the first episode ends
-                curve.append([next_point, round(loop.mean_return, 2)])
-            next_point += CURVE_EVERY
-        if loop.env_steps >= next_eval:
-            next_eval += eval_every
-            mean = statistics.fmean(evaluate(agent, eval_env, seed=10_000 + loop.env_steps))
-            evals.append([loop.env_steps, mean])
-            if eval_solved_at is None and mean >= THRESHOLD:
-                eval_solved_at = loop.env_steps
+            curve.episode(ep.steps, ep.ret)
+        curve.tick(loop.env_steps)
+        if evals.due(loop.env_steps):
+            evals.run(agent, loop.env_steps)
+    return _outcome(seed, loop.env_steps, time.perf_counter() - start, curve, evals)
+
+
+def _outcome(
+    seed: int, steps: int, wall: float, curve: TrainingCurve, evals: Evaluations
+) -> dict[str, Any]:
+    train, best = wall - evals.seconds, curve.returns.best_mean
     return {
         "seed": seed,
-        "solved_at": loop.solved_at,
-        "eval_solved_at": eval_solved_at,
-        "steps": loop.env_steps,
-        "episodes": loop.episodes,
-        "best_mean_return": None if math.isinf(loop.best_mean) else loop.best_mean,
-        "wall_s": round(time.perf_counter() - start, 2),
-        "curve": curve,
-        "episode_returns": episodes,
-        "evals": evals,
+        "steps": steps,
+        "solved_at": curve.returns.solved_at,
+        "best_mean_return": None if math.isinf(best) else best,
+        "steps_per_s": steps / train if train > 0 else None,
+        "wall_s": round(wall, 2),
+        "train_s": round(train, 2),
+        "curve": curve.points,
+        "episode_returns": curve.episodes,
+        "evals": evals.results,
+        **evals.summary(),
     }
 
 
+def _run_peer(cfg: Config, seed: int, device: str) -> dict[str, Any]:
+    curve, evals = TrainingCurve(), Evaluations(cfg.eval_every, cfg.eval_episodes, device)
+    torch.manual_seed(seed)
+    r = _sb3_dqn.run_sb3_dqn(seed, cfg.max_steps, evaluations=evals, curve=curve, device=device)
+    return _outcome(seed, r["steps"], r["wall_s"], curve, evals)
+
+
 def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
-    """Train the agent with one seed until solved or out of budget."""
-    agent_config = cfg.agent_config()
-    r = run_seed(
-        run.seed,
-        cfg.max_steps,
-        config=agent_config,
-        num_envs=cfg.num_envs,
-        eval_every=cfg.eval_every,
-        device=ctx.device,
-    )
+    """Train the agent (or a peer) with one seed for the whole budget."""
+    if run.method == METHOD:
+        settings = cfg.agent_config().to_dict()
+        r = run_seed(
+            run.seed,
+            cfg.max_steps,
+            config=cfg.agent_config(),
+            num_envs=cfg.num_envs,
+            eval_every=cfg.eval_every,
+            eval_episodes=cfg.eval_episodes,
+            device=ctx.device,
+        )
+    else:
+        version = _sb3_dqn.require_sb3()
+        settings = {"stable_baselines3": version, "source": _sb3_dqn.RL_ZOO_SOURCE}
+        settings |= _sb3_dqn.RL_ZOO_CARTPOLE
+        r = _run_peer(cfg, run.seed, ctx.device)
+    metrics = ("eval_solved_at", "last_evals_min", "stayed_solved", "best_mean_return")
     return {
         "metrics": {
+            **{name: r[name] for name in metrics},
             "solved": int(r["solved_at"] is not None),
             "solved_at": r["solved_at"],
-            "eval_solved_at": r["eval_solved_at"],
-            "best_mean_return": r["best_mean_return"],
-            "steps_per_s": r["steps"] / r["wall_s"] if r["wall_s"] > 0 else None,
+            "steps_per_s": r["steps_per_s"],
             "wall_s": r["wall_s"],
         },
         "steps": r["steps"],
-        "episodes": r["episodes"],
-        "agent": agent_config.to_dict(),
+        "agent": settings,
+        "train_s": r["train_s"],
+        "last_evals": r["last_evals"],
         "curve": r["curve"],
         "episode_returns": r["episode_returns"],
         "evals": r["evals"],
@@ -223,20 +326,37 @@ def median_steps(values: list[int | None]) -> float | None:
 
 
 def combine(cfg: Config, records: list[dict[str, Any]], console) -> dict[str, Any]:
-    """Every record, plus the medians over seeds (an unsolved seed counts as infinitely slow)."""
-    solved = [r["metrics"]["solved_at"] for r in records]
-    greedy = [r["metrics"]["eval_solved_at"] for r in records]
+    """Every record; per method the medians over seeds; the agent's speed over the peer's."""
+    methods: dict[str, Any] = {}
+    for method in dict.fromkeys(r["method"] for r in records):
+        group = [r["metrics"] for r in records if r["method"] == method]
+        speeds = [m["steps_per_s"] for m in group if m["steps_per_s"] is not None]
+        methods[method] = {
+            "seeds": len(group),
+            "median_eval_solved_at": median_steps([m["eval_solved_at"] for m in group]),
+            "median_solved_at": median_steps([m["solved_at"] for m in group]),
+            "stayed_solved": sum(m["stayed_solved"] for m in group),
+            "median_steps_per_s": statistics.median(speeds) if speeds else None,
+        }
     result = {
         "suite": NAME,
         "preset": records[0]["preset"],
         "config": records[0]["config"],
-        "median_solved_at": median_steps(solved),
-        "median_eval_solved_at": median_steps(greedy),
+        "methods": methods,
         "records": records,
     }
-    console.print(
-        f"median env steps to solve: {result['median_solved_at']} (training 100-episode mean); "
-        f"{result['median_eval_solved_at']} (greedy evaluation)",
-        highlight=False,
-    )
+    for method, m in methods.items():
+        console.print(
+            f"{method}: median env steps to greedy 475 {m['median_eval_solved_at']}, "
+            f"to a training mean of 475 {m['median_solved_at']}; {m['stayed_solved']} of "
+            f"{m['seeds']} seeds stayed solved; median {m['median_steps_per_s'] or 0:.0f} env "
+            "steps/s",
+            highlight=False,
+        )
+    ours = methods.get(METHOD, {}).get("median_steps_per_s")
+    for peer in (p for p in methods if p != METHOD):
+        theirs = methods[peer]["median_steps_per_s"]
+        if ours and theirs:
+            result[f"speed_ratio_vs_{peer}"] = ours / theirs
+            console.print(f"training speed, {METHOD} / {peer}: {ours / theirs:.2f}x")
     return result

@@ -21,6 +21,7 @@ __all__ = [
     "EnvStepError",
     "Episode",
     "NonFiniteStepError",
+    "ReturnWindow",
     "evaluate",
     "evaluate_episodes",
     "solved_threshold",
@@ -120,6 +121,40 @@ class Episode:
         }
 
 
+class ReturnWindow:
+    """The mean return of the last ``window`` episodes, its best, and when it first reached
+    ``threshold`` (gymnasium's solved rule: only a full window counts).
+
+    Examples
+    --------
+    >>> returns = ReturnWindow(window=2, threshold=10.0)
+    >>> for steps, ret in ((5, 4.0), (9, 12.0), (20, 9.0)):
+    ...     returns.add(ret, steps)
+    >>> returns.mean, returns.best_mean, returns.solved_at
+    (10.5, 10.5, 20)
+    """
+
+    def __init__(self, window: int = 100, threshold: float | None = None):
+        self.window, self.threshold = window, threshold
+        self.recent: deque[float] = deque(maxlen=window)
+        self.solved_at: int | None = None
+        self.best_mean = -math.inf
+
+    @property
+    def mean(self) -> float:
+        """Mean of the returns in the window (NaN before the first episode)."""
+        return sum(self.recent) / len(self.recent) if self.recent else math.nan
+
+    def add(self, ret: float, env_steps: int) -> None:
+        """An episode with return ``ret`` ended after ``env_steps`` env steps in all."""
+        self.recent.append(ret)
+        if len(self.recent) == self.window:
+            self.best_mean = max(self.best_mean, self.mean)
+            reached = self.threshold is not None and self.mean >= self.threshold
+            if self.solved_at is None and reached:
+                self.solved_at = env_steps
+
+
 class AgentLoop:
     """Drive ``agent`` on a vector ``env`` (NEXT_STEP autoreset) one vector step at a time.
 
@@ -149,9 +184,7 @@ class AgentLoop:
         self.threshold, self.window = threshold, window
         self.num_envs = env.num_envs
         self.episodes = 0
-        self.recent: deque[float] = deque(maxlen=window)
-        self.solved_at: int | None = None
-        self.best_mean = -math.inf
+        self.returns = ReturnWindow(window, threshold)
         self._resets = 0
         self._start()
 
@@ -177,7 +210,22 @@ class AgentLoop:
     @property
     def mean_return(self) -> float:
         """Mean return of the last ``window`` episodes (NaN before the first)."""
-        return sum(self.recent) / len(self.recent) if self.recent else math.nan
+        return self.returns.mean
+
+    @property
+    def recent(self) -> deque[float]:
+        """The returns of the last ``window`` episodes."""
+        return self.returns.recent
+
+    @property
+    def solved_at(self) -> int | None:
+        """Env steps when the ``window``-episode mean first reached ``threshold``."""
+        return self.returns.solved_at
+
+    @property
+    def best_mean(self) -> float:
+        """The best ``window``-episode mean so far (-inf before ``window`` episodes)."""
+        return self.returns.best_mean
 
     def step(self) -> list[Episode]:
         """One vector step of every env; returns the episodes that finished in it.
@@ -224,15 +272,7 @@ class AgentLoop:
                 self.episodes, float(self.ep_return[i]), int(self.ep_length[i]), agent.env_steps
             )
             finished.append(episode)
-            self.recent.append(episode.ret)
-            if len(self.recent) == self.window:
-                self.best_mean = max(self.best_mean, self.mean_return)
-                if (
-                    self.solved_at is None
-                    and self.threshold is not None
-                    and self.mean_return >= self.threshold
-                ):
-                    self.solved_at = agent.env_steps
+            self.returns.add(episode.ret, agent.env_steps)
         self.ep_return[self.done] = 0.0
         self.ep_length[self.done] = 0
         return finished
@@ -251,9 +291,9 @@ class AgentLoop:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore counters; the envs restart (their physical state is not checkpointed)."""
         self.episodes = int(state["episodes"])
-        self.recent = deque(state["recent"], maxlen=self.window)
-        self.solved_at = state["solved_at"]
-        self.best_mean = float(state["best_mean"])
+        returns = self.returns
+        returns.recent = deque(state["recent"], maxlen=self.window)
+        returns.solved_at, returns.best_mean = state["solved_at"], float(state["best_mean"])
         self._resets = int(state["resets"])
         self._start()
 
