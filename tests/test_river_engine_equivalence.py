@@ -186,7 +186,7 @@ def _stream(n: int, seed: int = 0):
 def _classifier_rows(model: FFClassifier, x: dict) -> np.ndarray:
     """Every known label's copy of ``x``, built as ``FFClassifier._forward`` builds them."""
     v, present, _ = model._columns.read(x)
-    u = model._columns.scaler.transform(v, model.clip, present)
+    u = model._columns.scaler.standardize_array(v, present)
     c = len(model._classes)
     rows = np.zeros((c, len(u) + c))
     rows[:, : len(u)] = u

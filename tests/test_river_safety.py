@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ffstream.river import FFAnomalyDetector, FFClassifier, PiecewiseLinearEncoder
-from ffstream.river._engine import LeanFF, RunningStandardizer, sigmoid
+from ffstream.river._engine import LeanFF, sigmoid
 
 
 def _learner(model):
@@ -79,7 +79,7 @@ def test_one_wild_value_does_not_spoil_a_feature():
             model.learn_one(x, y)
     scalers = {name: model._columns.scaler for name, model in twins.items()}
     assert abs(scalers["outlier"].mean[0] - scalers["clean"].mean[0]) < 0.1
-    ratio = scalers["clean"].inv_std[0] / scalers["outlier"].inv_std[0]
+    ratio = (scalers["outlier"].var[0] / scalers["clean"].var[0]).sqrt()
     assert 0.9 < ratio < 1.2, ratio
     assert correct["outlier"] >= correct["clean"] - 20, correct  # 1300 samples scored
 
@@ -104,33 +104,41 @@ def test_one_wild_value_does_not_blind_the_detector():
     assert aucs[1] > 0.8 and aucs[1] > aucs[0] - 0.05, aucs
 
 
-def test_standardiser_equals_running_moments_on_an_ordinary_stream():
-    values = np.random.default_rng(0).normal(3.0, 2.0, (800, 3))
-    scaler = RunningStandardizer()
-    scaler.grow(3)
-    for v in values:
-        scaler.update(v.copy())
-    assert np.allclose(scaler.mean, values.mean(0))
-    assert np.allclose(1.0 / scaler.inv_std**2, values.var(0) + 1e-12)
-
-
-def test_standardiser_forgets_a_level_it_left():
+def test_features_missing_from_a_sample_keep_their_estimates_and_late_ones_learn_fast():
+    model = FFClassifier(seed=0)
     rng = np.random.default_rng(0)
-    scaler = RunningStandardizer()
-    scaler.grow(1)
-    for v in np.concatenate([rng.normal(0, 1, 2000), rng.normal(50, 1, 6000)]):
-        scaler.update(np.array([v]))
-    assert abs(scaler.mean[0] - 50.0) < 1.0 and 1.0 / scaler.inv_std[0] < 3.0
+    for t in range(1500):
+        x = {"a": rng.normal(3.0, 2.0)}
+        if t % 3:  # missing from a third of the samples
+            x["b"] = rng.normal(-5.0, 0.5)
+        if t >= 1400:  # a feature that joins late, far from zero
+            x["c"] = rng.normal(300.0, 1.0)
+        model.learn_one(x, t % 2)
+    scaler = model._columns.scaler
+    mean, std = scaler.mean.tolist(), scaler.var.sqrt().tolist()
+    assert scaler.seen.tolist() == [1500, 1000, 100]
+    assert abs(mean[0] - 3.0) < 0.3 and abs(std[0] - 2.0) < 0.3
+    assert abs(mean[1] + 5.0) < 0.1 and abs(std[1] - 0.5) < 0.1
+    assert abs(mean[2] - 300.0) < 0.5 and abs(std[2] - 1.0) < 0.3  # its own young phase
+    u = scaler.standardize_array(np.array([3.0, 0.0, 300.0]), np.array([True, False, True]))
+    assert u[1] == 0.0  # missing: its running mean
 
 
-def test_standardiser_unpickles_the_old_running_moments():
-    old = {"count": np.array([4.0, 0.0]), "mean": np.array([2.0, 0.0])}
-    old.update(m2=np.array([8.0, 0.0]), inv_std=np.array([1 / math.sqrt(2.0), 0.0]))
-    scaler = RunningStandardizer.__new__(RunningStandardizer)
-    scaler.__setstate__(old)
-    assert scaler.var.tolist() == [2.0, 0.0] and scaler.inv_std[1] == 0.0
-    scaler.update(np.array([2.0, 1.0]), np.array([True, False]))
-    assert scaler.count.tolist() == [5.0, 0.0]
+def test_a_model_pickled_with_the_old_standardiser_unpickles():
+    from ffstream.river._engine import RunningStandardizer
+
+    model = FFClassifier(seed=0)
+    for t in range(50):
+        model.learn_one({"a": float(t % 7), "b": 1.0}, t % 2)
+    old = RunningStandardizer.__new__(RunningStandardizer)  # its attributes, as 0.1 had them
+    old.__dict__.update(count=np.array([50.0, 50.0]), mean=np.array([3.0, 1.0]))
+    old.__dict__.update(m2=np.array([200.0, 0.0]), inv_std=np.array([0.5, 0.0]))
+    model._columns.__dict__["scaler"] = old
+    twin = pickle.loads(pickle.dumps(model))
+    scaler = twin._columns.scaler
+    assert scaler.mean.tolist() == [3.0, 1.0] and scaler.var.tolist() == [4.0, 0.0]
+    twin.learn_one({"a": 2.0, "b": 1.0}, 0)  # and it learns on
+    assert scaler.seen.tolist() == [51.0, 51.0]
 
 
 # ----------------------------------------------------------------------- bad input

@@ -1,8 +1,12 @@
 """InputStandardizer: running statistics that forget, resist outliers and stay bounded."""
 
+import copy
+import pickle
+
 import pytest
 import torch
 
+from ffstream.stream import standardizer as standardizer_module
 from ffstream.stream.standardizer import InputStandardizer
 
 
@@ -93,3 +97,70 @@ def test_values_whose_squares_overflow_leave_the_variance_finite():
     s = InputStandardizer(1)
     feed(s, torch.tensor([[1.5e19], [-1.5e19], [1.0]]))
     assert torch.isfinite(s.var).all() and s.var.item() > 0
+
+
+def _torch_only(monkeypatch):
+    """Send every batch through the torch arithmetic (as on a GPU)."""
+    monkeypatch.setattr(standardizer_module, "_NUMPY_WORK", 0)
+
+
+def _hard_stream(seed: int) -> torch.Tensor:
+    """Offsets, scales, a constant feature that later varies, outliers and a unit change."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(3000, 5, generator=g) * torch.tensor([1.0, 50.0, 1e-3, 1.0, 2.0]) + 300.0
+    x[:1500, 3] = 4.0  # constant, then it varies
+    x[::97, 0] = 1e7  # glitches
+    x[2000:, 4] *= 30.0  # a unit change
+    return x
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_numpy_and_torch_paths_compute_the_same_estimates(batch, monkeypatch):
+    x = _hard_stream(batch)
+    on_numpy, on_torch = InputStandardizer(5, horizon=300.0), InputStandardizer(5, horizon=300.0)
+    feed(on_numpy, x, batch)
+    _torch_only(monkeypatch)
+    feed(on_torch, x, batch)
+    for name in ("shift", "offset", "var", "seen"):
+        a, b = getattr(on_numpy, name), getattr(on_torch, name)
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), name
+    probe = x[-50:]
+    assert torch.allclose(on_torch(probe), InputStandardizer.forward(on_numpy, probe), atol=1e-4)
+    assert on_numpy._warm  # the fast step ran for most of the stream
+
+
+def test_a_mask_keeps_missing_features_and_a_late_feature_has_its_own_young_phase(monkeypatch):
+    results = []
+    for numpy_path in (True, False):
+        if not numpy_path:
+            _torch_only(monkeypatch)
+        g = torch.Generator().manual_seed(5)
+        s = InputStandardizer(2)
+        for t in range(1200):
+            frame = torch.stack([3.0 + torch.randn((), generator=g), torch.tensor(-7.0)])
+            present = torch.tensor([True, t % 2 == 0])  # the second is there every other frame
+            s.update(frame.view(1, 2), present)
+        s.grow(1)
+        for _ in range(40):
+            s.update(torch.tensor([[3.0, -7.0, 500.0]]) + torch.randn(1, 3, generator=g))
+        results.append(s)
+        assert s.seen.tolist() == [1240.0, 640.0, 40.0]
+        assert abs(s.mean[2] - 500.0) < 1.0  # not dragged from 0 at a settled weight
+        z = s(torch.tensor([[3.0, 0.0, 500.0]]), torch.tensor([True, False, True]))
+        assert z[0, 1] == 0.0  # missing: its running mean
+    assert torch.allclose(results[0].mean, results[1].mean, atol=1e-3)
+
+
+def test_a_copy_and_a_loaded_state_standardise_as_the_original():
+    s = InputStandardizer(3)
+    feed(s, _hard_stream(0)[:, :3])
+    probe = torch.randn(4, 3) * 50.0 + 300.0
+    for twin in (copy.deepcopy(s), pickle.loads(pickle.dumps(s))):
+        assert torch.equal(twin(probe), s(probe))
+        twin.update(probe)  # its own buffers: the original does not move
+    loaded = InputStandardizer(3)
+    loaded(probe)  # caches the scale of its empty estimates
+    loaded.load_state_dict(s.state_dict())
+    loaded.restore_count(s.count)
+    assert torch.equal(loaded(probe), s(probe))
+    assert loaded.seen.tolist() == s.seen.tolist()

@@ -10,9 +10,9 @@ FF loss instead of autograd. The arithmetic is the one of :class:`ffstream.ff.FF
 activities of the layer below and learns only from its own loss. It can also keep an exponential
 moving average of its weights (Polyak averaging) to predict with.
 
-:class:`RunningStandardizer` keeps a winsorised, exponentially weighted mean and variance per
-feature, with a count per feature so that features may appear late or be missing from some
-samples.
+Samples are standardised by the library's one standardiser,
+:class:`~ffstream.stream.standardizer.InputStandardizer`, through
+:class:`~ffstream.river._features.FeatureColumns`.
 """
 
 from __future__ import annotations
@@ -252,148 +252,9 @@ def _insert_columns(w: torch.Tensor, at: int, new: torch.Tensor) -> torch.Tensor
 
 
 class RunningStandardizer:
-    """Robust, forgetting running mean and variance per feature, with a count per feature.
-
-    The first ``horizon`` samples of a feature are averaged equally (Welford's recursion, in its
-    exponentially weighted form with rate ``1 / count``); after that the rate stays at
-    ``1 / horizon``, an exponentially weighted mean and variance that forget old samples with a
-    time constant of ``horizon`` samples. Once a feature has ``warmup`` samples and has varied,
-    each update is winsorised: a value more than ``winsor`` standard deviations from the mean
-    updates the estimates as if it lay on that bound.
-
-    Why: a plain running mean and variance never forget, so a single wild value (a sensor
-    glitch, a unit error) would shift the mean and inflate the variance for the rest of the
-    stream, squashing every later value of that feature to a constant. Winsorising bounds what
-    one sample can do (no more than a sample ``winsor`` deviations out, which the estimates
-    shed within about ``horizon`` samples), and forgetting lets the scale follow a feature
-    whose range really changes: values that keep landing on the bound widen the variance
-    geometrically, so the estimates catch up within a few hundred samples. Values inside the
-    bound (every value of an ordinary stream) update the estimates as before, and up to
-    ``horizon`` samples the estimates equal the running mean and variance. A feature constant
-    so far has no scale to bound by, so its first change is taken as it is (a sparse feature's
-    first non-zero value sets its scale); so is anything in the first ``warmup`` samples, where
-    the scale is still a guess: a wild value there is shed by forgetting alone.
-
-    Parameters
-    ----------
-    horizon
-        Samples after which the equal average turns into an exponentially weighted one.
-    winsor
-        Bound of each update, in standard deviations from the mean.
-    warmup
-        Samples a feature needs before its updates are winsorised.
-
-    Examples
-    --------
-    >>> s = RunningStandardizer()
-    >>> s.grow(2)
-    >>> for v in ([1.0, 10.0], [3.0, 10.0]):
-    ...     s.update(np.array(v))
-    >>> s.transform(np.array([3.0, 10.0]), clip=5.0).round(6).tolist()
-    [1.0, 0.0]
-
-    One wild value moves a warmed-up feature no further than a value ``winsor`` deviations out:
-
-    >>> rng = np.random.default_rng(0)
-    >>> s = RunningStandardizer()
-    >>> s.grow(1)
-    >>> for value in rng.normal(0.0, 1.0, 500):
-    ...     s.update(np.array([value]))
-    >>> s.update(np.array([1e6]))
-    >>> bool(abs(s.mean[0]) < 0.1 and 0.8 < 1.0 / s.inv_std[0] < 1.3)
-    True
-    """
-
-    def __init__(self, horizon: float = 1000.0, winsor: float = 10.0, warmup: int = 10):
-        self.horizon = horizon
-        self.winsor = winsor
-        self.warmup = warmup
-        self.count = np.zeros(0)
-        self.mean = np.zeros(0)
-        self.var = np.zeros(0)
-        self.inv_std = np.zeros(0)  # stays 0 for a feature never seen: it standardises to 0
-        self.bound = np.zeros(0)  # winsor once a feature is warm and has varied, inf before
-        self.limit = np.zeros(0)  # bound * std: how far the next update may reach
-        self.unbounded = 0  # features whose bound is still inf
-        self.young = True  # some feature has fewer than horizon samples
+    """What river models pickled by ffstream 0.1 hold as their standardiser: unpickled as its
+    saved state, which :class:`~ffstream.river._features.FeatureColumns` turns into the
+    library's :class:`~ffstream.stream.standardizer.InputStandardizer`. Not used otherwise."""
 
     def __setstate__(self, state: dict) -> None:
-        if "m2" in state:  # pickled before the estimates were robust: same mean and variance
-            count = state["count"]
-            state["var"] = state.pop("m2") / np.maximum(count, 1.0)
-            self.__init__()
-            self.__dict__.update(state)
-            self.bound = np.full(len(count), np.inf)
-            self.limit = np.full(len(count), np.inf)
-            self.unbounded = len(count)
-            seen = count > 0
-            self._refresh(seen)
-            return
-        self.__dict__.update(state)
-
-    def grow(self, n: int) -> None:
-        """Track ``n`` more features (appended)."""
-        for name in ("count", "mean", "var", "inv_std"):
-            setattr(self, name, np.concatenate([getattr(self, name), np.zeros(n)]))
-        for name in ("bound", "limit"):
-            setattr(self, name, np.concatenate([getattr(self, name), np.full(n, np.inf)]))
-        self.unbounded += n
-
-    def update(self, v: np.ndarray, present: np.ndarray | None = None) -> None:
-        """Learn from one sample ``v``; ``present`` masks the features it has (default all)."""
-        if present is not None or self.unbounded:
-            self._update_some(v, slice(None) if present is None else present)
-            return
-        # The common case, every feature present and bounded: in place, no masks.
-        self.count += 1.0
-        if self.young:
-            rate = 1.0 / self.count
-            np.maximum(rate, 1.0 / self.horizon, out=rate)
-            self.young = bool(self.count.min() < self.horizon)
-        else:
-            rate = 1.0 / self.horizon
-        delta = v - self.mean
-        np.minimum(delta, self.limit, out=delta)
-        np.maximum(delta, -self.limit, out=delta)
-        step = rate * delta
-        self.mean += step
-        # var_t = (1 - r) (var_{t-1} + r delta^2): Welford's recursion when r = 1 / t.
-        step *= delta
-        self.var += step
-        self.var *= 1.0 - rate
-        std = np.sqrt(self.var + 1e-12)
-        np.divide(1.0, std, out=self.inv_std)
-        np.multiply(std, self.bound, out=self.limit)
-
-    def _update_some(self, v: np.ndarray, at) -> None:
-        count = self.count[at] + 1.0
-        self.count[at] = count
-        rate = np.maximum(1.0 / count, 1.0 / self.horizon)
-        limit = self.limit[at]
-        delta = np.clip(v[at] - self.mean[at], -limit, limit)
-        self.mean[at] += rate * delta
-        self.var[at] = (1.0 - rate) * (self.var[at] + rate * delta * delta)
-        self.young = True
-        self._refresh(at)
-
-    def _refresh(self, at) -> None:
-        """Scale and bounds of the features ``at`` from their mean and variance."""
-        # A feature constant so far equals its mean exactly, so it standardises to 0.
-        std = np.sqrt(self.var[at] + 1e-12)
-        self.inv_std[at] = 1.0 / std
-        if self.unbounded:
-            varied = (self.count >= self.warmup) & (self.var > 0.0)
-            self.bound[varied] = self.winsor
-            self.unbounded = int(np.isinf(self.bound).sum())
-        self.limit[at] = self.bound[at] * std
-
-    def transform(
-        self, v: np.ndarray, clip: float, present: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Standardised ``v`` clipped to ``[-clip, clip]``; missing features become 0."""
-        u = (v - self.mean) * self.inv_std
-        if present is not None:
-            u[~present] = 0.0
-        np.minimum(u, clip, out=u)
-        np.maximum(u, -clip, out=u)
-        return u
+        self.state = state

@@ -11,8 +11,10 @@ import math
 from collections.abc import Hashable, Mapping
 
 import numpy as np
+import torch
 
 from ffstream.river._engine import RunningStandardizer
+from ffstream.stream.standardizer import InputStandardizer
 
 __all__ = ["FeatureColumns", "as_number", "check_features", "check_label"]
 
@@ -78,7 +80,9 @@ def check_label(y) -> None:
 
 
 class FeatureColumns:
-    """Feature names -> columns, with a running standardiser per column.
+    """Feature names -> columns, standardised by the library's one running standardiser
+    (:class:`~ffstream.stream.standardizer.InputStandardizer`, whose features may be missing
+    from a sample or join late, each with its own young phase).
 
     Examples
     --------
@@ -98,7 +102,13 @@ class FeatureColumns:
     def __init__(self):
         self.names: list[Hashable] = []
         self.index: dict[Hashable, int] = {}
-        self.scaler = RunningStandardizer()
+        self.scaler = InputStandardizer(0)
+
+    def __setstate__(self, state: dict) -> None:
+        scaler = state["scaler"]
+        if isinstance(scaler, RunningStandardizer):  # a model pickled by ffstream 0.1
+            state["scaler"] = _from_running_moments(scaler.state)
+        self.__dict__.update(state)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -144,3 +154,15 @@ class FeatureColumns:
             self.index[name] = len(self.names)
             self.names.append(name)
         self.scaler.grow(len(names))
+
+
+def _from_running_moments(old: dict) -> InputStandardizer:
+    """The standardiser of a model pickled by ffstream 0.1 (``RunningStandardizer``: a mean,
+    a variance or sum of squares, and a count per feature) as an :class:`InputStandardizer`."""
+    count = np.asarray(old["count"], dtype=np.float64)
+    var = old["var"] if "var" in old else old["m2"] / np.maximum(count, 1.0)
+    scaler = InputStandardizer(len(count))
+    for name, values in (("shift", old["mean"]), ("var", var), ("seen", count)):
+        getattr(scaler, name).copy_(torch.as_tensor(np.asarray(values, dtype=np.float32)))
+    scaler.count = int(count.max(initial=0))
+    return scaler

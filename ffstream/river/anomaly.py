@@ -21,9 +21,10 @@ _TEMPERATURE = 4.0
 class FFAnomalyDetector(base.AnomalyDetector):
     """Online anomaly detector: how far a sample's FF goodness falls below the threshold.
 
-    Each sample is standardised online (a robust, forgetting mean and variance per feature,
-    clipped to ``±clip``; see ``RunningStandardizer`` in ``ffstream.river._engine``: an anomaly,
-    however large, cannot spoil a feature's scale for the samples after it) and a constant entry
+    Each sample is standardised online by the library's standardiser (a forgetting mean and
+    variance per feature, winsorised against outliers, values clipped to ``±clip``; see
+    :class:`~ffstream.stream.standardizer.InputStandardizer`: an anomaly, however large, cannot
+    spoil a feature's scale for the samples after it) and a constant entry
     is appended before the net's RMS normalisation, so the normalised frame still carries the
     sample's magnitude (as the share of that constant); without it, goodness would ignore how
     large a deviation is. ``score_one`` returns the mean
@@ -122,7 +123,7 @@ class FFAnomalyDetector(base.AnomalyDetector):
 
     def _standardised(self, x: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         v, present, _ = self._columns.read(x)
-        return v, self._columns.scaler.transform(v, self.clip, present), present
+        return v, self._columns.scaler.standardize_array(v, present), present
 
     def score_one(self, x: dict) -> float:
         if self._net is None:
@@ -145,6 +146,7 @@ class FFAnomalyDetector(base.AnomalyDetector):
             self._memory = np.concatenate([old, np.zeros((len(old), len(new)))], axis=1)
         if self._net is None:
             seed = self.seed if self.seed is not None else int(self._rng.integers(2**31))
+            self._columns.scaler.clip = self.clip
             self._net = LeanFF(len(self._columns) + 1, self.hidden, lr=self.lr, seed=seed)
         v, u, present = self._standardised(x)
         rows = [self._frame(u)]
@@ -160,7 +162,7 @@ class FFAnomalyDetector(base.AnomalyDetector):
         sign = np.array([-1.0, 1.0])[: len(z)]  # the sample is positive, the dream negative
         self._net.update(ins, acts, [logistic_dgood(g, sign) for g in good])
         self._remember(u)
-        self._columns.scaler.update(v, present)
+        self._columns.scaler.update_array(v, present)
 
     def _remember(self, u: np.ndarray) -> None:
         if len(self._memory) < self.memory:

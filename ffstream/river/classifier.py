@@ -22,9 +22,10 @@ _MAX_STEP = 2.0
 class FFClassifier(base.Classifier):
     """Online Forward-Forward classifier for river feature dicts.
 
-    Each sample is standardised online (a robust, forgetting mean and variance per feature,
-    clipped to ``±clip``; see ``RunningStandardizer`` in ``ffstream.river._engine``: one wild
-    value cannot spoil a feature for good), and every known class is written into its own copy
+    Each sample is standardised online by the library's standardiser (a forgetting mean and
+    variance per feature, winsorised against outliers, values clipped to ``±clip``; see
+    :class:`~ffstream.stream.standardizer.InputStandardizer`: one wild value cannot spoil a
+    feature for good), and every known class is written into its own copy
     of the frame as a one-hot overlay (Hinton 2022). The net scores each copy by its goodness
     (mean square of each layer's ReLU activities, threshold 1): the most "good" label is the
     prediction and the softmax of the goodness over labels is ``predict_proba_one``.
@@ -147,6 +148,7 @@ class FFClassifier(base.Classifier):
         return state
 
     def _build(self) -> None:
+        self._columns.scaler.clip = self.clip
         self._net = LeanFF(
             len(self._columns) + len(self._classes),
             self.hidden,
@@ -184,7 +186,7 @@ class FFClassifier(base.Classifier):
         """Standardised values, the forward pass of every label's copy of them through the
         weights that learn, and (``averaged``) the goodness under the weight average."""
         v, present, _ = self._columns.read(x)
-        u = self._columns.scaler.transform(v, self.clip, present)
+        u = self._columns.scaler.standardize_array(v, present)
         rows = self._rows
         rows[:, : len(u)] = u
         # Every row holds u and one label entry, so all rows share one RMS: compute it once.
@@ -247,4 +249,4 @@ class FFClassifier(base.Classifier):
                 dg *= belief
             dgood.append(dg)
         self._net.update(ins, acts, dgood)
-        self._columns.scaler.update(v, present)
+        self._columns.scaler.update_array(v, present)

@@ -196,7 +196,7 @@ def apply_learner_state(learner: LearnerCore, state: dict[str, Any]) -> None:
     learner.generator.set_state(state["generator"])
     saved = state.get("standardizer")
     if saved is not None:
-        learner.standardizer.count = saved["count"]
         learner.standardizer.load_state_dict({k: v for k, v in saved.items() if k != "count"})
+        learner.standardizer.restore_count(saved["count"])
     for name in COUNTERS:
         setattr(learner, name, int(state["counters"][name]))
