@@ -106,6 +106,11 @@ PAGE = Page(
         "continual-learning-baselines).",
         "van de Ven et al. 2022, several epochs per task and 100 stored frames per class: "
         "ER / DGR about 89-90%, iCaRL about 93-94% class-incremental.",
+        "This suite's `er` at the published online-replay setting (`--methods er --no-domain "
+        "--bp-lr 0.1 --bp-updates 1 --replay-batch 10 --ema-decay none`), seeds 0-2, measured "
+        "2026-12-02: 89.7 ± 1.1 class-incremental with a 2x400 MLP, 89.3 ± 1.1 with one layer "
+        "of 512 (Avalanche's SimpleMLP without its dropout): about 2.5 points below 0.92, "
+        "whose run also normalises its inputs and uses dropout 0.5.",
     ),
     notes=(
         "The plot shows the class-incremental curve: mean accuracy on the tasks seen so far, "
