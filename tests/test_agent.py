@@ -170,3 +170,23 @@ def test_agent_improves_on_cartpole():
         returns += [ep.ret for ep in loop.step()]
     last = returns[-20:]
     assert sum(last) / len(last) > 66, last
+
+
+def test_polyak_targets_move_a_share_tau_per_update():
+    env = envs.make("CartPole-v1", num_envs=2)
+    cfg = AgentConfig(hidden=(8,), batch_size=4, learning_starts=4, target_every=1, target_tau=0.25)
+    agent = FFQAgent(env.single_observation_space, env.single_action_space, cfg, seed=0)
+    loop = AgentLoop(env, agent, seed=0)
+    while agent.updates == 0:
+        loop.step()
+    before = [t.clone() for t in agent.targets.parameters()]
+    agent.update()
+    for old, new, online in zip(before, agent.targets.parameters(), agent.layers.parameters()):
+        torch.testing.assert_close(new, old + 0.25 * (online - old))
+        assert not torch.equal(new, online)  # not a copy
+    hard = FFQAgent(env.single_observation_space, env.single_action_space,
+                    cfg.replace(target_tau=1.0), seed=0)  # fmt: skip
+    hard.memory, hard.env_steps = agent.memory, agent.env_steps
+    hard.update()
+    for target, online in zip(hard.targets.parameters(), hard.layers.parameters()):
+        assert torch.equal(target, online)  # tau = 1: the copy the agent always made

@@ -34,6 +34,7 @@ BAD_VALUES = {
     "learning_starts": [-1, 1.5],
     "replay_ratio": [INF, 0.0, NAN, 1e9],
     "target_every": [0, None],
+    "target_tau": [0.0, 1.5, NAN],
     "double_q": [1, "yes"],
     "huber": [0, None],
     "max_grad_norm": [-1.0, NAN, INF],

@@ -2,7 +2,8 @@
 
 :class:`LocalQLayer` is one FF layer with its own linear Q readout (the unit of locality: its
 loss reaches only its own weights); :class:`RunningNorm` normalises observations with running
-statistics before the first layer sees them.
+statistics before the first layer sees them; :func:`track_target` moves a target network
+towards its online network (a hard copy, or Polyak averaging).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from torch import nn
 
 from ffstream.ff import FFLinear, rms_normalize
 
-__all__ = ["LocalQLayer", "RunningNorm"]
+__all__ = ["LocalQLayer", "RunningNorm", "track_target"]
 
 
 class LocalQLayer(nn.Module):
@@ -94,3 +95,26 @@ class RunningNorm:
         self.count = int(state["count"])
         self.mean = state["mean"].to(self.mean.device)
         self.m2 = state["m2"].to(self.m2.device)
+
+
+@torch.no_grad()
+def track_target(target: nn.Module, online: nn.Module, tau: float = 1.0) -> None:
+    """Move ``target``'s parameters a share ``tau`` of the way to ``online``'s (Polyak
+    averaging; ``tau=1`` copies them); buffers are copied.
+
+    Examples
+    --------
+    >>> online, target = nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)
+    >>> online.weight.data.fill_(1.0), target.weight.data.fill_(0.0)
+    (tensor([[1.]]), tensor([[0.]]))
+    >>> track_target(target, online, tau=0.25)
+    >>> target.weight.data
+    tensor([[0.2500]])
+    """
+    if tau == 1.0:
+        target.load_state_dict(online.state_dict())
+        return
+    for t, o in zip(target.parameters(), online.parameters(), strict=True):
+        t.lerp_(o, tau)
+    for t, o in zip(target.buffers(), online.buffers(), strict=True):
+        t.copy_(o)

@@ -72,7 +72,9 @@ class AgentConfig:
     replay_ratio: float = 0.5
     """Updates per env step once learning has started."""
     target_every: int = 250
-    """Updates between copies of the online layers into the (per-layer) target layers."""
+    """Updates between moves of the (per-layer) target layers towards the online layers."""
+    target_tau: float = 1.0
+    """Share of the way each move takes the targets (1: a copy; below 1: Polyak averaging)."""
     double_q: bool = True
     huber: bool = True
     max_grad_norm: float = 10.0
@@ -135,6 +137,9 @@ class AgentConfig:
             setattr(self, name, check_non_negative(getattr(self, name), name))
         for name in ("eps_start", "eps_end"):
             setattr(self, name, check_share(getattr(self, name), name))
+        self.target_tau = check_float(
+            self.target_tau, "target_tau", lambda v: 0.0 < v <= 1.0, "in (0, 1]"
+        )
         # Fields that are fine alone but not together.
         if self.eps_end > self.eps_start:
             raise ValueError(

@@ -10,9 +10,10 @@ One layer, top to bottom::
     loss = TD_l + ff_weight * FF_l              local: only W_l and V_l receive its gradient
 
 ``TD_l`` is the Huber loss between ``Q_l(s, a)`` and a bootstrapped target built from the same
-layer's readout (a lagged *target* copy of the layer, double-Q action choice by the online
-layer): the only signal that is not the layer's own activity is the reward, a global scalar, so
-this is a three-factor rule (pre-synaptic activity x post-synaptic activity x TD error).
+layer's readout (a lagged *target* copy of the layer, copied or Polyak-averaged, see
+``target_tau``; double-Q action choice by the online layer): the only signal that is not the
+layer's own activity is the reward, a global scalar, so this is a three-factor rule
+(pre-synaptic activity x post-synaptic activity x TD error).
 ``FF_l`` is Hinton's logistic goodness objective: **awake**, real states from the replay memory
 are pushed toward high goodness; **asleep** (every ``sleep_every`` env steps, ``sleep_steps``
 updates) the agent *dreams* states — mixtures of remembered states, each feature taken from a
@@ -38,7 +39,7 @@ from torch.nn import functional as F
 
 from ffstream._checks import check_finite
 from ffstream.agents.api import AgentAPI
-from ffstream.agents.blocks import LocalQLayer, RunningNorm
+from ffstream.agents.blocks import LocalQLayer, RunningNorm, track_target
 from ffstream.agents.config import AgentConfig
 from ffstream.agents.spaces import ActionMap, ObservationMap
 from ffstream.ff import Goodness, Logistic, make_optimizer, rms_normalize
@@ -290,7 +291,7 @@ class FFQAgent(AgentAPI):
             raise
         self.updates += 1
         if self.updates % self.config.target_every == 0:
-            self.targets.load_state_dict(self.layers.state_dict())
+            track_target(self.targets, self.layers, self.config.target_tau)
         if self.updates % 50 == 1:
             s = self._normalize(self._unpack(rows)[0])
             self.real_goodness = float(self.layer_goodness(s).sum(1).mean())
