@@ -73,6 +73,7 @@ class MLPMethod:
     ):
         torch.manual_seed(seed)
         self.num_classes = num_classes
+        self.frames_shape = image_shape  # the scenario's, for the methods that shift frames
         self.model = mlp(in_features, cfg.hidden, num_classes).to(device)
         self.lr = cfg.bp_lr
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.bp_lr)
@@ -144,16 +145,9 @@ class EWCMethod(MLPMethod):
 
     name = "ewc"
 
-    def __init__(
-        self,
-        cfg: ContinualConfig,
-        in_features: int,
-        num_classes: int,
-        seed: int,
-        image_shape: tuple[int, int] | None = None,
-        device: str | torch.device = "cpu",
-    ):
-        super().__init__(cfg, in_features, num_classes, seed, image_shape, device)
+    def __init__(self, cfg: ContinualConfig, *args, **kwargs):
+        """Arguments as :class:`MLPMethod`'s."""
+        super().__init__(cfg, *args, **kwargs)
         self.strength = cfg.ewc_lambda
         self.params = list(self.model.parameters())
         self.fisher = [torch.zeros_like(p) for p in self.params]

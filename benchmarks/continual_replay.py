@@ -62,17 +62,10 @@ class ReplayMethod(MLPMethod):
     (10, 20, torch.Size([4, 4]))
     """
 
-    def __init__(
-        self,
-        cfg: ContinualConfig,
-        in_features: int,
-        num_classes: int,
-        seed: int,
-        image_shape: tuple[int, int] | None = None,
-        device: str | torch.device = "cpu",
-    ):
-        super().__init__(cfg, in_features, num_classes, seed, image_shape, device)
-        self.image_shape = replayed_shape(cfg, image_shape)
+    def __init__(self, cfg: ContinualConfig, *args, **kwargs):
+        """Arguments as :class:`~benchmarks.continual_baselines.MLPMethod`'s."""
+        super().__init__(cfg, *args, **kwargs)
+        self.image_shape = replayed_shape(cfg, self.frames_shape)
         self.replay_shift = cfg.replay_shift
         self.replay_batch = cfg.replay_batch
         self.memory = ClassBalancedMemory(cfg.memory)
