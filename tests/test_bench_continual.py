@@ -126,6 +126,10 @@ def test_permuted_mnist_cli_writes_json_and_plots(data_dir, tmp_path):
     assert result["config"]["ff_predict_with"] == "goodness"
     assert result["config"]["ff_goodness_layers"] == "all"
     assert result["config"]["methods"] == ["ff", "er"]
+    assert result["split"] == "test" and "divides by T-1" in result["bwt_convention"]
+    stats = result["results"][0]["metrics"]["domain-incremental"]["average_accuracy"]
+    assert set(stats) == {"mean", "std", "ci95", "n"} and stats["n"] == 1  # one seed: no spread
+    assert stats["std"] is None and stats["ci95"] is None
     assert [e["method"] for e in result["results"]] == ["ff", "er"]
     for e in result["results"]:
         assert np.asarray(e["R_mean"]["domain-incremental"]).shape == (3, 3)
@@ -220,6 +224,12 @@ def test_a_second_invocation_resumes_and_force_reruns(data_dir, monkeypatch):
     more, _ = bench("--seeds", "0,1")  # another seed adds runs to the same folder
     assert [(r.method, r.seed) for r in calls[2:]] == [("naive", 1), ("ewc", 1)]
     assert [len(e["runs"]) for e in more["results"]] == [2, 2]
+    for e in more["results"]:  # over seeds: the sample std (ddof=1) and a t-interval around it
+        values = [r["summary"]["class-incremental"]["average_accuracy"] for r in e["runs"]]
+        stats = e["metrics"]["class-incremental"]["average_accuracy"]
+        assert stats["n"] == 2 and stats["std"] == pytest.approx(np.std(values, ddof=1))
+        low, high = stats["ci95"]
+        assert low <= min(values) and high >= max(values)  # t_{0.975, 1} = 12.7: wide
     bench("--force")
     assert len(calls) == 6
     again = {r["method"]: r for r in load_records(results) if r["seed"] == 0}
