@@ -7,6 +7,13 @@ the last sleep): ``recent = min(sleep_every, memory // 2)`` and ``long-term = me
 The rest of its settings come from the suite's config (``--ff-*`` flags, see
 :mod:`benchmarks.continual_config`).
 
+Updates per incoming batch of ``b`` frames, averaged over a sleep cycle: one awake step of the
+FF layers on the ``b`` frames (positives); a full sleep makes as many steps as there were awake
+steps since the last one, so one sleep step of the layers on ``--ff-sleep-batch`` remembered
+frames (positives) beside as many dreams (negatives); and, with ``--ff-readout asleep``, one
+readout step on ``--ff-readout-batch`` long-term memories with each sleep step. The backprop
+baselines' ``--bp-updates 2`` matches the two layer steps.
+
 Where the evaluations fall in the sleep cycle: FF's readout is fixed between sleeps, but its
 layers keep learning from the current task's frames, so accuracy on old tasks can be higher
 right after a sleep than in the middle of an awake phase. Task lengths (2,000, 6,000, 60,000)
