@@ -229,3 +229,19 @@ def test_bad_hyper_parameters_are_refused_before_anything_changes(cls, params):
     with pytest.raises(ValueError, match=name):
         _learner(model)({"a": 1.0, "b": 2.0})
     assert pickle.dumps(model) == before
+
+
+def test_a_detector_pickled_with_its_old_ring_of_samples_unpickles():
+    detector = FFAnomalyDetector(memory=4, seed=0)
+    for t in range(30):
+        detector.learn_one({"a": float(t % 5), "b": float(t % 3)})
+    state = dict(detector.__dict__)
+    del state["_supply"]  # what 0.1 did not have ...
+    ring = np.arange(8.0).reshape(4, 2)  # ... and its ring: slot 30 % 4 = 2 is the oldest
+    state.update(_memory=ring, _remembered=30)
+    old = FFAnomalyDetector.__new__(FFAnomalyDetector)
+    old.__setstate__(state)
+    recent = [row.tolist() for row in old._supply.pending]
+    assert recent == [[4.0, 5.0], [6.0, 7.0], [0.0, 1.0], [2.0, 3.0]]
+    old.learn_one({"a": 1.0, "b": 2.0})  # and it learns and scores on
+    assert 0.0 <= old.score_one({"a": 1.0, "b": 2.0}) <= 1.0

@@ -11,6 +11,7 @@ from river import drift
 from ffstream.stream import (
     CallableDreams,
     ClassBalancedMemory,
+    DreamSource,
     EveryN,
     HybridDreams,
     Interleaved,
@@ -513,3 +514,38 @@ def test_huge_finite_frames_are_accepted_while_each_can_be_normalised():
     learner = small()
     out = learner.observe(torch.full((100, 12), 1.5e18), torch.zeros(100, dtype=torch.long))
     assert learner.frames_seen == 100 and out.prediction.shape == (100,)
+
+
+def _dream_source(second_memory: torch.Tensor) -> DreamSource:
+    return DreamSource(
+        generator=torch.Generator().manual_seed(0),
+        frame_shape=second_memory.shape,
+        num_classes=None,
+        recall=lambda n: (second_memory.expand(n, -1), None),
+        class_scores=None,
+        goodness=None,
+    )
+
+
+def test_magnified_hybrid_dreams_are_hybrids_scaled_up_within_bounds():
+    first = torch.ones(200, 6)
+    plain, _ = HybridDreams().generate(_dream_source(2.0 * torch.ones(6)), first, None)
+    assert set(plain.unique().tolist()) == {1.0, 2.0}  # each value from one of the two
+    source = _dream_source(torch.ones(6))  # both memories all ones: a dream is its scale
+    dreams, _ = HybridDreams(magnify=0.5).generate(source, first, None)
+    scale = dreams[:, 0]
+    assert torch.equal(dreams, scale[:, None].expand(-1, 6))
+    magnified = scale != 1.0
+    assert 60 < int(magnified.sum()) < 140  # about half
+    assert bool(((scale[magnified] > 1.64) & (scale[magnified] < 7.39)).all())  # exp(U(.5, 2))
+    with pytest.raises(ValueError, match="magnify"):
+        HybridDreams(magnify=1.5)
+
+
+def test_a_memory_widened_by_new_features_pads_its_frames_with_zeros():
+    memory = RecentMemory(3)
+    memory.add(torch.ones(2, 2), None, torch.Generator())
+    memory.widen(2)
+    assert memory.frames[:2].tolist() == [[1.0, 1.0, 0.0, 0.0]] * 2
+    memory.add(torch.full((1, 4), 5.0), None, torch.Generator())
+    assert len(memory) == 3

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from river import base
 
 from ffstream._checks import check_hidden, check_int, check_positive, check_seed
+from ffstream.river._dreaming import DreamSupply
 from ffstream.river._engine import LeanFF, logistic_dgood, sigmoid
 from ffstream.river._features import FeatureColumns, check_features
+from ffstream.stream.dreams import HybridDreams
 
 __all__ = ["FFAnomalyDetector"]
 
 #: Goodness is a mean square per layer (threshold 1): its spread is small, so the logistic
 #: p(unreal) = sigmoid(T * (1 - goodness)) is sharpened by T to use more of [0, 1].
 _TEMPERATURE = 4.0
+
+#: Share of the dreams also scaled up (see HybridDreams): they teach that too-large is unreal.
+_MAGNIFY = 0.5
 
 
 class FFAnomalyDetector(base.AnomalyDetector):
@@ -32,11 +35,15 @@ class FFAnomalyDetector(base.AnomalyDetector):
     score in ``[0, 1]``, as river's ``metrics.ROCAUC`` expects (it bins scores on ``[0, 1]``).
 
     ``learn_one`` makes one local FF update per layer with the sample as a positive and, as its
-    negative, a dream made from two remembered samples mixed feature by feature through a random
+    negative, a dream made from two recent samples mixed feature by feature through a random
     mask (Hinton's hybrid negatives for flat frames: each value realistic, the correlations
     between features broken); half of the dreams are also scaled up 1.6 to 7.4 times, which
     teaches the net that too-large frames are unreal. A negative on every step is what stops a
-    long run of positive-only updates from making every input "good".
+    long run of positive-only updates from making every input "good". The memory and the dreams
+    are the learner core's (:class:`~ffstream.stream.memory.RecentMemory`,
+    :class:`~ffstream.stream.dreams.HybridDreams` with ``magnify=0.5``), made 32 samples at a
+    time; the layers are a NumPy backend of :class:`~ffstream.ff.FFNet`'s arithmetic
+    (``tests/test_river_engine_equivalence.py`` checks both compute the same).
 
     Features that appear later get new input columns with zero weights; missing features count
     as their running mean (0 after standardisation). Bad input is refused before anything is
@@ -93,9 +100,13 @@ class FFAnomalyDetector(base.AnomalyDetector):
         self._check_params()
         self._columns = FeatureColumns()
         self._net: LeanFF | None = None
-        self._memory = np.zeros((0, 0))
-        self._remembered = 0
         self._rng = np.random.default_rng(seed)
+        self._supply: DreamSupply | None = None  # made with the net: `memory` may be set by hand
+
+    def __setstate__(self, state: dict) -> None:
+        if "_memory" in state:  # pickled by ffstream 0.1: a numpy ring of recent samples
+            state["_supply"] = _supply_from_ring(state)
+        self.__dict__.update(state)
 
     @classmethod
     def _unit_test_params(cls):
@@ -142,31 +153,35 @@ class FFAnomalyDetector(base.AnomalyDetector):
             self._columns.add(new)
             if self._net is not None:
                 self._net.grow_inputs(at, len(new))
-            old = self._memory.reshape(len(self._memory), at)
-            self._memory = np.concatenate([old, np.zeros((len(old), len(new)))], axis=1)
+            if self._supply is not None:
+                self._supply.widen(len(new))
         if self._net is None:
-            seed = self.seed if self.seed is not None else int(self._rng.integers(2**31))
-            self._columns.scaler.clip = self.clip
-            self._net = LeanFF(len(self._columns) + 1, self.hidden, lr=self.lr, seed=seed)
+            self._build()
         v, u, present = self._standardised(x)
         rows = [self._frame(u)]
-        if len(self._memory) >= 2:
-            i, j = self._rng.integers(len(self._memory), size=2)
-            mask = self._rng.random(len(u)) < 0.5
-            dream = np.where(mask, self._memory[i], self._memory[j])
-            if self._rng.random() < 0.5:  # a magnitude dream: the hybrid, 1.6 to 7.4 times larger
-                dream = dream * math.exp(self._rng.uniform(0.5, 2.0))
+        dream = self._supply.next_dream()
+        if dream is not None:
             rows.append(self._frame(dream))
         z = np.concatenate(rows)
         ins, acts, good = self._net.forward(z)
         sign = np.array([-1.0, 1.0])[: len(z)]  # the sample is positive, the dream negative
         self._net.update(ins, acts, [logistic_dgood(g, sign) for g in good])
-        self._remember(u)
+        self._supply.remember(u)
         self._columns.scaler.update_array(v, present)
 
-    def _remember(self, u: np.ndarray) -> None:
-        if len(self._memory) < self.memory:
-            self._memory = np.concatenate([self._memory.reshape(-1, len(u)), u[None]])
-        else:
-            self._memory[self._remembered % self.memory] = u
-        self._remembered += 1
+    def _build(self) -> None:
+        seed = self.seed if self.seed is not None else int(self._rng.integers(2**31))
+        self._columns.scaler.clip = self.clip
+        self._net = LeanFF(len(self._columns) + 1, self.hidden, lr=self.lr, seed=seed)
+        self._supply = DreamSupply(self.memory, HybridDreams(magnify=_MAGNIFY), seed=seed)
+
+
+def _supply_from_ring(state: dict) -> DreamSupply:
+    """The numpy ring of recent samples of an ffstream 0.1 pickle, as a DreamSupply."""
+    ring, count = state.pop("_memory"), state.pop("_remembered")
+    seed = int(state["_rng"].integers(2**31))
+    supply = DreamSupply(state["memory"], HybridDreams(magnify=_MAGNIFY), seed=seed)
+    if len(ring):
+        order = np.roll(np.arange(len(ring)), -(count % len(ring)))  # oldest first
+        supply.pending = list(ring[order].astype(np.float32))
+    return supply

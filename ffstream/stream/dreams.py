@@ -49,18 +49,19 @@ class DreamSource:
         ``recall(n) -> (frames, labels)``: ``n`` remembered flat frames (labels may be None).
     class_scores
         ``class_scores(frames) -> (batch, num_classes)`` logits of flat frames under the
-        weights that learn.
+        weights that learn (None where the learner has no classes).
     goodness
         ``goodness(frames, labels=None, grad=False) -> (batch, num_layers)`` per-layer goodness
-        (``grad=True`` keeps the graph with respect to ``frames``).
+        (``grad=True`` keeps the graph with respect to ``frames``); None where the learner
+        offers no goodness to dreams (generators that need it then refuse it).
     """
 
     generator: torch.Generator
     frame_shape: tuple[int, ...]
     num_classes: int | None
     recall: Callable[[int], Batch]
-    class_scores: Callable[[torch.Tensor], torch.Tensor]
-    goodness: Callable[..., torch.Tensor]
+    class_scores: Callable[[torch.Tensor], torch.Tensor] | None
+    goodness: Callable[..., torch.Tensor] | None
 
 
 class Dreams:
@@ -118,20 +119,50 @@ class HybridDreams(Dreams):
     frames get a random half of the features from each memory, which breaks the correlations
     between features while every single value stays realistic. Labelled dreams keep the label of
     the first memory. The default dream for unlabelled streams.
+
+    Parameters
+    ----------
+    magnify
+        Share of the dreams that are also scaled up, each by ``exp(U(0.5, 2))`` (1.6 to 7.4
+        times): they teach a novelty scorer that frames too large to be real are unreal, which
+        mixing alone never shows it (``FFAnomalyDetector`` uses 0.5).
+
+    Examples
+    --------
+    >>> memories = torch.tensor([[1.0, 1.0, 1.0, 1.0], [2.0, 2.0, 2.0, 2.0]])
+    >>> source = DreamSource(
+    ...     generator=torch.Generator().manual_seed(0), frame_shape=(4,), num_classes=None,
+    ...     recall=lambda n: (memories[1:].expand(n, 4), None),
+    ...     class_scores=None, goodness=None,
+    ... )
+    >>> dream, _ = HybridDreams().generate(source, memories[:1], None)
+    >>> sorted(set(dream.view(-1).tolist())) <= [1.0, 2.0]  # each value from one memory
+    True
     """
 
     needs_memory = True
+
+    def __init__(self, magnify: float = 0.0):
+        if not 0.0 <= magnify <= 1.0:
+            raise ValueError(f"magnify must be a share in [0, 1], got {magnify!r}")
+        self.magnify = magnify
 
     def generate(self, source, x, y, scores=None):
         a = x
         b, _ = source.recall(x.shape[0])
         shape = source.frame_shape
+        generator = source.generator
         if len(shape) >= 2:
-            return hybrid_images(
-                a, b, shape[-2:] if len(shape) == 2 else shape, generator=source.generator
-            ), y
-        mask = (torch.rand(a.shape, generator=source.generator) < 0.5).to(a)
-        return mask * a + (1 - mask) * b, y
+            dream = hybrid_images(
+                a, b, shape[-2:] if len(shape) == 2 else shape, generator=generator
+            )
+        else:
+            dream = torch.where(torch.rand(a.shape, generator=generator) < 0.5, a, b)
+        if self.magnify:
+            draws = torch.rand(x.shape[0], 2, generator=generator).to(dream)
+            scale = torch.where(draws[:, 0] < self.magnify, torch.exp(0.5 + 1.5 * draws[:, 1]), 1.0)
+            dream = dream * scale.view(-1, *[1] * (dream.dim() - 1))
+        return dream, y
 
 
 class LangevinDreams(Dreams):

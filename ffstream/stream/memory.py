@@ -52,6 +52,12 @@ class Memory:
             self.labels.index_copy_(0, slots, y)
         self.seen += x.shape[0]
 
+    def widen(self, n: int) -> None:
+        """Append ``n`` features, 0 in every stored flat frame (a stream whose frames gained
+        features, in standard units: 0 is a new feature's running mean)."""
+        if self.frames is not None:
+            self.frames = torch.cat([self.frames, self.frames.new_zeros(len(self.frames), n)], 1)
+
     def _slots(self, n: int, y, generator) -> torch.Tensor:
         """The row of each of ``n`` new frames; ``capacity`` (the spare row) drops a frame."""
         raise NotImplementedError  # abstract: each policy picks slots
