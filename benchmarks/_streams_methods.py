@@ -26,9 +26,9 @@ from river import anomaly, forest, linear_model, multiclass, neighbors, preproce
 from benchmarks._memory import peak_rss_mb
 from ffstream.data.generators import NUM_CLASSES, STREAM_KINDS, river_stream
 from ffstream.river import FFAnomalyDetector, FFClassifier
-from ffstream.river._engine import RunningStandardizer
 from ffstream.stream import Interleaved, StreamLearner
 from ffstream.stream.config import default_hidden
+from ffstream.stream.standardizer import InputStandardizer
 
 __all__ = [
     "CLASSIFIERS",
@@ -70,17 +70,14 @@ class OnlineMLP:
                 layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
             self.net = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-1], num_classes))
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
-        # The river front ends' standardiser, as a plain running mean and variance: equal
-        # weights for every frame (no horizon) and no winsorising.
-        self.scaler = RunningStandardizer(horizon=math.inf, winsor=math.inf)
-        self.scaler.grow(in_features)
+        # The library's standardiser, as a plain running mean and variance: equal weights for
+        # every frame (no horizon) and no winsorising.
+        self.scaler = InputStandardizer(in_features, horizon=math.inf, winsor=math.inf, clip=5.0)
 
     def step(self, frame: torch.Tensor, label: torch.Tensor) -> int:
         """Predict ``frame``'s class, then one step on its cross-entropy; returns the guess."""
-        v = frame[0].double().numpy()
-        self.scaler.update(v)
-        z = torch.from_numpy(self.scaler.transform(v, clip=5.0))
-        logits = self.net(z.float().unsqueeze(0))
+        self.scaler.update(frame)
+        logits = self.net(self.scaler(frame))
         loss = torch.nn.functional.cross_entropy(logits, label)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

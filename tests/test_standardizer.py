@@ -68,7 +68,7 @@ def test_a_constant_feature_standardises_to_zero_and_its_first_change_sets_its_s
 
 
 @pytest.mark.parametrize("name", ["horizon", "winsor", "clip"])
-@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), -float("inf")])
 def test_bad_settings_are_refused(name, bad):
     with pytest.raises(ValueError, match=name):
         InputStandardizer(2, **{name: bad})
@@ -164,3 +164,13 @@ def test_a_copy_and_a_loaded_state_standardise_as_the_original():
     loaded.restore_count(s.count)
     assert torch.equal(loaded(probe), s(probe))
     assert loaded.seen.tolist() == s.seen.tolist()
+
+
+def test_an_infinite_horizon_and_winsor_give_the_plain_running_moments_forever():
+    g = torch.Generator().manual_seed(6)
+    x = torch.cat([torch.randn(1500, 2, generator=g), 1e3 + torch.randn(1500, 2, generator=g)])
+    x[100, 0] = 1e6  # an outlier: counted in full
+    s = InputStandardizer(2, horizon=float("inf"), winsor=float("inf"), clip=float("inf"))
+    feed(s, x)
+    assert torch.allclose(s.mean, x.double().mean(0).float(), rtol=1e-4)
+    assert torch.allclose(s.var, x.double().var(0, unbiased=False).float(), rtol=1e-3)

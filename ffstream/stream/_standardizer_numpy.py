@@ -41,7 +41,7 @@ class ScaleViews:
         np.sqrt(self.var, out=self.reach)
         np.divide(1.0, self.reach, out=self.inv_std, where=varied)
         self.inv_std[~varied] = 0.0
-        self.reach *= winsor
+        np.multiply(self.reach, winsor, out=self.reach, where=varied)  # inf * 0 is no bound
         np.negative(self.reach, out=self.neg_reach)
 
     def refresh_varied(self, winsor: float) -> None:

@@ -15,8 +15,6 @@ frame costs a few microseconds instead of the tens that torch's per-operation di
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
@@ -65,11 +63,12 @@ class InputStandardizer(nn.Module):
     num_features
         Features per (flat) frame.
     horizon
-        Frames after which the equal average turns into an exponentially weighted one.
+        Frames after which the equal average turns into an exponentially weighted one
+        (``math.inf``: never; a plain running mean and variance).
     winsor
-        Bound of each update, in standard deviations from the mean.
+        Bound of each update, in standard deviations from the mean (``math.inf``: unbounded).
     clip
-        Bound of standardised values.
+        Bound of standardised values (``math.inf``: unclipped).
     warmup
         Frames needed before updates are winsorised (before that the scale is still a guess).
 
@@ -102,8 +101,8 @@ class InputStandardizer(nn.Module):
     ):
         super().__init__()
         for name, value in (("horizon", horizon), ("winsor", winsor), ("clip", clip)):
-            if not math.isfinite(value) or value <= 0:
-                raise ValueError(f"{name} must be a finite number > 0, got {value}")
+            if not value > 0:  # NaN fails too
+                raise ValueError(f"{name} must be a number > 0 (inf allowed), got {value}")
         if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 0:
             raise ValueError(f"num_features must be an int >= 0, got {num_features!r}")
         self.horizon, self.winsor, self.clip, self.warmup = horizon, winsor, clip, warmup
@@ -221,7 +220,9 @@ class InputStandardizer(nn.Module):
         if n == 0:
             return
         views = self._numpy()
-        with np.errstate(over="ignore"):  # a square past float32 is clipped, as in torch
+        # A square past float32 is clipped, and an infinite winsor times a zero deviation
+        # is discarded, as in torch.
+        with np.errstate(over="ignore", invalid="ignore"):
             if present is None and self._warm:
                 self._warm_step(views, x)
             else:
