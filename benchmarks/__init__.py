@@ -33,6 +33,7 @@ SUITES: dict[str, str] = {
     "speed": "benchmarks.speed",
     "streams": "benchmarks.streams",
     "soak": "benchmarks.soak",
+    "distributed": "benchmarks.distributed",
 }
 
 

@@ -224,8 +224,24 @@ def test_memories_split_over_more_ranks_keep_every_class():
         assert set(share["labels"][:20].tolist()) == set(y.tolist())
     both = torch.cat([s["frames"][:20] for s in shares])
     assert {tuple(r.tolist()) for r in both} == {tuple(r.tolist()) for r in saved.frames[:40]}
-    reservoir = split_memory([saved.state_dict()], ReservoirMemory(40), 1, 2, g)
+    reservoir = split_memory([saved.state_dict()], ReservoirMemory(20), 1, 2, g)
     assert reservoir["seen"] == 100  # new frames enter at the rate they would have
+    roomy = split_memory([saved.state_dict()], ReservoirMemory(40), 1, 2, g)
+    assert roomy["seen"] == roomy["size"] == 20  # a memory with room fills it first
+
+
+def test_a_job_resumes_on_more_ranks_than_wrote_it(tmp_path):
+    path = tmp_path / "job.ckpt"
+    _run(_checkpoint_job, str(path))
+    for rank in (0, 1, 2):
+        learner, _ = load_learner(path, rank=rank, world_size=3)
+        memory = learner.memory
+        assert len(memory) > 0 and memory.seen >= len(memory)
+        assert bool((memory.labels[: len(memory)] >= 0).all())
+        x, y = _data()
+        for i in range(0, 120, 4):  # past a sleep (every 40 frames): replays only real rows
+            learner.observe(x[i : i + 4], y[i : i + 4])
+        assert learner.sleeps >= 1
 
 
 # ---------------------------------------------------------------------------- the hooks

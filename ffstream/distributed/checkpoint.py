@@ -18,11 +18,11 @@ Resuming on M ranks (:func:`load_learner`):
   the pool mixes the ranks evenly) and dealt round-robin, rank r taking every M-th row from
   row r. Each rank adds its share to a fresh memory of the learner's own kind, so a share larger
   than the capacity is sampled by that memory's own policy (uniform for the reservoir, equal per
-  class for the class-balanced one). Its count of frames seen becomes the ranks' total over M,
-  so new frames enter at the rate they would have. The short-term memories (frames since the
-  last sleep) are pooled and dealt the same way. Generators are seeded afresh from the
-  config's seed, the rank and the frames seen. M = 1 is a plain ``StreamLearner`` that holds
-  what all ranks remembered, up to its capacity.
+  class for the class-balanced one). A full share's count of frames seen becomes the ranks'
+  total over M, so new frames enter at the rate they would have (one with room fills it
+  first). The short-term memories (frames since the last sleep) are pooled and dealt the same
+  way. Generators are seeded afresh from the config's seed, the rank and the frames seen.
+  M = 1 is a plain ``StreamLearner`` that holds what all ranks remembered, up to its capacity.
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def split_memory(
         fresh.add(frames[share], None if labels is None else labels[share], generator)
     if isinstance(fresh, RecentMemory):
         return fresh.state_dict()  # its count places the ring's next slot: left as added
-    fresh.seen = max(fresh.size, sum(int(s["seen"]) for s in states) // world_size)
+    if fresh.size == fresh.capacity:  # a memory with room must take new frames as they come
+        fresh.seen = max(fresh.size, sum(int(s["seen"]) for s in states) // world_size)
     if isinstance(fresh, ClassBalancedMemory):
         totals: dict[int, int] = {}
         for s in states:
