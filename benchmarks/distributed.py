@@ -50,6 +50,8 @@ DEVICE = "cpu"
 METHODS = ("1-process", "1-process-total-batch", "allreduce", "average")
 SINGLE = ("1-process", "1-process-total-batch")
 TASKS = ("linear", "mnist")
+#: how the ranks are started: fresh interpreters, safe whatever the parent holds (tests fork)
+START_METHOD = "spawn"
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,9 @@ def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
             data = ctx.cached(f"stream-{run.task}-{run.seed}", lambda: _stream(spec))
             repeats.append([_one_process(spec, data)])
         else:
-            repeats.append(spawn(_rank_job, cfg.nproc, spec, timeout=120.0))
+            repeats.append(
+                spawn(_rank_job, cfg.nproc, spec, timeout=120.0, start_method=START_METHOD)
+            )
     per_repeat = [
         sum(r["frames"] for r in ranks) / max(r["seconds"] for r in ranks) for ranks in repeats
     ]
