@@ -110,6 +110,15 @@ def _killed_job(rank, world):
         parallel.observe(x[s], y[s])
 
 
+def _hung_job(rank, world):
+    x, y = _data()
+    parallel = DataParallelLearner(_learner(), mode="allreduce")
+    for i, s in enumerate(shard(FRAMES, 1, rank, world)):
+        if rank == 1 and i == 5:
+            time.sleep(60)  # alive, but never answers
+        parallel.observe(x[s], y[s])
+
+
 def _uneven_job(rank, world):
     x, y = _data()
     parallel = DataParallelLearner(_learner(sleep_every=8), mode="allreduce")
@@ -176,6 +185,16 @@ def test_a_killed_rank_ends_the_job_with_a_clear_error_within_seconds():
     message = str(failed.value)
     assert "rank 1: exited with code 3" in message
     assert "rank 0: ffstream.distributed.collectives.RankLost" in message
+
+
+def test_a_hung_rank_ends_the_job_after_the_timeout():
+    start = time.monotonic()
+    with pytest.raises(JobFailed) as failed:
+        _run(_hung_job, timeout=2.0)
+    assert time.monotonic() - start < 20
+    message = str(failed.value)
+    assert "rank 0: ffstream.distributed.collectives.RankLost" in message
+    assert "rank 1: stopped, still running 2 s after another failed" in message
 
 
 def test_ranks_that_would_sleep_at_different_moments_are_stopped():

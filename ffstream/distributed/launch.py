@@ -108,26 +108,7 @@ def spawn(
     ]
     for p in procs:
         p.start()
-    reports: dict[int, tuple[str, Any]] = {}
-    failed_at = None
-    while any(p.is_alive() for p in procs) or len(reports) < nproc:
-        try:
-            rank, status, value = results.get(timeout=0.05)
-            reports[rank] = (status, value)
-        except queue.Empty:
-            if all(not p.is_alive() for p in procs):
-                time.sleep(0.2)  # what the last ranks wrote as they ended, then stop
-                if results.empty():
-                    break  # a rank died without a report
-        if failed_at is None and any(p.exitcode not in (None, 0) for p in procs):
-            failed_at = time.monotonic()
-        # after a failure, the others get the process group's timeout to fail by themselves
-        if failed_at is not None and time.monotonic() - failed_at > timeout + 5:
-            for p in procs:
-                if p.is_alive():
-                    p.terminate()
-    for p in procs:
-        p.join()
+    reports, stopped = _wait(procs, results, timeout)
     if all(reports.get(r, ("",))[0] == "ok" for r in range(nproc)):
         return [pickle.loads(reports[r][1]) for r in range(nproc)]
     fates = []
@@ -137,9 +118,40 @@ def spawn(
             fates.append(f"rank {r}: finished")
         elif status == "error":
             fates.append(f"rank {r}: {value}")
+        elif r in stopped:
+            fates.append(f"rank {r}: stopped, still running {timeout:g} s after another failed")
         else:
             fates.append(f"rank {r}: exited with code {p.exitcode} without a report")
     raise JobFailed("a data-parallel job failed:\n  " + "\n  ".join(fates))
+
+
+def _wait(procs, results, timeout: float) -> tuple[dict[int, tuple[str, Any]], set[int]]:
+    """Every rank's report, as the ranks end; and the ranks stopped because they still ran
+    ``timeout`` seconds after another failed (a rank in a collective fails within it)."""
+    reports: dict[int, tuple[str, Any]] = {}
+    stopped: set[int] = set()
+    failed_at = None
+    while len(reports) < len(procs):
+        try:
+            rank, status, value = results.get(timeout=0.05)
+            reports[rank] = (status, value)
+        except queue.Empty:
+            if not any(p.is_alive() for p in procs):
+                time.sleep(0.2)  # what the last ranks wrote as they ended, then stop
+                if results.empty():
+                    break  # a rank died without a report
+        failed = any(p.exitcode not in (None, 0) for p in procs)
+        failed = failed or any(status == "error" for status, _ in reports.values())
+        if failed and failed_at is None:
+            failed_at = time.monotonic()
+        if failed_at is not None and time.monotonic() - failed_at > timeout:
+            for r, p in enumerate(procs):
+                if p.is_alive() and r not in reports:
+                    stopped.add(r)
+                    p.terminate()
+    for p in procs:
+        p.join()
+    return reports, stopped
 
 
 def shard(n: int, batch: int, rank: int, world_size: int) -> list[slice]:
