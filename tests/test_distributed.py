@@ -164,8 +164,8 @@ def test_checkpoint_of_two_ranks_resumes_on_one_and_on_two(tmp_path):
     a, b = _run(_checkpoint_job, str(path))
     assert a["resumed_same_memory"] and b["resumed_same_memory"]  # same ranks: as saved
     assert a["mode"] == "allreduce"
-    learner, mode = load_learner(path)
-    assert isinstance(learner, StreamLearner) and mode == "allreduce"
+    learner, saved = load_learner(path)
+    assert isinstance(learner, StreamLearner) and saved == {"mode": "allreduce", "every": 100}
     for saved, loaded in zip(a["weights"], learner.net.parameters()):
         assert torch.equal(saved, loaded.detach())
     # one memory holding both ranks' frames, up to its capacity
@@ -175,6 +175,29 @@ def test_checkpoint_of_two_ranks_resumes_on_one_and_on_two(tmp_path):
         assert rows & {tuple(r.tolist()) for r in part["frames"][:50]}
     x, y = _data()
     learner.observe(x[:4], y[:4])  # and it learns on
+
+
+def _tampered(path, out, fix_checksum: bool):
+    from ffstream.distributed.checkpoint import FORMAT, write_state
+    from ffstream.stream.checkpoint import load_checkpoint, save_checkpoint
+
+    data = load_checkpoint(path, fmt=FORMAT)
+    data["ranks"][1]["memory"]["size"] = 10**6
+    body = {k: v for k, v in data.items() if k not in ("format", "checksum")}
+    if fix_checksum:
+        write_state(out, body)
+    else:
+        save_checkpoint(out, {**body, "checksum": data["checksum"]}, FORMAT)
+    return out
+
+
+def test_a_damaged_checkpoint_is_refused_naming_what_is_wrong(tmp_path):
+    path = tmp_path / "job.ckpt"
+    _run(_checkpoint_job, str(path))
+    with pytest.raises(ValueError, match="checksum"):
+        load_learner(_tampered(path, tmp_path / "a.ckpt", fix_checksum=False))
+    with pytest.raises(ValueError, match="rank 1's memory"):
+        load_learner(_tampered(path, tmp_path / "b.ckpt", fix_checksum=True))
 
 
 def test_a_killed_rank_ends_the_job_with_a_clear_error_within_seconds():

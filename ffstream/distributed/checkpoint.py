@@ -2,7 +2,7 @@
 
 Rank 0 writes (atomically, without pickled objects, with a SHA-256 checksum)::
 
-    {"format": "ffstream.data-parallel", "version": 1, "world_size": N, "mode": "...",
+    {"format": "ffstream.data-parallel", "version": 1, "world_size": N, "mode": "...", "every": K,
      "learner": <rank 0's StreamLearner checkpoint, with its own checksum>,
      "ranks": [{"memory": ..., "recent": ..., "generator": ...} for each rank],
      "checksum": "<sha256 hex>"}
@@ -43,6 +43,7 @@ from ffstream.stream.checkpoint import (
     save_checkpoint,
 )
 from ffstream.stream.memory import ClassBalancedMemory, Memory, RecentMemory
+from ffstream.stream.state_checks import check_generator_state, check_memory_state
 
 __all__ = ["FORMAT", "VERSION", "gather_state", "load_learner", "split_memory", "write_state"]
 
@@ -54,7 +55,9 @@ def _cpu(state: dict[str, Any]) -> dict[str, Any]:
     return {k: v.detach().cpu().clone() if torch.is_tensor(v) else v for k, v in state.items()}
 
 
-def gather_state(learner: StreamLearner, mode: str, *, group=None) -> dict[str, Any] | None:
+def gather_state(
+    learner: StreamLearner, mode: str, every: int, *, group=None
+) -> dict[str, Any] | None:
     """Every rank's memories and generator, gathered to rank 0 beside rank 0's learner
     (collective). The file's contents on rank 0, ``None`` on the others."""
     part = {
@@ -72,6 +75,7 @@ def gather_state(learner: StreamLearner, mode: str, *, group=None) -> dict[str, 
         "version": VERSION,
         "world_size": world,
         "mode": mode,
+        "every": every,
         "learner": learner.state_dict(),
         "ranks": parts,
     }
@@ -145,11 +149,29 @@ def split_memory(
     return fresh.state_dict()
 
 
+def _check_parts(parts: list[Any], learner: StreamLearner) -> None:
+    """Refuse (``ValueError``, naming the rank) saved memories that do not fit ``learner``."""
+    for rank, part in enumerate(parts):
+        if not isinstance(part, dict) or set(part) != {"memory", "recent", "generator"}:
+            raise ValueError(f"rank {rank}'s part of the checkpoint is malformed")
+        for name in ("memory", "recent"):
+            check_memory_state(
+                part[name],
+                getattr(learner, name),
+                row_shape=(learner.num_features,),
+                dtype=torch.float32,
+                num_classes=learner.num_classes,
+                name=f"rank {rank}'s {name}",
+            )
+        check_generator_state(part["generator"], learner.generator, f"rank {rank}'s generator")
+
+
 def load_learner(
     path: str | os.PathLike, *, rank: int = 0, world_size: int = 1, device=None
-) -> tuple[StreamLearner, str]:
+) -> tuple[StreamLearner, dict[str, Any]]:
     """Rank ``rank``'s learner (of ``world_size``) from a data-parallel checkpoint, and the
-    mode that wrote it. Needs no process group: ``load_learner(path)`` resumes on one process.
+    settings that wrote it (``{"mode": ..., "every": ...}``). Needs no process group:
+    ``load_learner(path)`` resumes on one process.
     """
     if not 0 <= rank < world_size:
         raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
@@ -165,6 +187,7 @@ def load_learner(
         )
     learner.load_state_dict(payload)
     parts = body["ranks"]
+    _check_parts(parts, learner)
     if world_size == len(parts):
         mine = parts[rank]
         learner.memory.load_state_dict(mine["memory"], learner.device)
@@ -178,4 +201,4 @@ def load_learner(
             states = [part[name] for part in parts]
             split = split_memory(states, mine, rank, world_size, learner.generator)
             mine.load_state_dict(split, learner.device)
-    return learner, body["mode"]
+    return learner, {"mode": body["mode"], "every": body["every"]}

@@ -221,7 +221,7 @@ class DataParallelLearner:
 
         if self.mode == "average":
             self.sync()
-        return gather_state(self.learner, self.mode, group=self.group)
+        return gather_state(self.learner, self.mode, self.every, group=self.group)
 
     def save(self, path) -> None:
         """Write :meth:`state_dict` from rank 0, atomically (collective)."""
@@ -238,17 +238,19 @@ class DataParallelLearner:
         path,
         *,
         mode: Literal["allreduce", "average"] | None = None,
-        every: int = 100,
+        every: int | None = None,
         device=None,
         group=None,
     ) -> DataParallelLearner:
         """Resume a :meth:`save`'d job on this process group's ranks, however many
-        (collective). ``mode`` defaults to the saved one."""
+        (collective). ``mode`` and ``every`` default to the saved ones."""
         from ffstream.distributed.checkpoint import load_learner
 
         rank, world = dist.get_rank(group), dist.get_world_size(group)
-        learner, saved_mode = load_learner(path, rank=rank, world_size=world, device=device)
+        learner, saved = load_learner(path, rank=rank, world_size=world, device=device)
         seed = learner.generator.get_state()
-        parallel = cls(learner, mode=mode or saved_mode, every=every, group=group)
+        mode = mode if mode is not None else saved["mode"]
+        every = every if every is not None else saved["every"]
+        parallel = cls(learner, mode=mode, every=every, group=group)
         learner.generator.set_state(seed)  # the resumed generator, not a fresh seed + rank
         return parallel
