@@ -7,7 +7,8 @@ each rank stores.
 from ffstream.distributed.checkpoint import load_learner, split_memory
 from ffstream.distributed.collectives import RankLost, RanksDisagree
 from ffstream.distributed.launch import JobFailed, init_from_env, shard, spawn
-from ffstream.distributed.parallel import MODES, DataParallelLearner, model_tensors
+from ffstream.distributed.parallel import DataParallelLearner, model_tensors
+from ffstream.distributed.replicas import MODES, Replicas
 
 __all__ = [
     "MODES",
@@ -15,6 +16,7 @@ __all__ = [
     "JobFailed",
     "RankLost",
     "RanksDisagree",
+    "Replicas",
     "init_from_env",
     "load_learner",
     "model_tensors",

@@ -44,9 +44,20 @@ class RanksDisagree(RuntimeError):
 
 
 def _flat(tensors: Sequence[torch.Tensor], extra: Sequence[float], device) -> torch.Tensor:
-    parts = [t.detach().reshape(-1).float() for t in tensors]
-    parts.append(torch.tensor(list(extra), dtype=torch.float32, device=device))
+    dtype = tensors[0].dtype if tensors else torch.float32
+    parts = [t.detach().reshape(-1) for t in tensors]
+    parts.append(torch.tensor(list(extra), dtype=dtype, device=device))
     return torch.cat(parts)
+
+
+def _by_dtype(tensors: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
+    """The tensors in groups of one dtype each (one buffer, one collective per group), float32
+    first; every rank forms the same groups from the same tensors."""
+    groups: dict[torch.dtype, list[torch.Tensor]] = {}
+    for t in tensors:
+        groups.setdefault(t.dtype, []).append(t)
+    order = sorted(groups, key=lambda d: (d != torch.float32, str(d)))
+    return [groups[d] for d in order] or [[]]
 
 
 def _scatter_back(flat: torch.Tensor, tensors: Sequence[torch.Tensor]) -> None:
@@ -80,6 +91,8 @@ def average(
 ) -> None:
     """Replace every tensor by its mean over the ranks of ``group``, in place.
 
+    Tensors of one dtype travel in one buffer (float32 ones, with the signature, first).
+
     ``signature`` (small integers) must be equal on every rank, else :class:`RanksDisagree`
     names the values each rank could have had. Every rank holds bit-identical results: the
     backend sums, then each rank divides the same sum by the same count.
@@ -100,7 +113,8 @@ def average(
     world = dist.get_world_size(group)
     values = [int(v) % SIGNATURE_MODULUS for v in signature]
     device = tensors[0].device if tensors else torch.device("cpu")
-    flat = _flat(tensors, [*values, *(v * v for v in values)], device)
+    first, *others = _by_dtype(tensors)
+    flat = _flat(first, [*values, *(v * v for v in values)], device)
     _collective(what, dist.all_reduce, flat, group=group)
     if values:
         k = len(values)
@@ -114,22 +128,31 @@ def average(
                     f"rank batches of the same size and a schedule that counts frames"
                 )
     flat = flat[: flat.numel() - 2 * len(values)].div_(world)
-    _scatter_back(flat, tensors)
+    _scatter_back(flat, first)
+    for more in others:  # other dtypes (float64 statistics) keep their precision
+        flat = _flat(more, (), device)
+        _collective(what, dist.all_reduce, flat, group=group)
+        _scatter_back(flat.div_(world), more)
 
 
 def broadcast(tensors: Sequence[torch.Tensor], *, src: int = 0, group=None) -> None:
     """Overwrite every tensor with rank ``src``'s, in place (one collective)."""
-    if not tensors:
-        return
-    flat = _flat(tensors, (), tensors[0].device)
-    _collective("broadcast", dist.broadcast, flat, src=src, group=group)
-    _scatter_back(flat, tensors)
+    for same in _by_dtype(tensors):
+        if same:
+            flat = _flat(same, (), same[0].device)
+            _collective("broadcast", dist.broadcast, flat, src=src, group=group)
+            _scatter_back(flat, same)
 
 
 def max_difference(tensors: Sequence[torch.Tensor], *, group=None) -> float:
     """The largest absolute difference of any element between this rank and any other."""
-    flat = _flat(tensors, (), tensors[0].device)
-    high, low = flat.clone(), flat.clone()
-    _collective("all-reduce (max)", dist.all_reduce, high, op=dist.ReduceOp.MAX, group=group)
-    _collective("all-reduce (min)", dist.all_reduce, low, op=dist.ReduceOp.MIN, group=group)
-    return float((high - low).max()) if flat.numel() else 0.0
+    largest = 0.0
+    for same in _by_dtype(tensors):
+        if not same:
+            continue
+        flat = _flat(same, (), same[0].device)
+        high, low = flat.clone(), flat.clone()
+        _collective("all-reduce (max)", dist.all_reduce, high, op=dist.ReduceOp.MAX, group=group)
+        _collective("all-reduce (min)", dist.all_reduce, low, op=dist.ReduceOp.MIN, group=group)
+        largest = max(largest, float((high - low).max()) if flat.numel() else 0.0)
+    return largest

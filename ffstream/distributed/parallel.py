@@ -32,14 +32,11 @@ from typing import Literal
 import torch
 import torch.distributed as dist
 
-from ffstream.distributed.collectives import average, broadcast, max_difference
+from ffstream.distributed.replicas import Replicas
 from ffstream.stream import StreamLearner
 from ffstream.stream.core import Observation
 
-__all__ = ["MODES", "DataParallelLearner", "model_tensors"]
-
-#: the two ways of keeping the ranks' models one
-MODES = ("allreduce", "average")
+__all__ = ["DataParallelLearner", "model_tensors"]
 
 
 def model_tensors(learner: StreamLearner) -> list[torch.Tensor]:
@@ -65,7 +62,7 @@ def _net_companions(learner: StreamLearner) -> list[torch.Tensor]:
     return out
 
 
-class DataParallelLearner:
+class DataParallelLearner(Replicas):
     """A :class:`~ffstream.stream.StreamLearner` whose model is kept one across ranks.
 
     Needs an initialised process group (``torch.distributed``; :func:`~ffstream.distributed.
@@ -116,46 +113,29 @@ class DataParallelLearner:
     ):
         if not isinstance(learner, StreamLearner):
             raise ValueError(f"learner must be a StreamLearner, got {type(learner).__name__}")
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
         if learner.schedule.uses_signal:
             raise ValueError(
                 f"schedule {learner.schedule!r} reads each rank's own error signal, so ranks "
                 f"would sleep at different moments; use one that counts frames (EveryN)"
             )
-        if not dist.is_initialized():
-            raise ValueError("torch.distributed has no process group: initialise one first")
-        self.learner, self.mode, self.every, self.group = learner, mode, every, group
-        self.rank = dist.get_rank(group)
-        self.world_size = dist.get_world_size(group)
-        self.syncs = 0  # weight averages made ("average" mode)
-        self._exchanges = 0  # exchanges within the current observe or sleep call
-        self._since_sync = 0
+        super().__init__(mode=mode, every=every, group=group)
+        self.learner = learner
         seed = learner.config.seed
         if seed is not None:  # distinct replays and dreams per rank, from one seed
             learner.generator.manual_seed(seed + self.rank)
-        broadcast(model_tensors(learner), group=group)
+        self._join()
         if mode == "allreduce":
             learner.net.grad_sync = self._net_hook
             if learner.readout is not None:
                 learner.readout.grad_sync = self._readout_hook
 
-    def __repr__(self) -> str:
-        return (
-            f"DataParallelLearner(rank={self.rank}, world_size={self.world_size}, "
-            f"mode={self.mode!r}, every={self.every})"
-        )
+    def model_tensors(self) -> list[torch.Tensor]:
+        """:func:`model_tensors` of this rank's learner."""
+        return model_tensors(self.learner)
 
-    # ------------------------------------------------------------------ exchanges
-    def _signature(self) -> tuple[int, int, int]:
-        learner = self.learner
-        return learner.frames_seen, learner.sleeps, self._exchanges
-
-    def _exchange(self, tensors: list[torch.Tensor], what: str) -> None:
-        average(tensors, self._signature(), what=what, group=self.group)
-        self._exchanges += 1
+    def position(self) -> tuple[int, int]:
+        """Frames seen and sleeps: equal on every rank that gets batches of the same size."""
+        return self.learner.frames_seen, self.learner.sleeps
 
     def _net_hook(self, grads: list[torch.Tensor]) -> None:
         self._exchange(grads + _net_companions(self.learner), "all-reduce of the FF layers")
@@ -163,32 +143,21 @@ class DataParallelLearner:
     def _readout_hook(self, grads: list[torch.Tensor]) -> None:
         self._exchange(grads, "all-reduce of the readout")
 
-    def sync(self) -> None:
-        """Average every rank's model now (collective); ``"average"`` mode does it every
-        ``every`` frames by itself."""
-        self._exchanges = 0
-        self._exchange(model_tensors(self.learner), "weight average")
-        self._since_sync = 0
-        self.syncs += 1
-
     # ------------------------------------------------------------------ learning
     def observe(self, x, y=None) -> Observation:
         """:meth:`StreamLearner.observe` on this rank's batch, kept in step with the others.
 
         Collective: every rank calls it with a batch of the same size.
         """
-        self._exchanges = 0
+        self._begin()
         before = self.learner.frames_seen
         seen = self.learner.observe(x, y)
-        if self.mode == "average":
-            self._since_sync += self.learner.frames_seen - before
-            if self._since_sync >= self.every:
-                self.sync()
+        self._advanced(self.learner.frames_seen - before)
         return seen
 
     def sleep(self, steps: int | None = None) -> int:
         """:meth:`StreamLearner.sleep` on every rank at once (collective)."""
-        self._exchanges = 0
+        self._begin()
         return self.learner.sleep(steps)
 
     # ------------------------------------------------------------------ inference (local)
@@ -203,11 +172,6 @@ class DataParallelLearner:
     def score(self, x) -> torch.Tensor:
         """This rank's :meth:`StreamLearner.score` (no collective)."""
         return self.learner.score(x)
-
-    def max_divergence(self) -> float:
-        """The largest difference of any model element between ranks (collective): 0.0 when
-        the ranks hold one model."""
-        return max_difference(model_tensors(self.learner), group=self.group)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict | None:
