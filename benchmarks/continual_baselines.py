@@ -1,13 +1,14 @@
 """The backprop baselines of the continual suites that store no frames (naive, EWC) and the
 machinery every backprop baseline shares (:class:`MLPMethod`).
 
-Every backprop baseline is the same MLP (the suite's hidden widths, ReLU), trained online by SGD
-(``--bp-lr``) on cross-entropy. Per incoming batch of ``batch_size`` frames it first predicts
-the batch (the prequential answer), then makes ``--bp-updates`` SGD steps (2 by default: FF makes
-one awake step on the batch and, on average, one sleep step per batch), then (the replaying
-methods of :mod:`benchmarks.continual_replay`) offers the batch to its memory. With
-``--ema-decay`` it predicts and is scored with an exponential moving average of its weights,
-moved after every SGD step as FF's is after every awake and sleep step.
+Every backprop baseline is the same MLP (the suite's hidden widths, ReLU), trained online by SGD on
+cross-entropy, with its own step size chosen on the validation split
+(:data:`~benchmarks.continual_config.BP_LR`) unless ``--bp-lr`` gives one for all. Per incoming
+batch of ``batch_size`` frames it first predicts the batch (the prequential answer), then makes
+``--bp-updates`` SGD steps (2 by default: FF makes one awake step on the batch and, on average, one
+sleep step per batch), then (the replaying methods of :mod:`benchmarks.continual_replay`) offers the
+batch to its memory. With ``--ema-decay`` it predicts and is scored with an exponential moving
+average of its weights, moved after every SGD step as FF's is after every awake and sleep step.
 
 - ``naive``: fine-tuning; each step sees the ``batch_size`` incoming frames;
 - ``ewc``: elastic weight consolidation (Kirkpatrick et al. 2017); each step sees the incoming
@@ -17,14 +18,11 @@ moved after every SGD step as FF's is after every awake and sleep step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-if TYPE_CHECKING:
-    from benchmarks.continual_config import ContinualConfig
+from benchmarks.continual_config import BP_LR, ContinualConfig
 
 __all__ = ["EWCMethod", "MLPMethod", "mlp"]
 
@@ -75,8 +73,8 @@ class MLPMethod:
         self.num_classes = num_classes
         self.frames_shape = image_shape  # the scenario's, for the methods that shift frames
         self.model = mlp(in_features, cfg.hidden, num_classes).to(device)
-        self.lr = cfg.bp_lr
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.bp_lr)
+        self.lr = cfg.bp_lr if cfg.bp_lr is not None else BP_LR[self.name]
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.lr)
         self.updates = cfg.bp_updates
         self.ema_decay = cfg.ema_decay
         self.averaged = self._new_average()
@@ -153,7 +151,7 @@ class EWCMethod(MLPMethod):
         self.fisher = [torch.zeros_like(p) for p in self.params]
         self.task_fisher = [torch.zeros_like(p) for p in self.params]
         self.task_steps = 0
-        self.max_coefficient = 1.0 / cfg.bp_lr
+        self.max_coefficient = 1.0 / self.lr
         self.coefficients: list[torch.Tensor] = []  # ewc_lambda * F, capped
         self.anchor: list[torch.Tensor] | None = None
 

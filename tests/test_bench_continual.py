@@ -252,7 +252,9 @@ def test_ff_memory_budget_is_respected():
 
 def _first_task_accuracy_after_second(ewc_lambda: float) -> float:
     """Two tasks with the same labels (a threshold on feature 0, then on feature 1)."""
-    cfg = continual.ContinualConfig(hidden=(32,), ewc_lambda=ewc_lambda)
+    cfg = continual.ContinualConfig(
+        hidden=(32,), ewc_lambda=ewc_lambda, bp_lr=0.05, bp_updates=1, ema_decay=None
+    )
     method = continual.make_method("ewc", cfg, 6, 2, seed=0)
     g = torch.Generator().manual_seed(0)
 
