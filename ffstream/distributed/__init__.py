@@ -4,6 +4,7 @@ See docs/distributed.md for the ``torchrun`` command lines, what is synced and w
 each rank stores.
 """
 
+from ffstream.distributed.agent import DataParallelAgent
 from ffstream.distributed.checkpoint import load_learner, split_memory
 from ffstream.distributed.collectives import RankLost, RanksDisagree
 from ffstream.distributed.launch import JobFailed, init_from_env, shard, spawn
@@ -12,6 +13,7 @@ from ffstream.distributed.replicas import MODES, Replicas
 
 __all__ = [
     "MODES",
+    "DataParallelAgent",
     "DataParallelLearner",
     "JobFailed",
     "RankLost",

@@ -1,0 +1,118 @@
+"""DataParallelAgent: one :class:`~ffstream.agents.FFQAgent` model learned by N ranks.
+
+Each rank steps its own slice of the environments (its own vector env, seeded apart) and runs
+its own ``FFQAgent``; every ``every`` loop steps the ranks average their models: the Q layers,
+their target copies and the observation normaliser's statistics. Replay memories, exploration
+generators (seeded ``seed + 1 + rank``) and optimiser states stay per rank.
+
+Only ``"average"`` mode: the agent makes as many updates as its envs gave valid transitions
+(``replay_ratio`` per step, none on an autoreset step), so ranks whose episodes end at different
+times make different numbers of updates and cannot all-reduce each one. The averages count loop
+steps (calls of :meth:`DataParallelAgent.observe`), which are equal on every rank.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ffstream.agents import FFQAgent
+from ffstream.distributed.replicas import Replicas
+
+__all__ = ["DataParallelAgent"]
+
+
+class DataParallelAgent(Replicas):
+    """An :class:`~ffstream.agents.FFQAgent` whose model is averaged across ranks.
+
+    It takes the agent's place in :class:`~ffstream.agents.AgentLoop` (it has the agent's
+    :meth:`act`, :meth:`observe` and the attributes the loop reads). Every rank builds the same
+    agent (same config and seed), wraps it, and steps its own envs; :meth:`observe` is
+    collective every ``every`` calls, when the ranks average. At wrapping, rank 0's model is
+    broadcast to all.
+
+    Parameters
+    ----------
+    agent
+        This rank's agent.
+    mode
+        ``"average"``, the only mode (see the module notes).
+    every
+        Loop steps (vector env steps) between averages.
+    group
+        The process group (``None``: the default one).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import torch.distributed as dist
+    >>> from ffstream import envs
+    >>> from ffstream.agents import AgentConfig, AgentLoop
+    >>> dist.init_process_group(
+    ...     "gloo", store=dist.FileStore(tempfile.mktemp(), 1), rank=0, world_size=1)
+    >>> env = envs.make("CartPole-v1", num_envs=2)
+    >>> agent = FFQAgent(env.single_observation_space, env.single_action_space,
+    ...                  AgentConfig(hidden=(16,)), seed=0)
+    >>> parallel = DataParallelAgent(agent, every=10)
+    >>> loop = AgentLoop(env, parallel, seed=0)
+    >>> _ = [loop.step() for _ in range(25)]
+    >>> parallel.syncs, parallel.loop_steps
+    (2, 25)
+    >>> dist.destroy_process_group()
+    """
+
+    def __init__(self, agent: FFQAgent, *, mode: str = "average", every: int = 100, group=None):
+        if not isinstance(agent, FFQAgent):
+            raise ValueError(f"agent must be an FFQAgent, got {type(agent).__name__}")
+        if mode == "allreduce":
+            raise ValueError(
+                "mode='allreduce' is not available for the agent: ranks whose episodes end at "
+                "different times make different numbers of updates; use mode='average'"
+            )
+        super().__init__(mode=mode, every=every, group=group)
+        self.agent = agent
+        self.loop_steps = 0
+        agent.rng.manual_seed(agent.seed + 1 + self.rank)  # its own exploration and replays
+        self._join()
+
+    def model_tensors(self) -> list[torch.Tensor]:
+        """The Q layers, their targets and the observation normaliser's mean and spread."""
+        agent = self.agent
+        out = []
+        for module in (agent.layers, agent.targets):
+            out += [t for t in module.state_dict().values() if t.is_floating_point()]
+        return out + [agent.obs_norm.mean, agent.obs_norm.m2]
+
+    def position(self) -> tuple[int]:
+        """Loop steps: equal on every rank that steps in turn with the others."""
+        return (self.loop_steps,)
+
+    # ------------------------------------------------------------------ the agent's place
+    @property
+    def device(self) -> torch.device:
+        return self.agent.device
+
+    @property
+    def env_steps(self) -> int:
+        return self.agent.env_steps
+
+    @property
+    def obs_norm(self):
+        return self.agent.obs_norm
+
+    @property
+    def rng(self) -> torch.Generator:
+        return self.agent.rng
+
+    def act(self, obs: torch.Tensor, explore: bool = True):
+        """This rank's :meth:`FFQAgent.act` (no collective)."""
+        return self.agent.act(obs, explore)
+
+    def observe(self, *args: Any, **kwargs: Any) -> None:
+        """:meth:`FFQAgent.observe` on this rank's transitions; the ranks average every
+        ``every`` calls (collective)."""
+        self._begin()
+        self.agent.observe(*args, **kwargs)
+        self.loop_steps += 1
+        self._advanced(1)

@@ -1,0 +1,69 @@
+"""A data-parallel FFQAgent: two gloo ranks, each stepping its own CartPoles."""
+
+from __future__ import annotations
+
+import tempfile
+
+import pytest
+import torch.distributed as dist
+
+from ffstream import envs
+from ffstream.agents import AgentConfig, AgentLoop, FFQAgent
+from ffstream.distributed import DataParallelAgent, spawn
+
+CONFIG = AgentConfig(
+    hidden=(16, 16), batch_size=16, learning_starts=32, memory_size=400, sleep_every=60
+)
+
+
+def _agent(env) -> FFQAgent:
+    return FFQAgent(env.single_observation_space, env.single_action_space, CONFIG, seed=0)
+
+
+def _agent_job(rank, world):
+    env = envs.make("CartPole-v1", num_envs=2)
+    parallel = DataParallelAgent(_agent(env), every=10)
+    loop = AgentLoop(env, parallel, seed=100 + rank)  # each rank its own episodes
+    start = parallel.max_divergence()
+    before, after = [], []
+    for _ in range(60):
+        syncs = parallel.syncs
+        loop.step()
+        (after if parallel.syncs > syncs else before).append(parallel.max_divergence())
+    agent = parallel.agent
+    return {
+        "start": start,
+        "before": before,
+        "after": after,
+        "updates": agent.updates,
+        "sleeps": agent.sleeps,
+        "env_steps": agent.env_steps,
+    }
+
+
+def test_ranks_average_one_agent_every_k_loop_steps():
+    a, b = spawn(_agent_job, 2, start_method="fork", timeout=20.0)
+    assert a["start"] == 0.0  # rank 0's model broadcast at wrapping
+    assert len(a["after"]) == len(b["after"]) == 6  # an average every 10 loop steps
+    assert all(d == 0.0 for d in a["after"])
+    assert max(a["before"]) > 0.0  # between averages each rank learns alone
+    assert a["updates"] > 0 and b["updates"] > 0 and a["sleeps"] >= 1
+
+
+@pytest.fixture
+def one_rank():
+    dist.init_process_group(
+        "gloo", store=dist.FileStore(tempfile.mktemp(), 1), rank=0, world_size=1
+    )
+    yield
+    dist.destroy_process_group()
+
+
+def test_allreduce_and_bad_settings_are_refused_naming_them(one_rank):
+    env = envs.make("CartPole-v1", num_envs=2)
+    with pytest.raises(ValueError, match="allreduce"):
+        DataParallelAgent(_agent(env), mode="allreduce")
+    with pytest.raises(ValueError, match="every"):
+        DataParallelAgent(_agent(env), every=0)
+    with pytest.raises(ValueError, match="FFQAgent"):
+        DataParallelAgent(object())
