@@ -4,7 +4,7 @@ See docs/distributed.md for the ``torchrun`` command lines, what is synced and w
 each rank stores.
 """
 
-from ffstream.distributed.agent import DataParallelAgent
+from ffstream.distributed.agent import DataParallelAgent, load_agent
 from ffstream.distributed.checkpoint import load_learner, split_memory
 from ffstream.distributed.collectives import RankLost, RanksDisagree
 from ffstream.distributed.launch import JobFailed, init_from_env, shard, spawn
@@ -20,6 +20,7 @@ __all__ = [
     "RanksDisagree",
     "Replicas",
     "init_from_env",
+    "load_agent",
     "load_learner",
     "model_tensors",
     "shard",

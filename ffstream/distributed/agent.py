@@ -16,11 +16,24 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
-from ffstream.agents import FFQAgent
+from ffstream.agents import AgentConfig, FFQAgent
+from ffstream.distributed.checkpoint import (
+    cpu_copy,
+    gather_parts,
+    read_state,
+    split_memory,
+    write_state,
+)
 from ffstream.distributed.replicas import Replicas
+from ffstream.stream.state_checks import check_generator_state
 
-__all__ = ["DataParallelAgent"]
+__all__ = ["AGENT_FORMAT", "DataParallelAgent", "load_agent"]
+
+#: the format tag of a data-parallel agent's file (laid out as
+#: :mod:`ffstream.distributed.checkpoint` lays out the learner's)
+AGENT_FORMAT = "ffstream.data-parallel-agent"
 
 
 class DataParallelAgent(Replicas):
@@ -116,3 +129,68 @@ class DataParallelAgent(Replicas):
         self.agent.observe(*args, **kwargs)
         self.loop_steps += 1
         self._advanced(1)
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, path) -> None:
+        """One model (after an average) and every rank's replay memory and generator, written
+        by rank 0 atomically (collective). Resume with :meth:`load` on any number of ranks."""
+        self.sync()
+        agent = self.agent
+        part = {"memory": cpu_copy(agent.memory.state_dict()), "rng": agent.rng.get_state()}
+        parts = gather_parts(part, group=self.group)
+        if parts is not None:
+            state = {"every": self.every, "seed": agent.seed, "ranks": parts}
+            state["agent"] = agent.state_dict()
+            write_state(path, state, AGENT_FORMAT)
+        dist.barrier(group=self.group)
+
+    @classmethod
+    def load(
+        cls, path, observation_space, action_space, *, every: int | None = None, group=None
+    ) -> DataParallelAgent:
+        """Resume :meth:`save`'s job on this process group's ranks, however many
+        (collective); ``every`` defaults to the saved one."""
+        rank, world = dist.get_rank(group), dist.get_world_size(group)
+        agent, saved = load_agent(
+            path, observation_space, action_space, rank=rank, world_size=world
+        )
+        rng = agent.rng.get_state()
+        parallel = cls(agent, every=every if every is not None else saved["every"], group=group)
+        agent.rng.set_state(rng)  # the resumed generator, not a fresh seed + rank
+        return parallel
+
+
+def load_agent(
+    path, observation_space, action_space, *, rank: int = 0, world_size: int = 1
+) -> tuple[FFQAgent, dict[str, Any]]:
+    """Rank ``rank``'s agent (of ``world_size``) from :meth:`DataParallelAgent.save`'s file,
+    and the settings that wrote it (``{"every": ...}``); needs no process group.
+
+    The model is the saved one; the replay memories are handed back as they were when the
+    number of ranks is the same, else pooled and dealt round-robin
+    (:func:`~ffstream.distributed.checkpoint.split_memory`).
+    """
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
+    body = read_state(path, AGENT_FORMAT)
+    state = dict(body["agent"])
+    agent = FFQAgent(
+        observation_space,
+        action_space,
+        AgentConfig.from_dict(state["config"]),
+        seed=int(body["seed"]),
+    )
+    parts = body["ranks"]
+    for i, part in enumerate(parts):
+        if not isinstance(part, dict) or set(part) != {"memory", "rng"}:
+            raise ValueError(f"rank {i}'s part of the checkpoint is malformed")
+        check_generator_state(part["rng"], agent.rng, f"rank {i}'s generator")
+    if world_size == len(parts):
+        state["memory"], state["rng"] = parts[rank]["memory"], parts[rank]["rng"]
+    else:
+        generator = torch.Generator().manual_seed(agent.seed + 1 + rank + 7919 * agent.env_steps)
+        memories = [part["memory"] for part in parts]
+        state["memory"] = split_memory(memories, agent.memory, rank, world_size, generator)
+        state["rng"] = generator.get_state()
+    agent.load_state_dict(state)
+    return agent, {"every": body["every"]}

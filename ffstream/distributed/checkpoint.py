@@ -45,13 +45,24 @@ from ffstream.stream.checkpoint import (
 from ffstream.stream.memory import ClassBalancedMemory, Memory, RecentMemory
 from ffstream.stream.state_checks import check_generator_state, check_memory_state
 
-__all__ = ["FORMAT", "VERSION", "gather_state", "load_learner", "split_memory", "write_state"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "cpu_copy",
+    "gather_parts",
+    "gather_state",
+    "load_learner",
+    "read_state",
+    "split_memory",
+    "write_state",
+]
 
 FORMAT = "ffstream.data-parallel"
 VERSION = 1
 
 
-def _cpu(state: dict[str, Any]) -> dict[str, Any]:
+def cpu_copy(state: dict[str, Any]) -> dict[str, Any]:
+    """A memory's state with its tensors copied to the CPU (to gather and to write)."""
     return {k: v.detach().cpu().clone() if torch.is_tensor(v) else v for k, v in state.items()}
 
 
@@ -61,36 +72,39 @@ def gather_state(
     """Every rank's memories and generator, gathered to rank 0 beside rank 0's learner
     (collective). The file's contents on rank 0, ``None`` on the others."""
     part = {
-        "memory": _cpu(learner.memory.state_dict()),
-        "recent": _cpu(learner.recent.state_dict()),
+        "memory": cpu_copy(learner.memory.state_dict()),
+        "recent": cpu_copy(learner.recent.state_dict()),
         "generator": learner.generator.get_state(),
     }
+    parts = gather_parts(part, group=group)
+    if parts is None:
+        return None
+    return {"mode": mode, "every": every, "learner": learner.state_dict(), "ranks": parts}
+
+
+def gather_parts(part: dict[str, Any], *, group=None) -> list[dict[str, Any]] | None:
+    """Every rank's ``part`` (plain data), by rank, on rank 0; ``None`` elsewhere (collective)."""
     rank, world = dist.get_rank(group), dist.get_world_size(group)
     parts: list[Any] | None = [None] * world if rank == 0 else None
     dst = dist.get_global_rank(group, 0) if group is not None else 0
     dist.gather_object(part, parts, dst=dst, group=group)
-    if rank != 0:
-        return None
-    return {
-        "version": VERSION,
-        "world_size": world,
-        "mode": mode,
-        "every": every,
-        "learner": learner.state_dict(),
-        "ranks": parts,
-    }
+    return parts
 
 
-def write_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Write :func:`gather_state`'s contents to ``path`` atomically, with their checksum."""
-    save_checkpoint(path, {**state, "checksum": checksum(state)}, FORMAT)
+def write_state(path: str | os.PathLike, state: dict[str, Any], fmt: str = FORMAT) -> None:
+    """Write a data-parallel file's contents (one part per rank in ``state["ranks"]``) to
+    ``path`` atomically, tagged ``fmt``, with the version, the world size and a checksum."""
+    body = {**state, "version": VERSION, "world_size": len(state["ranks"])}
+    save_checkpoint(path, {**body, "checksum": checksum(body)}, fmt)
 
 
-def _read(path) -> dict[str, Any]:
-    data = load_checkpoint(path, "cpu", fmt=FORMAT)
+def read_state(path: str | os.PathLike, fmt: str = FORMAT) -> dict[str, Any]:
+    """:func:`write_state`'s contents, once the format, version, checksum and the count of
+    parts are checked (``ValueError`` otherwise)."""
+    data = load_checkpoint(path, "cpu", fmt=fmt)
     body = {k: v for k, v in data.items() if k not in ("format", "checksum")}
     if data.get("version") != VERSION:
-        raise ValueError(f"{path} is a {FORMAT} of version {data.get('version')!r}, not {VERSION}")
+        raise ValueError(f"{path} is a {fmt} of version {data.get('version')!r}, not {VERSION}")
     if data.get("checksum") != checksum(body):
         raise ValueError(f"{path} failed its checksum: nothing was loaded")
     ranks = body.get("ranks")
@@ -175,7 +189,7 @@ def load_learner(
     """
     if not 0 <= rank < world_size:
         raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
-    body = _read(path)
+    body = read_state(path)
     payload = as_current(body["learner"], "StreamLearner", source=str(path))
     state = payload["state"]
     with torch.random.fork_rng(devices=[]):  # torch's default layer inits draw globally
