@@ -149,3 +149,15 @@ def fake_moviepy(monkeypatch):
     monkeypatch.setitem(sys.modules, module.__name__, module)
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: object())
     return clips
+
+
+@pytest.fixture
+def one_rank():
+    """A torch.distributed process group of one rank (gloo), for the data-parallel wrappers."""
+    import torch.distributed as dist  # only the tests that ask for it pay for the import
+
+    dist.init_process_group(
+        "gloo", store=dist.FileStore(tempfile.mktemp(), 1), rank=0, world_size=1
+    )
+    yield
+    dist.destroy_process_group()

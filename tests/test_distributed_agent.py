@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import tempfile
-
 import pytest
 import torch
-import torch.distributed as dist
 
 from ffstream import envs
 from ffstream.agents import AgentConfig, AgentLoop, FFQAgent
@@ -84,15 +81,6 @@ def test_a_checkpoint_of_two_ranks_resumes_on_two_and_on_one(tmp_path):
     loop = AgentLoop(env, agent, seed=7)
     for _ in range(5):  # and it goes on learning
         loop.step()
-
-
-@pytest.fixture
-def one_rank():
-    dist.init_process_group(
-        "gloo", store=dist.FileStore(tempfile.mktemp(), 1), rank=0, world_size=1
-    )
-    yield
-    dist.destroy_process_group()
 
 
 def test_allreduce_and_bad_settings_are_refused_naming_them(one_rank):
