@@ -44,6 +44,7 @@ from benchmarks.lab import Column, Context, Run
 from ffstream.data import Scenario
 
 __all__ = [
+    "LEGACY_NOTE",
     "METHODS",
     "QUICK_SETTINGS",
     "ContinualConfig",
@@ -63,6 +64,16 @@ __all__ = [
 #: ``(data, cfg, seed) -> scenarios``: a suite's scenarios of one seed, on the CPU, where
 #: ``data`` is ``{"train": (x, y), "test": (x, y)}`` with flat float frames
 Builder = Callable[[dict, Any, int], list[Scenario]]
+
+#: Said on every continual suite's page while records of the earlier protocol remain.
+LEGACY_NOTE = (
+    "A table with rows `backprop`, `backprop-replay` and `backprop-ewc` was measured, its `ff` "
+    "row too, under the protocol before issue 20: a reservoir buffer replaying 10 frames in "
+    "one SGD step per batch, no weight average for the baselines, FF's settings chosen on the "
+    "test set, and every row of FF's accuracy matrix measured right after a sleep. It stays "
+    "as measured until the suite is run again; "
+    "`naive`, `er`, `er-ace`, `der++`, `gdumb` and `ewc` are the current protocol's baselines."
+)
 
 #: the per-stream numbers recorded for each scenario besides the per-view summaries
 STREAM_METRICS = ("prequential_accuracy", "frames_per_s", "stored_frames", "sleep_phase")

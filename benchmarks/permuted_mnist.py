@@ -113,6 +113,7 @@ PAGE = Page(
         "Continual Learning'; Chaudhry et al. 2019, 'Efficient Lifelong Learning with A-GEM'). "
         "A shorter, smaller protocol than this suite's ten tasks of 60,000 frames.",
     ),
+    notes=continual.LEGACY_NOTE,
     curve_labels=("frames seen", "accuracy, tasks so far"),
 )
 

@@ -92,7 +92,7 @@ PAGE = Page(
     notes=(
         "No published number uses this exact protocol; the span of angles follows Rotated-MNIST "
         "in Lopez-Paz & Ranzato 2017 (GEM), which draws twenty random angles in [0, 180) and "
-        "trains on 1,000 frames per task."
+        "trains on 1,000 frames per task. " + continual.LEGACY_NOTE
     ),
     curve_labels=("frames seen", "accuracy, tasks so far"),
 )

@@ -115,7 +115,7 @@ PAGE = Page(
     notes=(
         "The plot shows the class-incremental curve: mean accuracy on the tasks seen so far, "
         "along the stream. FF's sleep schedule starts at a random phase per seed, so no "
-        "evaluation sits at a fixed place in its sleep cycle."
+        "evaluation sits at a fixed place in its sleep cycle. " + continual.LEGACY_NOTE
     ),
     curve_labels=("frames seen", "class-incremental accuracy, tasks so far"),
 )
