@@ -169,6 +169,25 @@ def load_agent(
     The model is the saved one; the replay memories are handed back as they were when the
     number of ranks is the same, else pooled and dealt round-robin
     (:func:`~ffstream.distributed.checkpoint.split_memory`).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from ffstream import envs
+    >>> from ffstream.agents import AgentLoop
+    >>> dist.init_process_group(
+    ...     "gloo", store=dist.FileStore(tempfile.mktemp(), 1), rank=0, world_size=1)
+    >>> env = envs.make("CartPole-v1", num_envs=2)
+    >>> spaces = env.single_observation_space, env.single_action_space
+    >>> parallel = DataParallelAgent(FFQAgent(*spaces, AgentConfig(hidden=(8,))), every=5)
+    >>> loop = AgentLoop(env, parallel, seed=0)
+    >>> _ = [loop.step() for _ in range(3)]
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "agent.ckpt"
+    >>> parallel.save(path)
+    >>> dist.destroy_process_group()
+    >>> agent, saved = load_agent(path, *spaces)
+    >>> len(agent.memory) == len(parallel.agent.memory), saved
+    (True, {'every': 5})
     """
     if not 0 <= rank < world_size:
         raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")

@@ -186,6 +186,21 @@ def load_learner(
     """Rank ``rank``'s learner (of ``world_size``) from a data-parallel checkpoint, and the
     settings that wrote it (``{"mode": ..., "every": ...}``). Needs no process group:
     ``load_learner(path)`` resumes on one process.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from ffstream.distributed import DataParallelLearner
+    >>> dist.init_process_group(
+    ...     "gloo", store=dist.FileStore(tempfile.mktemp(), 1), rank=0, world_size=1)
+    >>> parallel = DataParallelLearner(StreamLearner(4, 2, hidden=(8,), device="cpu"))
+    >>> _ = parallel.observe(torch.rand(5, 4), torch.tensor([0, 1, 0, 1, 1]))
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "job.ckpt"
+    >>> parallel.save(path)
+    >>> dist.destroy_process_group()
+    >>> learner, saved = load_learner(path)
+    >>> len(learner.memory), saved
+    (5, {'mode': 'average', 'every': 100})
     """
     if not 0 <= rank < world_size:
         raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")

@@ -45,6 +45,19 @@ def init_from_env(backend: str | None = None, *, timeout: float = 60.0) -> tuple
 
     ``backend`` ``None`` picks NCCL when CUDA is available, else gloo; with NCCL each process
     uses the GPU ``LOCAL_RANK`` names. ``timeout`` (seconds) bounds every collective.
+
+    Examples
+    --------
+    What torchrun sets, for a job of one process:
+
+    >>> import os
+    >>> os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
+    ...                   RANK="0", WORLD_SIZE="1")
+    >>> init_from_env("gloo", timeout=10)
+    (0, 1)
+    >>> dist.destroy_process_group()
+    >>> for name in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE"):
+    ...     del os.environ[name]
     """
     if backend is None:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
@@ -96,6 +109,12 @@ def spawn(
     ``fn`` and ``args`` must be picklable (a module-level function). Each rank uses one torch
     thread. ``timeout`` (seconds) bounds every collective: a rank that hangs makes the others
     fail after it. ``JobFailed`` if any rank fails, naming each rank's error or exit code.
+
+    Examples
+    --------
+    >>> import operator
+    >>> spawn(operator.mul, 2, start_method="fork")  # rank * world_size on each rank
+    [0, 2]
     """
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
         raise ValueError(f"nproc must be a positive int, got {nproc!r}")

@@ -44,6 +44,12 @@ def model_tensors(learner: StreamLearner) -> list[torch.Tensor]:
     their mean activities), the readout, the weight average and the input standardiser.
 
     What ranks must agree on; not the optimiser states, memories or generator.
+
+    Examples
+    --------
+    >>> learner = StreamLearner(4, 2, hidden=(8,), device="cpu", standardize=False)
+    >>> [tuple(t.shape) for t in model_tensors(learner)]  # the layer's, then the readout's
+    [(8,), (8, 6), (8,), (2, 12), (2,)]
     """
     modules = [learner.net, learner.readout, learner.averaged, learner.standardizer]
     out = []
