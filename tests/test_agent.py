@@ -161,6 +161,7 @@ def test_agent_improves_on_cartpole():
         eps_decay_steps=3_000,
         replay_ratio=0.25,
         target_every=100,
+        target_tau=1.0,  # a hard copy every 100 updates, the setting this bound was measured with
         sleep_every=500,
     )
     agent = FFQAgent(env.single_observation_space, env.single_action_space, cfg, seed=0)
