@@ -253,7 +253,9 @@ def test_weight_average_follows_the_warmed_up_recursion():
 
 def test_classifier_predicts_with_the_average_and_learns_as_without_it():
     data = list(datasets.Phishing().take(300))
-    averaged, latest = FFClassifier(seed=0), FFClassifier(seed=0, ema_decay=None)
+    # goodness alone predicts here: the readout learns from the averaged goodness's residual
+    averaged = FFClassifier(seed=0, readout_lr=None)
+    latest = FFClassifier(seed=0, ema_decay=None, readout_lr=None)
     for x, y in data:
         for model in (averaged, latest):
             model.predict_proba_one(x)  # exercises the cached forward pass of learn_one
@@ -299,3 +301,30 @@ def test_bad_ema_decay_is_refused(ema_decay):
         FFClassifier(ema_decay=ema_decay)
     with pytest.raises(ValueError, match="ema_decay"):
         LeanFF(2, (2,), lr=0.1, seed=0, ema_decay=ema_decay)
+
+
+def test_the_readout_corrects_goodness_on_a_linear_concept():
+    from ffstream.data.generators import linear_stream, river_stream
+
+    x, y = linear_stream(4000, seed=7)
+    hits = {}
+    for readout_lr in (None, 0.01):
+        model, correct = FFClassifier(readout_lr=readout_lr, seed=0), 0
+        for t, (sample, label) in enumerate(river_stream(x, y)):
+            correct += t >= 2000 and model.predict_one(sample) == label
+            model.learn_one(sample, label)
+        hits[readout_lr] = correct / 2000
+    assert hits[0.01] > hits[None] + 0.03, hits
+
+
+def test_the_readout_grows_with_late_features_and_classes_and_keeps_what_it_learned():
+    model = FFClassifier(seed=0)
+    for t in range(300):
+        model.learn_one({"a": float(t % 2), "b": 1.0 - t % 2}, t % 2)
+    before = model._readout.weight.copy()
+    model.learn_one({"a": 1.0, "b": 0.0, "c": 3.0}, 2)  # a new feature and a new class at once
+    weight = model._readout.weight
+    assert weight.shape == (3, before.shape[1] + 1)
+    assert weight[2].any() and not weight[:2, 2].any()  # the new class learned, column c was 0
+    assert np.allclose(weight[:2, [0, 1, *range(3, weight.shape[1])]], before, atol=0.05)
+    assert set(model.predict_proba_one({"a": 1.0, "b": 0.0, "c": 3.0})) == {0, 1, 2}

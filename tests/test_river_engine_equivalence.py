@@ -12,10 +12,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ffstream.ff import Logistic
+from ffstream.ff import LinearReadout, Logistic
 from ffstream.ff.objectives import Objective
 from ffstream.river import FFAnomalyDetector, FFClassifier
-from ffstream.river._engine import LeanFF, logistic_dgood
+from ffstream.river._engine import LeanFF, LeanReadout, logistic_dgood
 
 N_FEATURES, N_CLASSES = 5, 3
 
@@ -208,7 +208,7 @@ def _spy_forward(net: LeanFF) -> list:
 
 @pytest.mark.parametrize("ema_decay", [0.99, None])
 def test_classifier_predicts_the_argmax_of_the_exported_nets_goodness(ema_decay):
-    model = FFClassifier(hidden=(16, 16), lr=0.5, ema_decay=ema_decay, seed=0)
+    model = FFClassifier(hidden=(16, 16), lr=0.5, ema_decay=ema_decay, readout_lr=None, seed=0)
     stream = list(_stream(400))
     for x, y in stream[:300]:
         model.learn_one(x, y)
@@ -240,7 +240,7 @@ def _one_learn_one_against_ffnet(model, sample, objective=None):
 
 
 def test_binary_classifier_learn_one_is_an_ffnet_step_with_the_wrong_label_as_dream():
-    model = FFClassifier(hidden=(16,), lr=0.5, seed=0)
+    model = FFClassifier(hidden=(16,), lr=0.5, readout_lr=None, seed=0)
     stream = [(x, y % 2) for x, y in _stream(201)]
     for x, y in stream[:200]:
         model.learn_one(x, y)
@@ -269,7 +269,7 @@ class _BeliefLogistic(Objective):
 def test_multiclass_classifier_learn_one_weights_its_dreams_by_belief():
     # With more than two classes the wrong labels are weighted by the softmax of their summed
     # goodness (hard negatives in expectation), which Logistic's plain mean cannot express.
-    model = FFClassifier(hidden=(16, 16), lr=0.5, seed=0)
+    model = FFClassifier(hidden=(16, 16), lr=0.5, readout_lr=None, seed=0)
     stream = list(_stream(301))
     for x, y in stream[:300]:
         model.learn_one(x, y)
@@ -320,3 +320,30 @@ def test_exported_net_is_the_logistic_mean_goodness_ffnet():
     ffnet = _sgd_ffnet(_lean())
     assert ffnet.goodness_fn.reduction == "mean" and ffnet.goodness_fn.threshold_for(16) == 1.0
     assert all(isinstance(o, Logistic) for o in ffnet.objectives) and ffnet.peer_norm == 0.0
+
+
+def test_lean_readout_step_is_a_linear_readout_sgd_step():
+    rng = np.random.default_rng(0)
+    lean = LeanReadout(5, 3, lr=0.1)
+    lean.weight[:] = rng.normal(size=(3, 5))
+    lean.bias[:] = rng.normal(size=3)
+    _round_to_float32(lean)
+    torch_readout = LinearReadout(5, 3, lr=0.1, momentum=0.0, weight_decay=0.0)
+    with torch.no_grad():
+        torch_readout.linear.weight.copy_(torch.from_numpy(lean.weight))
+        torch_readout.linear.bias.copy_(torch.from_numpy(lean.bias))
+    for target in (2, 0, 1):
+        f = rng.normal(size=5).astype(np.float32).astype(np.float64)
+        offset = rng.normal(size=3).astype(np.float32).astype(np.float64)  # goodness scores
+        logits = lean(f) + offset
+        mine = torch_readout(_t(f[None]))[0].detach().double().numpy()
+        assert np.allclose(mine + offset, logits, atol=1e-5)
+        lean.step(f, target, logits)
+        torch_readout.step(_t(f[None]), torch.tensor([target]), logits=_t(logits[None]))
+        assert np.allclose(torch_readout.linear.weight.detach().double(), lean.weight, atol=1e-5)
+        assert np.allclose(torch_readout.linear.bias.detach().double(), lean.bias, atol=1e-5)
+
+
+def _round_to_float32(readout: LeanReadout) -> None:
+    readout.weight[:] = readout.weight.astype(np.float32)
+    readout.bias[:] = readout.bias.astype(np.float32)

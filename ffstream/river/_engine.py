@@ -25,7 +25,7 @@ import torch
 
 from ffstream._checks import check_ema_decay
 
-__all__ = ["LeanFF", "RunningStandardizer", "logistic_dgood", "sigmoid"]
+__all__ = ["LeanFF", "LeanReadout", "RunningStandardizer", "logistic_dgood", "sigmoid"]
 
 _EPS = 1e-8
 
@@ -245,6 +245,51 @@ class LeanFF:
                 layer.transform.weight.copy_(w)
                 layer.transform.bias.copy_(b)
         return net
+
+
+class LeanReadout:
+    """A linear softmax readout learning by plain SGD, one row at a time, in NumPy.
+
+    The arithmetic of :class:`ffstream.ff.LinearReadout`'s ``step`` with momentum 0 and no
+    weight decay (``tests/test_river_engine_equivalence.py`` checks both compute the same),
+    with inputs and classes that can be added later (zero weights: nothing learned changes).
+
+    Examples
+    --------
+    >>> readout = LeanReadout(2, 2, lr=0.5)
+    >>> f = np.array([1.0, -1.0])
+    >>> for _ in range(20):
+    ...     readout.step(f, 1, readout(f))
+    >>> int(readout(f).argmax())
+    1
+    """
+
+    def __init__(self, in_features: int, num_classes: int, lr: float):
+        self.lr = lr
+        self.weight = np.zeros((num_classes, in_features))
+        self.bias = np.zeros(num_classes)
+
+    def __call__(self, f: np.ndarray) -> np.ndarray:
+        """Logits of one feature vector."""
+        return self.weight @ f + self.bias
+
+    def step(self, f: np.ndarray, target: int, logits: np.ndarray) -> None:
+        """One SGD step of cross-entropy at ``logits`` (softmax minus one-hot, times ``f``)."""
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        p[target] -= 1.0
+        p *= self.lr
+        self.weight -= np.outer(p, f)
+        self.bias -= p
+
+    def grow_inputs(self, at: int, n: int) -> None:
+        """Insert ``n`` zero input columns before column ``at``."""
+        self.weight = np.insert(self.weight, [at] * n, 0.0, axis=1)
+
+    def grow_classes(self, n: int) -> None:
+        """Append ``n`` classes with zero weights."""
+        self.weight = np.concatenate([self.weight, np.zeros((n, self.weight.shape[1]))])
+        self.bias = np.concatenate([self.bias, np.zeros(n)])
 
 
 def _insert_columns(w: torch.Tensor, at: int, new: torch.Tensor) -> torch.Tensor:

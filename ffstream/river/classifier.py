@@ -9,7 +9,7 @@ import numpy as np
 from river import base
 
 from ffstream._checks import check_ema_decay, check_hidden, check_positive, check_seed
-from ffstream.river._engine import LeanFF, logistic_dgood
+from ffstream.river._engine import LeanFF, LeanReadout, logistic_dgood
 from ffstream.river._features import FeatureColumns, check_features, check_label
 
 __all__ = ["FFClassifier"]
@@ -34,6 +34,15 @@ class FFClassifier(base.Classifier):
     the copy with the true label is pushed up (positive), the copies with wrong labels are pushed
     down (negatives), each weighted by how plausible the model finds that wrong label (the
     expectation of ffcode's hard negatives). No gradient crosses a layer boundary.
+
+    A linear softmax readout corrects that prediction: it reads the standardised sample and the
+    last layer's activities under no label (scaled to carry as much energy as the sample) and
+    adds its logits to the goodness of every label; it learns by SGD from each labelled sample,
+    before the layers do, and no gradient of it reaches them. The goodness alone is strong on
+    concepts the layers carve out (non-linear, few features, mixed scales), a linear model of the
+    sample on linear and drifting ones; the sum learns either. ``readout_lr=None`` predicts
+    with the goodness alone. The default was chosen on the validation seeds of
+    ``ffstream bench streams`` (``--split validation``; see BENCHMARKS.md).
 
     Predictions use an exponential moving average of the weights (Polyak averaging, decay
     ``ema_decay`` per update), while learning moves the weights themselves. Why: with a constant
@@ -64,6 +73,8 @@ class FFClassifier(base.Classifier):
     ema_decay
         Decay of the weight average that predicts, in ``[0, 1)``; ``None`` predicts with the
         latest weights.
+    readout_lr
+        SGD step of the readout that corrects the goodness prediction; ``None``: no readout.
     seed
         Seeds the initial weights (and the weights of classes that appear later).
 
@@ -106,6 +117,7 @@ class FFClassifier(base.Classifier):
         label_strength: float = 1.0,
         clip: float = 5.0,
         ema_decay: float | None = 0.99,
+        readout_lr: float | None = 0.01,
         seed: int | None = 0,
     ):
         self.hidden = hidden
@@ -113,12 +125,14 @@ class FFClassifier(base.Classifier):
         self.label_strength = label_strength
         self.clip = clip
         self.ema_decay = ema_decay
+        self.readout_lr = readout_lr
         self.seed = seed
         self._check_params()
         self._columns = FeatureColumns()
         self._classes: list[Hashable] = []
         self._class_index: dict[Hashable, int] = {}
         self._net: LeanFF | None = None
+        self._readout: LeanReadout | None = None
         self._rows: np.ndarray | None = None  # (classes, features + classes) input rows
         self._rng = np.random.default_rng(seed)
         self._cache: tuple | None = None  # forward pass of predict_proba_one, for learn_one
@@ -128,6 +142,7 @@ class FFClassifier(base.Classifier):
         yield {"hidden": (16,), "seed": 42}
         yield {"hidden": (16, 16), "lr": 0.5, "seed": 42}
         yield {"hidden": (16,), "ema_decay": None, "seed": 42}
+        yield {"hidden": (16,), "readout_lr": None, "seed": 42}
 
     @property
     def _is_stochastic(self) -> bool:
@@ -139,6 +154,8 @@ class FFClassifier(base.Classifier):
         for name in ("lr", "label_strength", "clip"):
             check_positive(getattr(self, name), name)
         check_ema_decay(self.ema_decay)
+        if self.readout_lr is not None:
+            check_positive(self.readout_lr, "readout_lr")
         check_seed(self.seed)
 
     # ------------------------------------------------------------------ state
@@ -146,6 +163,11 @@ class FFClassifier(base.Classifier):
         state = dict(self.__dict__)
         state["_cache"] = None
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        if "readout_lr" not in state:  # pickled before the readout: it predicts as it did
+            state.update(readout_lr=None, _readout=None)
+        self.__dict__.update(state)
 
     def _build(self) -> None:
         self._columns.scaler.clip = self.clip
@@ -157,6 +179,9 @@ class FFClassifier(base.Classifier):
             ema_decay=self.ema_decay,
             max_step=_MAX_STEP,
         )
+        if self.readout_lr is not None:
+            width = len(self._columns) + self.hidden[-1]
+            self._readout = LeanReadout(width, len(self._classes), self.readout_lr)
         self._make_rows()
 
     def _make_rows(self) -> None:
@@ -164,6 +189,7 @@ class FFClassifier(base.Classifier):
         self._rows = np.zeros((c, d + c))
         self._rows[:, d:] = self.label_strength * np.eye(c)
         self._signs = 1.0 - 2.0 * np.eye(c)  # row k: -1 for the true label k, +1 for the others
+        self._neutral = np.zeros((1, d + c))  # the sample under no label: what the readout reads
 
     def _add_features(self, names: list[Hashable]) -> None:
         at = len(self._columns)
@@ -171,6 +197,8 @@ class FFClassifier(base.Classifier):
         if self._net is not None:
             self._net.grow_inputs(at, len(names))
             self._make_rows()
+        if self._readout is not None:  # the sample's values come first in what it reads
+            self._readout.grow_inputs(at, len(names))
 
     def _add_class(self, label: Hashable) -> None:
         self._class_index[label] = len(self._classes)
@@ -180,6 +208,8 @@ class FFClassifier(base.Classifier):
             init = self._rng.standard_normal((w.shape[0], 1)) / np.sqrt(w.shape[1] + 1)
             self._net.grow_inputs(w.shape[1], 1, init=init)
             self._make_rows()
+        if self._readout is not None:
+            self._readout.grow_classes(1)
 
     # ------------------------------------------------------------------ inference
     def _forward(self, x: dict, averaged: bool = False):
@@ -194,19 +224,31 @@ class FFClassifier(base.Classifier):
         scale = 1.0 / math.sqrt(mean_square + 1e-8)
         ins, acts, good = self._net.forward(rows, scale=scale)
         avg_good = self._net.forward(rows, scale=scale, averaged=True)[2] if averaged else None
-        return v, present, ins, acts, good, avg_good
+        return v, present, ins, acts, good, avg_good, u
+
+    def _logits(self, out) -> tuple[np.ndarray, np.ndarray | None]:
+        """Class logits of a forward pass (the goodness of every label, plus the readout's
+        correction) and the features the readout read (None without one)."""
+        score = sum(out[4] if out[5] is None else out[5])
+        if self._readout is None:
+            return score, None
+        u = out[6]
+        self._neutral[0, : len(u)] = u
+        activities = self._net.forward(self._neutral)[1][-1][0]
+        features = np.concatenate([u, activities * math.sqrt(len(u) / len(activities))])
+        return score + self._readout(features), features
 
     def predict_proba_one(self, x: dict) -> dict[Hashable, float]:
         if self._net is None:
             check_features(x)
             return {c: 1.0 / len(self._classes) for c in self._classes}
         out = self._forward(x, averaged=self.ema_decay is not None)
-        score = sum(out[4] if out[5] is None else out[5]).tolist()
-        top = max(score)
-        p = [math.exp(s - top) for s in score]
-        total = sum(p)
-        self._cache = (out[0], out[1], len(self._classes), out)  # learn_one's pass, if x follows
-        return {c: q / total for c, q in zip(self._classes, p)}
+        logits, features = self._logits(out)
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        # learn_one's pass, if x follows
+        self._cache = (out[0], out[1], len(self._classes), out, logits, features)
+        return dict(zip(self._classes, p.tolist()))
 
     # ------------------------------------------------------------------ learning
     def learn_one(self, x: dict, y: Hashable) -> None:
@@ -228,10 +270,14 @@ class FFClassifier(base.Classifier):
             and (cache[1] is None) == (present is None)
             and cache[0].tobytes() == v.tobytes()
         ):
-            v, present, ins, acts, good, _ = cache[3]
+            out, logits, features = cache[3:]
         else:
-            v, present, ins, acts, good, _ = self._forward(x)
+            out = self._forward(x, averaged=self.ema_decay is not None)
+            logits, features = self._logits(out)
+        v, present, ins, acts, good = out[:5]
         target = self._class_index[y]
+        if self._readout is not None:  # from what it read before the layers learn
+            self._readout.step(features, target, logits)
         num_classes = len(self._classes)
         if num_classes > 2:  # hard negatives in expectation: weight wrong labels by belief
             score = sum(good)
