@@ -32,6 +32,7 @@ from typing import Literal
 import torch
 import torch.distributed as dist
 
+from ffstream.distributed.checkpoint import gather_state, load_learner, write_state
 from ffstream.distributed.replicas import Replicas
 from ffstream.stream import StreamLearner
 from ffstream.stream.core import Observation
@@ -187,16 +188,12 @@ class DataParallelLearner(Replicas):
         See :mod:`ffstream.distributed.checkpoint` for the layout and how a different number
         of ranks resumes from it.
         """
-        from ffstream.distributed.checkpoint import gather_state
-
         if self.mode == "average":
             self.sync()
         return gather_state(self.learner, self.mode, self.every, group=self.group)
 
     def save(self, path) -> None:
         """Write :meth:`state_dict` from rank 0, atomically (collective)."""
-        from ffstream.distributed.checkpoint import write_state
-
         state = self.state_dict()
         if self.rank == 0:
             write_state(path, state)
@@ -214,13 +211,11 @@ class DataParallelLearner(Replicas):
     ) -> DataParallelLearner:
         """Resume a :meth:`save`'d job on this process group's ranks, however many
         (collective). ``mode`` and ``every`` default to the saved ones."""
-        from ffstream.distributed.checkpoint import load_learner
-
         rank, world = dist.get_rank(group), dist.get_world_size(group)
         learner, saved = load_learner(path, rank=rank, world_size=world, device=device)
-        seed = learner.generator.get_state()
+        resumed = learner.generator.get_state()
         mode = mode if mode is not None else saved["mode"]
         every = every if every is not None else saved["every"]
         parallel = cls(learner, mode=mode, every=every, group=group)
-        learner.generator.set_state(seed)  # the resumed generator, not a fresh seed + rank
+        learner.generator.set_state(resumed)  # the saved generator, not a fresh seed + rank
         return parallel
