@@ -124,7 +124,8 @@ PAGE = Page(
     notes=(
         "A 100-episode training mean of 475 takes about 47,500 env steps of near-perfect play by "
         "itself, so `solved_at` cannot be small for any learner; the greedy first passage is not "
-        "a plateau, which is why the last three evaluations are recorded. The combined `--out` "
+        "a plateau, which is why the last three evaluations are recorded. The table's step "
+        "counts average the seeds that got there; the combined `--out` "
         "JSON gives per-method medians over seeds (a seed that never reached 475 counts as "
         "infinitely slow) and the ratio of the agent's training speed to the peer's."
     ),
