@@ -134,7 +134,7 @@ def anytime_accuracy(points: Any) -> float:
 
 
 def mean_interval(values: Any) -> dict[str, Any]:
-    """Mean, sample standard deviation (``ddof=1``) and 95% Student-t interval of the mean.
+    """Mean, sample standard deviation (``ddof=1``) and Student-t interval (level 0.95) of the mean.
 
     The interval is ``mean ± t_{0.975, n-1} * std / sqrt(n)``; with one value the
     spread and the interval are ``None`` (a single seed says nothing about them).
