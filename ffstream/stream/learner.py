@@ -137,7 +137,7 @@ class StreamLearner(LearnerCore):
         readout; ``torch.optim.swa_utils.AveragedModel``), updated after every awake and sleep
         step with this decay; learning moves the weights themselves and never reads the
         average. The average smooths the jitter of constant-step updates, which raises final
-        accuracy on the continual suites (``--ff-ema-decay``). It trails the weights by about
+        accuracy on the continual suites (``--ema-decay``). It trails the weights by about
         ``1 / (1 - ema_decay)`` steps, though, so right after an abrupt change it answers as
         before, and prequential accuracy (the answers given while the stream runs) falls.
         ``None`` (the default) predicts with the latest weights.
