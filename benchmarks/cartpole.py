@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -74,12 +74,16 @@ class Config:
     )
     seeds: tuple[int, ...] = select((0, 1, 2, 3, 4), "seeds")
     peer: tuple[str, ...] = select((), "also train a peer: sb3", choices=tuple(PEERS))
+    # The agent's settings as resolved (file or defaults), part of a run's identity: a record
+    # measured before a default changed is not taken for one of the new defaults.
+    agent_settings: dict[str, Any] = field(init=False, default=None)
 
     def __post_init__(self):
         for name in ("max_steps", "num_envs", "eval_every", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-        self.agent_config()  # a missing or bad file is refused before any run
+        # a missing or bad file is refused before any run
+        object.__setattr__(self, "agent_settings", self.agent_config().to_dict())
 
     def agent_config(self) -> AgentConfig:
         """The agent's settings: ``config``'s file, else :class:`AgentConfig`'s defaults."""

@@ -3,6 +3,7 @@ shared evaluation protocol, and the SB3 peer (skipped when stable-baselines3 is 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -162,3 +163,19 @@ def test_combine_reports_the_speed_ratio():
     assert result["methods"]["ffq"]["median_steps_per_s"] == 1000.0
     assert result["speed_ratio_vs_sb3-dqn"] == 2.0
     assert result["methods"]["sb3-dqn"]["stayed_solved"] == 1
+
+
+def test_the_agents_resolved_settings_are_part_of_a_runs_identity(tmp_path, monkeypatch):
+    from benchmarks import lab
+    from ffstream.agents import AgentConfig
+
+    assert cartpole.FULL.agent_settings == AgentConfig().to_dict()
+    agent = tmp_path / "agent.toml"
+    agent.write_text("hidden = [8]\n")
+    custom = cartpole.Config(config=str(agent))
+    assert custom.agent_settings["hidden"] == [8]
+    assert lab.preset_of(cartpole, custom).startswith("custom-")
+    # a record made before a default changed is not taken for a run of the new defaults
+    before = lab.config_identity(cartpole.FULL)
+    monkeypatch.setattr(cartpole, "AgentConfig", functools.partial(AgentConfig, lr=0.123))
+    assert lab.config_identity(cartpole.Config()) != before
