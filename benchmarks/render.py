@@ -128,6 +128,12 @@ def _section(name: str, records: list[dict[str, Any]]) -> str:
         chosen = [r for r in records if r["preset"] == preset]
         if not chosen:
             continue
+        if found:  # the page summarises the full preset; the small one only stands in for it
+            parts += [
+                f"The `--quick` preset's records are in `benchmarks/results/{name}/quick/`.",
+                "",
+            ]
+            break
         found = True
         parts += [f"### {preset}", "", _provenance(chosen), ""]
         table = getattr(suite, "table", summary_table)  # a suite may lay its table out itself
@@ -138,8 +144,9 @@ def _section(name: str, records: list[dict[str, Any]]) -> str:
     if not found:
         parts += ["No results recorded yet: run the command above.", ""]
     others = sorted({r["preset"] for r in records} - set(PRESETS))
-    if others:
-        parts += [f"Other configurations in the results folder: {', '.join(others)}.", ""]
+    if others:  # named by their folders; a list of hashes would only lengthen the page
+        count = f"{len(others)} other configuration{'s' if len(others) > 1 else ''}"
+        parts += [f"{count} in `benchmarks/results/{name}/` (`custom-*`).", ""]
     if page.notes:
         parts += [page.notes.strip(), ""]
     if page.anchors:

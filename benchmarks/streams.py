@@ -172,18 +172,17 @@ QUICK = Config(frames=2_000, seed_count=1)
 PAGE = Page(
     title="Streams of every kind: defaults against river's baselines",
     measures=(
-        "Twelve generated streams (`ffstream.data.generators`): stationary linear and "
-        "non-linear concepts, low- and high-dimensional and mixed-scale features, abrupt, "
-        "gradual and recurring drift, class-incremental arrival, label noise, outlier bursts, "
-        "and an unlabelled sensor feed with injected faults. Each method learns one frame at a "
-        "time with its defaults: `StreamLearner` (default schedule, and `Interleaved`), "
-        "`FFClassifier`, river's scaled logistic regression (one-vs-rest), Hoeffding adaptive "
-        "tree, adaptive random forest and scaled kNN, and an online backprop MLP of the "
-        "learner's default widths. Prequential (test-then-train) accuracy over the stream and "
-        "over its last 10%, frames/s (model calls only, one CPU thread) and the peak memory of "
-        "a process running that one method; on the sensor stream, the ROC-AUC of scores taken "
-        "before learning each frame, for `StreamLearner` unlabelled, `FFAnomalyDetector` and "
-        "`MinMaxScaler | HalfSpaceTrees`. The plot shows the accuracy in each 10% of a stream."
+        "Twelve generated streams (`ffstream.data.generators`): linear and non-linear concepts, "
+        "low-, high-dimensional and mixed-scale features, abrupt, gradual and recurring drift, "
+        "class-incremental arrival, label noise, outlier bursts, and an unlabelled sensor feed "
+        "with injected faults. Each method learns one frame at a time with its defaults: "
+        "`StreamLearner` (awake/sleep, and `Interleaved`), `FFClassifier` (`ff-river`), river's "
+        "scaled logistic regression, Hoeffding adaptive tree, adaptive random forest and scaled "
+        "kNN, and an online backprop MLP of the learner's widths. Prequential accuracy over the "
+        "stream and its last 10%, frames/s (one CPU thread) and the peak memory of a process "
+        "running one method; on the sensor stream, the ROC-AUC of scores taken before learning "
+        "each frame (`StreamLearner` unlabelled, `FFAnomalyDetector`, `MinMaxScaler | "
+        "HalfSpaceTrees`). The plot shows the accuracy in each 10% of a stream."
     ),
     command="ffstream bench streams",
     columns=(
@@ -194,13 +193,10 @@ PAGE = Page(
         Column("peak_rss_mb", "peak memory MiB", digits=0),
     ),
     notes=(
-        f"Seeds: the reported runs (`full`, `quick`) use report seeds {REPORT_SEEDS}; defaults "
-        f"are chosen on validation seeds {VALIDATION_SEEDS} (`--split validation`), whose runs "
-        "are recorded as another configuration and never enter these tables. Each cell averages "
-        "the seeds recorded for its stream and method (the speed table counts the runs). Peak "
-        "memory includes the interpreter, torch, river and the stream, the same for every "
-        "method on a stream. Settings of `StreamLearner` were chosen on the validation seeds "
-        "with `--ff-*` options (records under other configurations)."
+        f"Seeds: reported runs use report seeds {REPORT_SEEDS}; defaults are chosen on "
+        f"validation seeds {VALIDATION_SEEDS} (`--split validation`, recorded as other "
+        "configurations, never in these tables). Each cell averages the seeds recorded for its "
+        "stream and method. Peak memory includes the interpreter, torch, river and the stream."
     ),
     curve_labels=("frames", "accuracy in each 10% of the stream"),
 )

@@ -35,14 +35,14 @@ class FFClassifier(base.Classifier):
     down (negatives), each weighted by how plausible the model finds that wrong label (the
     expectation of ffcode's hard negatives). No gradient crosses a layer boundary.
 
-    A linear softmax readout corrects that prediction: it reads the standardised sample and the
-    last layer's activities under no label (scaled to carry as much energy as the sample) and
-    adds its logits to the goodness of every label; it learns by SGD from each labelled sample,
-    before the layers do, and no gradient of it reaches them. The goodness alone is strong on
-    concepts the layers carve out (non-linear, few features, mixed scales), a linear model of the
-    sample on linear and drifting ones; the sum learns either. ``readout_lr=None`` predicts
-    with the goodness alone. The default was chosen on the validation seeds of
-    ``ffstream bench streams`` (``--split validation``; see BENCHMARKS.md).
+    A linear softmax readout corrects that prediction: it reads the standardised sample and
+    adds its logits to the goodness of every label, learning by SGD from each labelled sample
+    the part of the concept the goodness misses. The goodness alone is strong on concepts the
+    layers carve out (non-linear, few features, mixed scales), a linear model of the sample on
+    linear and drifting ones; the sum learns either. ``readout_lr=None`` predicts with the
+    goodness alone. The default, and a readout of the sample alone rather than of the sample and
+    the layer's activities, were chosen on the validation seeds of ``ffstream bench streams``
+    (``--split validation``; see BENCHMARKS.md).
 
     Predictions use an exponential moving average of the weights (Polyak averaging, decay
     ``ema_decay`` per update), while learning moves the weights themselves. Why: with a constant
@@ -104,8 +104,10 @@ class FFClassifier(base.Classifier):
 
     See Also
     --------
-    PiecewiseLinearEncoder : put it in front (``PiecewiseLinearEncoder() | FFClassifier()``) when
-        the concept is made of thresholds on single features, as trees learn them.
+    PiecewiseLinearEncoder : put it in front (``PiecewiseLinearEncoder() |
+        FFClassifier(readout_lr=None)``) when the concept is made of thresholds on single
+        features, as trees learn them. There the goodness alone predicts better (measured on
+        the choosing seeds of ``ffstream bench drift``).
     """
 
     _multiclass = True
@@ -180,8 +182,7 @@ class FFClassifier(base.Classifier):
             max_step=_MAX_STEP,
         )
         if self.readout_lr is not None:
-            width = len(self._columns) + self.hidden[-1]
-            self._readout = LeanReadout(width, len(self._classes), self.readout_lr)
+            self._readout = LeanReadout(len(self._columns), len(self._classes), self.readout_lr)
         self._make_rows()
 
     def _make_rows(self) -> None:
@@ -189,7 +190,6 @@ class FFClassifier(base.Classifier):
         self._rows = np.zeros((c, d + c))
         self._rows[:, d:] = self.label_strength * np.eye(c)
         self._signs = 1.0 - 2.0 * np.eye(c)  # row k: -1 for the true label k, +1 for the others
-        self._neutral = np.zeros((1, d + c))  # the sample under no label: what the readout reads
 
     def _add_features(self, names: list[Hashable]) -> None:
         at = len(self._columns)
@@ -197,7 +197,7 @@ class FFClassifier(base.Classifier):
         if self._net is not None:
             self._net.grow_inputs(at, len(names))
             self._make_rows()
-        if self._readout is not None:  # the sample's values come first in what it reads
+        if self._readout is not None:
             self._readout.grow_inputs(at, len(names))
 
     def _add_class(self, label: Hashable) -> None:
@@ -228,15 +228,12 @@ class FFClassifier(base.Classifier):
 
     def _logits(self, out) -> tuple[np.ndarray, np.ndarray | None]:
         """Class logits of a forward pass (the goodness of every label, plus the readout's
-        correction) and the features the readout read (None without one)."""
+        correction) and what the readout read (the standardised sample; None without one)."""
         score = sum(out[4] if out[5] is None else out[5])
         if self._readout is None:
             return score, None
         u = out[6]
-        self._neutral[0, : len(u)] = u
-        activities = self._net.forward(self._neutral)[1][-1][0]
-        features = np.concatenate([u, activities * math.sqrt(len(u) / len(activities))])
-        return score + self._readout(features), features
+        return score + self._readout(u), u
 
     def predict_proba_one(self, x: dict) -> dict[Hashable, float]:
         if self._net is None:
