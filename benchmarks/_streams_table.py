@@ -83,15 +83,28 @@ def _per_method(records: list[dict], methods: list[str]) -> list[str]:
 
 
 def _seed_counts(records: list[dict]) -> str:
-    """How many seeds each stream has, e.g. "3 seeds (linear: 5)"."""
-    per_stream: dict[str, set] = {}
+    """How many seeds the cells have: the usual count, then the methods that differ on every
+    stream, then the streams that differ, e.g. "3 seeds (ff-river: 5; high-dim: 1 to 2)"."""
+    cells: dict[tuple[str, str], set] = {}
     for r in records:
-        per_stream.setdefault(r["task"], set()).add(r["seed"])
-    counts = {stream: len(seeds) for stream, seeds in per_stream.items()}
+        cells.setdefault((r["method"], r["task"]), set()).add(r["seed"])
+    counts = {cell: len(seeds) for cell, seeds in cells.items()}
     usual = statistics.mode(counts.values())
-    others = ", ".join(f"{s}: {n}" for s, n in counts.items() if n != usual)
+    whole: dict[int, list[str]] = {}  # methods that differ everywhere, by their count
+    for method in sorted({m for m, _ in counts}):
+        mine = {n for (m, _), n in counts.items() if m == method}
+        if len(mine) == 1 and usual not in mine:
+            whole.setdefault(mine.pop(), []).append(method)
+    rest = {cell: n for cell, n in counts.items() if cell[0] not in sum(whole.values(), [])}
+    odd: dict[str, set] = {}  # the streams where the other methods' counts differ: their range
+    for (_, stream), n in rest.items():
+        odd.setdefault(stream, set()).add(n)
+    odd = {stream: ns for stream, ns in odd.items() if ns != {usual}}
+    notes = [f"{', '.join(methods)}: {n}" for n, methods in sorted(whole.items())]
+    for stream, ns in sorted(odd.items()):
+        notes.append(f"{stream}: " + (f"{min(ns)} to {max(ns)}" if len(ns) > 1 else f"{min(ns)}"))
     plural = "" if usual == 1 else "s"
-    return f"{usual} seed{plural}" + (f" ({others})" if others else "")
+    return f"{usual} seed{plural}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def table(page: Page, records: list[dict[str, Any]], order: list[Run] = ()) -> str:

@@ -169,7 +169,8 @@ def render(results: Path = RESULTS) -> str:
 
 
 def plot_curves(results: Path = RESULTS, out: Path = PLOTS) -> list[Path]:
-    """One PNG per suite and preset whose records carry a ``curve`` ([[x, y], ...])."""
+    """One PNG per suite and preset whose records carry a ``curve`` ([[x, y], ...]); only the
+    presets the page shows (custom configurations are not drawn)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -177,7 +178,10 @@ def plot_curves(results: Path = RESULTS, out: Path = PLOTS) -> list[Path]:
 
     written = []
     records = load_records(results)
-    keys = sorted({(r["suite"], r["preset"]) for r in records if r["details"].get("curve")})
+    keys = sorted(
+        {(r["suite"], r["preset"]) for r in records if r["details"].get("curve")}
+        & {(r["suite"], preset) for r in records for preset in PRESETS}
+    )
     for suite_name, preset in keys:
         chosen = [
             r

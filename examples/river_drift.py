@@ -33,7 +33,7 @@ def agrawal_with_drift(seed: int = 0):
 models = {
     "FFClassifier (raw features)": FFClassifier(seed=0),
     "PiecewiseLinearEncoder | FFClassifier": PiecewiseLinearEncoder(bins=24)
-    | FFClassifier(hidden=(64,), lr=0.2, label_strength=4.0, seed=0),
+    | FFClassifier(hidden=(64,), lr=0.2, label_strength=4.0, readout_lr=None, seed=0),
     "HoeffdingAdaptiveTreeClassifier": tree.HoeffdingAdaptiveTreeClassifier(seed=0),
 }
 for name, model in models.items():

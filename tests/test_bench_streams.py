@@ -152,3 +152,15 @@ def test_learner_options_reach_the_learner(monkeypatch):
     x, y = _streams_methods.make_stream("linear", 100, 0)
     _streams_methods.run_method("ff-stream", "linear", x, y, 0, cfg.learner_options())
     assert made and made[0]["readout_decay"] == 0.003
+
+
+def test_the_seed_note_names_methods_and_streams_that_differ_from_the_usual_count():
+    from benchmarks._streams_table import _seed_counts
+
+    def records(method, stream, seeds):
+        return [{"method": method, "task": stream, "seed": s} for s in seeds]
+
+    rows = records("a", "x", range(3)) + records("a", "y", range(3)) + records("b", "x", range(3))
+    rows += records("b", "y", range(4)) + records("c", "x", range(5)) + records("c", "y", range(5))
+    assert _seed_counts(rows) == "3 seeds (c: 5; y: 3 to 4)"
+    assert _seed_counts(records("a", "x", [7])) == "1 seed"
