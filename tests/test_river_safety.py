@@ -137,6 +137,7 @@ def test_a_model_pickled_with_the_old_standardiser_unpickles():
     twin = pickle.loads(pickle.dumps(model))
     scaler = twin._columns.scaler
     assert scaler.mean.tolist() == [3.0, 1.0] and scaler.var.tolist() == [4.0, 0.0]
+    assert scaler.clip == twin.clip == 5.0  # the estimator's clip, not the standardiser's own
     twin.learn_one({"a": 2.0, "b": 1.0}, 0)  # and it learns on
     assert scaler.seen.tolist() == [51.0, 51.0]
 

@@ -107,6 +107,7 @@ class FFAnomalyDetector(base.AnomalyDetector):
         if "_memory" in state:  # pickled by ffstream 0.1: a numpy ring of recent samples
             state["_supply"] = _supply_from_ring(state)
         self.__dict__.update(state)
+        self._columns.scaler.clip = self.clip  # a standardiser converted from 0.1 has its own
 
     @classmethod
     def _unit_test_params(cls):

@@ -170,6 +170,7 @@ class FFClassifier(base.Classifier):
         if "readout_lr" not in state:  # pickled before the readout: it predicts as it did
             state.update(readout_lr=None, _readout=None)
         self.__dict__.update(state)
+        self._columns.scaler.clip = self.clip  # a standardiser converted from 0.1 has its own
 
     def _build(self) -> None:
         self._columns.scaler.clip = self.clip
