@@ -174,7 +174,9 @@ class InputStandardizer(nn.Module):
         return views
 
     def _on_numpy(self, x: torch.Tensor) -> bool:
-        return x.device.type == "cpu" and x.numel() <= _NUMPY_WORK and not x.requires_grad
+        """Whether ``x`` goes through NumPy: a small CPU batch for a CPU standardiser."""
+        cpu = x.device.type == "cpu" and self.var.device.type == "cpu"
+        return cpu and x.numel() <= _NUMPY_WORK and not x.requires_grad
 
     # ------------------------------------------------------------------ torch
     def update(self, x: torch.Tensor, present: torch.Tensor | None = None) -> None:
