@@ -229,7 +229,12 @@ class InputStandardizer(nn.Module):
                 self._warm_step(views, x)
             else:
                 self._general_step(views, x, present)
-        self.count += n
+        self._plain(count=self.count + n)
+
+    def _plain(self, **values) -> None:
+        """Set plain attributes past ``Module.__setattr__``, whose type checks cost more than
+        a whole NumPy step of a small frame (these are never tensors or modules)."""
+        self.__dict__.update(values)
 
     def _warm_step(self, views: ScaleViews, x: np.ndarray) -> None:
         n = len(x)
@@ -238,17 +243,17 @@ class InputStandardizer(nn.Module):
             weight = np.maximum(n / (views.seen + n), weight)
         warm_update(views, x, weight, _LARGEST)
         if self._young:
-            self._young = bool(views.seen.min() < self.horizon)
+            self._plain(_young=bool(views.seen.min() < self.horizon))
         if views.var.all():
             views.refresh_varied(self.winsor)
         else:  # a variance that underflowed to 0 needs the general step's bound again
-            self._warm = False
+            self._plain(_warm=False)
             views.refresh(self.winsor)
 
     def _general_step(self, views: ScaleViews, x: np.ndarray, present: np.ndarray | None):
         buffers = views.shift, views.offset, views.var, views.seen
         _update(np, buffers, x, present, self._weight(len(x)), self.winsor, self.warmup)
-        self._warm = self._all_warm(views)
+        self._plain(_warm=self._all_warm(views))
         views.refresh(self.winsor)
 
     def standardize_array(self, x: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
@@ -265,7 +270,7 @@ class InputStandardizer(nn.Module):
         if not len(views.seen):
             return False
         least = views.seen.min()
-        self._young = bool(least < self.horizon)
+        self._plain(_young=bool(least < self.horizon))
         return bool(least >= self.warmup and views.var.all())
 
 
