@@ -304,7 +304,7 @@ def test_anomaly_score_is_the_exported_nets_mean_p_unreal():
 
 
 def test_anomaly_learn_one_is_an_ffnet_step_with_its_dream():
-    detector = FFAnomalyDetector(hidden=(16, 16), seed=0)
+    detector = FFAnomalyDetector(hidden=(16, 16), mode="interleaved", seed=0)
     stream = [x for x, _ in _stream(301)]
     for x in stream[:300]:
         detector.learn_one(x)
@@ -347,3 +347,53 @@ def test_lean_readout_step_is_a_linear_readout_sgd_step():
 def _round_to_float32(readout: LeanReadout) -> None:
     readout.weight[:] = readout.weight.astype(np.float32)
     readout.bias[:] = readout.bias.astype(np.float32)
+
+
+def test_anomaly_awake_sleep_makes_positive_steps_then_one_step_on_the_dreams():
+    detector = FFAnomalyDetector(hidden=(16,), mode="awake-sleep", seed=0)
+    stream = [x for x, _ in _stream(64)]
+    seen = []
+    original = LeanFF.update
+
+    def spy(net, ins, acts, dgood):
+        seen.append(np.sign(dgood[0]).tolist())
+        return original(net, ins, acts, dgood)
+
+    LeanFF.update = spy
+    try:
+        for x in stream:
+            detector.learn_one(x)
+    finally:
+        LeanFF.update = original
+    assert len(seen) == 64 + 2  # one awake step a sample, one sleep step per 32 samples
+    awake = [s for s in seen if len(s) == 1]
+    assert len(awake) == 64 and all(s == [-1.0] for s in awake)  # pushed up, alone
+    asleep = [s for s in seen if len(s) > 1]
+    assert len(asleep) == 2 and all(set(s) == {1.0} and len(s) == 32 for s in asleep)
+
+
+def test_classifier_awake_sleep_pushes_true_labels_awake_and_wrong_labels_asleep():
+    model = FFClassifier(hidden=(16,), mode="awake-sleep", readout_lr=None, seed=0)
+    samples = list(_stream(64))
+    for x, y in samples[:2]:  # every class and feature known before the spy
+        model.learn_one(x, y)
+    seen = []
+    original = LeanFF.update
+
+    def spy(net, ins, acts, dgood):
+        seen.append(np.sign(dgood[0]))
+        return original(net, ins, acts, dgood)
+
+    LeanFF.update = spy
+    try:
+        for x, y in samples[2:]:
+            model.learn_one(x, y)
+    finally:
+        LeanFF.update = original
+    awake = [s for s in seen if len(s) == N_CLASSES]
+    asleep = [s for s in seen if len(s) > N_CLASSES]
+    assert len(awake) == 62 and all((s <= 0).all() and (s < 0).sum() == 1 for s in awake)
+    assert len(asleep) == 2  # a sleep after every 32 samples (the first two came before)
+    for sleep in asleep:
+        per_sample = sleep.reshape(32, N_CLASSES)  # only the wrong labels are pushed down
+        assert ((per_sample >= 0).all(1) & ((per_sample == 0).sum(1) == 1)).all()

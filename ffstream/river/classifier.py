@@ -18,6 +18,9 @@ __all__ = ["FFClassifier"]
 #: activities (``LeanFF``'s ``max_step``): above about 2 a positive update overshoots.
 _MAX_STEP = 2.0
 
+_MODES = ("interleaved", "awake-sleep")
+_SLEEP_EVERY = 32  # samples between sleeps in mode "awake-sleep"
+
 
 class FFClassifier(base.Classifier):
     """Online Forward-Forward classifier for river feature dicts.
@@ -75,6 +78,12 @@ class FFClassifier(base.Classifier):
         latest weights.
     readout_lr
         SGD step of the readout that corrects the goodness prediction; ``None``: no readout.
+    mode
+        ``"interleaved"`` (the default): each update pushes the true label's copy up and the
+        wrong labels' down. ``"awake-sleep"``: each sample pushes its true label's copy up
+        alone, and every 32 samples a sleep pushes down the wrong labels of those samples in
+        one update. On the validation seeds of ``ffstream bench streams`` awake-sleep won on
+        most streams but lost badly on the non-linear concept, so interleaved is the default.
     seed
         Seeds the initial weights (and the weights of classes that appear later).
 
@@ -120,6 +129,7 @@ class FFClassifier(base.Classifier):
         clip: float = 5.0,
         ema_decay: float | None = 0.99,
         readout_lr: float | None = 0.01,
+        mode: str = "interleaved",
         seed: int | None = 0,
     ):
         self.hidden = hidden
@@ -128,6 +138,7 @@ class FFClassifier(base.Classifier):
         self.clip = clip
         self.ema_decay = ema_decay
         self.readout_lr = readout_lr
+        self.mode = mode
         self.seed = seed
         self._check_params()
         self._columns = FeatureColumns()
@@ -138,6 +149,7 @@ class FFClassifier(base.Classifier):
         self._rows: np.ndarray | None = None  # (classes, features + classes) input rows
         self._rng = np.random.default_rng(seed)
         self._cache: tuple | None = None  # forward pass of predict_proba_one, for learn_one
+        self._pending: list[tuple[np.ndarray, int]] = []  # awake since the last sleep
 
     @classmethod
     def _unit_test_params(cls):
@@ -145,6 +157,7 @@ class FFClassifier(base.Classifier):
         yield {"hidden": (16, 16), "lr": 0.5, "seed": 42}
         yield {"hidden": (16,), "ema_decay": None, "seed": 42}
         yield {"hidden": (16,), "readout_lr": None, "seed": 42}
+        yield {"hidden": (16,), "mode": "awake-sleep", "seed": 42}
 
     @property
     def _is_stochastic(self) -> bool:
@@ -158,6 +171,8 @@ class FFClassifier(base.Classifier):
         check_ema_decay(self.ema_decay)
         if self.readout_lr is not None:
             check_positive(self.readout_lr, "readout_lr")
+        if self.mode not in _MODES:
+            raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {self.mode!r}")
         check_seed(self.seed)
 
     # ------------------------------------------------------------------ state
@@ -169,6 +184,8 @@ class FFClassifier(base.Classifier):
     def __setstate__(self, state: dict) -> None:
         if "readout_lr" not in state:  # pickled before the readout: it predicts as it did
             state.update(readout_lr=None, _readout=None)
+        state.setdefault("mode", "interleaved")  # pickled before there was a choice
+        state.setdefault("_pending", [])
         self.__dict__.update(state)
         self._columns.scaler.clip = self.clip  # a standardiser converted from 0.1 has its own
 
@@ -276,21 +293,49 @@ class FFClassifier(base.Classifier):
         target = self._class_index[y]
         if self._readout is not None:  # from what it read before the layers learn
             self._readout.step(features, target, logits)
-        num_classes = len(self._classes)
-        if num_classes > 2:  # hard negatives in expectation: weight wrong labels by belief
-            score = sum(good)
-            score[target] = -math.inf  # the softmax over the wrong labels only: its top is 1
-            weight = np.exp(score - score.max())
-            weight /= weight.sum()
-        # dL/dgoodness of the logistic FF loss: softplus(g - 1) for negatives (push below the
-        # threshold), softplus(1 - g) for the positive (push above), summed over the rows.
-        sign = self._signs[target]
-        belief = None if num_classes <= 2 else np.where(sign < 0, 1.0, weight)
-        dgood = []
-        for g in good:
-            dg = logistic_dgood(g, sign)
-            if belief is not None:
-                dg *= belief
-            dgood.append(dg)
-        self._net.update(ins, acts, dgood)
+        weights = self._row_weights(good, target)
+        if self.mode == "awake-sleep":
+            weights *= self._signs[target] < 0  # awake: the true label's row alone
+            self._pending.append((out[6], target))
+        self._net.update(ins, acts, self._dgood(good, target, weights))
         self._columns.scaler.update_array(v, present)
+        if len(self._pending) >= _SLEEP_EVERY:
+            self._sleep()
+
+    def _row_weights(self, good: list[np.ndarray], target: int) -> np.ndarray:
+        """How much each label's row counts: 1 for the true label; each wrong label weighted
+        by how plausible the model finds it (hard negatives in expectation; 1 when there is
+        only one wrong label)."""
+        weights = np.ones(len(self._classes))
+        if len(self._classes) > 2:
+            score = sum(good)
+            score[target] = -math.inf  # the softmax over the wrong labels only
+            weights = np.exp(score - score.max())
+            weights /= weights.sum()
+            weights[target] = 1.0
+        return weights
+
+    def _dgood(self, good: list[np.ndarray], target: int, weights: np.ndarray) -> list:
+        """dL/dgoodness of the logistic FF loss, row by row: softplus(1 - g) pushes the true
+        label's row up, softplus(g - 1) the wrong labels' rows down, summed over rows."""
+        sign = self._signs[target]
+        return [logistic_dgood(g, sign) * weights for g in good]
+
+    def _sleep(self) -> None:
+        """Mode ``"awake-sleep"``: the wrong labels of the samples since the last sleep, pushed
+        down in one update (the loss sums over rows: the push of their interleaved negatives)."""
+        pending, self._pending = self._pending, []
+        c, d = len(self._classes), len(self._columns)
+        rows = np.zeros((len(pending) * c, d + c))
+        for i, (u, _) in enumerate(pending):
+            rows[i * c : (i + 1) * c, : len(u)] = u
+            rows[i * c : (i + 1) * c, d:] = self.label_strength * np.eye(c)
+        ins, acts, good = self._net.forward(rows)
+        dgood = [np.empty(len(rows)) for _ in good]
+        for i, (_, target) in enumerate(pending):
+            part = slice(i * c, (i + 1) * c)
+            mine = [g[part] for g in good]
+            weights = self._row_weights(mine, target) * (self._signs[target] > 0)
+            for out, dg in zip(dgood, self._dgood(mine, target, weights)):
+                out[part] = dg
+        self._net.update(ins, acts, dgood)
