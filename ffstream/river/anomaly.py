@@ -36,16 +36,18 @@ class FFAnomalyDetector(base.AnomalyDetector):
     over layers of ``p(unreal) = sigmoid(4 * (1 - goodness))`` (mean goodness, threshold 1): a
     score in ``[0, 1]``, as river's ``metrics.ROCAUC`` expects (it bins scores on ``[0, 1]``).
 
-    ``learn_one`` makes one local FF update per layer with the sample as a positive and, as its
-    negative, a dream made from two recent samples mixed feature by feature through a random
-    mask (Hinton's hybrid negatives for flat frames: each value realistic, the correlations
-    between features broken); half of the dreams are also scaled up 1.6 to 7.4 times, which
-    teaches the net that too-large frames are unreal. A negative on every step is what stops a
-    long run of positive-only updates from making every input "good". The memory and the dreams
-    are the learner core's (:class:`~ffstream.stream.memory.RecentMemory`,
+    ``learn_one`` makes one local FF update per layer with the sample as a positive. Its
+    negatives are dreams, each made from two recent samples mixed feature by feature through a
+    random mask (Hinton's hybrid negatives for flat frames: each value realistic, the
+    correlations between features broken); half of the dreams are also scaled up 1.6 to 7.4
+    times, which teaches the net that too-large frames are unreal. By default a sleep every 32
+    samples pushes 32 dreams down in one update (``mode``); ``"interleaved"`` pairs each sample
+    with a dream instead. Negatives as often as positives are what stop a long run of
+    positive-only updates from making every input "good". The memory and the dreams are the
+    learner core's (:class:`~ffstream.stream.memory.RecentMemory`,
     :class:`~ffstream.stream.dreams.HybridDreams` with ``magnify=0.5``), made 32 samples at a
-    time; the layers are a NumPy backend of :class:`~ffstream.ff.FFNet`'s arithmetic
-    (``tests/test_river_engine_equivalence.py`` checks both compute the same).
+    time; the layers run :class:`~ffstream.ff.FFNet`'s arithmetic in NumPy (``LeanFF``;
+    ``tests/test_river_engine_equivalence.py`` checks that both compute the same).
 
     Features that appear later get new input columns with zero weights; missing features count
     as their running mean (0 after standardisation). Bad input is refused before anything is
@@ -197,8 +199,9 @@ class FFAnomalyDetector(base.AnomalyDetector):
         logistic loss sums over rows: the same push as that many interleaved negatives)."""
         dreams = [self._supply.next_dream() for _ in range(self._awake)]
         self._awake = 0
-        if dreams[0] is not None:
-            self._step(np.concatenate([self._frame(d) for d in dreams if d is not None]), 0)
+        rows = [self._frame(d) for d in dreams if d is not None]  # none before two memories
+        if rows:
+            self._step(np.concatenate(rows), 0)
 
     def _build(self) -> None:
         seed = self.seed if self.seed is not None else int(self._rng.integers(2**31))
