@@ -141,6 +141,7 @@ class HybridDreams(Dreams):
     """
 
     needs_memory = True
+    magnify = 0.0  # what a generator pickled before the option existed does
 
     def __init__(self, magnify: float = 0.0):
         if not 0.0 <= magnify <= 1.0:
