@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from torch import nn
 
-from ffstream.data import load_mnist, to_unit_float
+from ffstream.data import identify_dataset, load_mnist, to_unit_float
 
 #: The ``StreamLearner`` settings the image suites (stream-, split-, permuted- and
 #: rotated-MNIST) were measured and tuned with: the learner's defaults before the streams suite
@@ -42,6 +42,7 @@ IMAGE_SUITE_LEARNER: dict[str, Any] = {
 __all__ = [
     "IMAGE_SUITE_LEARNER",
     "data_summary",
+    "dataset_name",
     "error_pct",
     "ffcode_lr_factor",
     "load_frames",
@@ -65,18 +66,25 @@ def sync(device: str | torch.device) -> None:
 def load_frames(
     root: str | None,
     *,
+    dataset: str | None = None,
     verify: bool = True,
     image_shape: bool = False,
     limit: int | None = None,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """MNIST's ``{"train": (x, y), "test": (x, y)}`` in file order, on the CPU.
+    """An MNIST-format dataset's ``{"train": (x, y), "test": (x, y)}`` in file order, on the CPU.
 
-    Frames are ``float32`` in ``[0, 1]``, flat ``(N, 784)`` or, with ``image_shape``, images
-    ``(N, 1, 28, 28)``; labels are ``int64``. ``limit`` keeps the first frames of each split.
+    ``dataset`` names what the files must be (``"mnist"`` or ``"fashion-mnist"``, checked by
+    checksum); ``None`` recognises them by checksum (:func:`~ffstream.data.identify_dataset`).
+    Files of no known dataset load with ``verify=False`` only (your own, e.g. KMNIST;
+    :func:`dataset_name` calls them ``custom``). Frames are ``float32``
+    in ``[0, 1]``, flat ``(N, 784)`` or, with ``image_shape``, images ``(N, 1, 28, 28)``; labels
+    are ``int64``. ``limit`` keeps the first frames of each split.
     """
     out = {}
+    if dataset is None:  # unknown files: refused unless not verified
+        dataset = identify_dataset(root) or "mnist"
     for split in ("train", "test"):
-        images, labels = load_mnist(root, split=split, verify=verify)
+        images, labels = load_mnist(root, dataset=dataset, split=split, verify=verify)
         if limit is not None:
             images, labels = images[:limit], labels[:limit]
         x = to_unit_float(images, flatten=not image_shape)
@@ -261,9 +269,16 @@ def train_supervised(
     return history, steps_per_epoch
 
 
+def dataset_name(root: str | None) -> str:
+    """The dataset under ``root``, for a result: a known one by checksum, else ``custom``."""
+    return identify_dataset(root) or "custom"
+
+
 def data_summary(root, data: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, Any]:
-    """The ``data`` entry of a result: where the files were and how many frames each split had."""
+    """The ``data`` entry of a result: where the files were, which dataset they hold and how
+    many frames each split had."""
     return {
         "root": None if root is None else str(root),
+        "dataset": dataset_name(root),
         **{f"{split}_frames": len(x) for split, (x, _) in data.items()},
     }

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks._common import load_frames, make_progress
+from benchmarks._common import dataset_name, load_frames, make_progress
 from benchmarks.continual_config import METHODS, QUICK_SETTINGS, ContinualConfig
 from benchmarks.continual_protocol import evaluate, make_method, run_scenario
 from benchmarks.continual_report import combine, markdown_table, plot_results
@@ -104,7 +104,7 @@ def scenarios_of_seed(cfg: ContinualConfig, seed: int, ctx: Context, build: Buil
         del ctx.cache[old]
 
     def make() -> list[Scenario]:
-        data = ctx.cached("continual-data", lambda: load_frames(cfg.data, verify=cfg.verify))
+        data = ctx.cached("continual-data", lambda: _load(cfg))
         out = []
         for scenario in build(data, cfg, seed):
             if cfg.split == "val":  # before anything else: the test frames are never read
@@ -116,6 +116,13 @@ def scenarios_of_seed(cfg: ContinualConfig, seed: int, ctx: Context, build: Buil
         return out
 
     return ctx.cached(key, make)
+
+
+def _load(cfg: ContinualConfig) -> dict:
+    """The ``--data`` files, checked to be ``--dataset`` (``custom``: not checked)."""
+    custom = cfg.dataset == "custom"
+    dataset = "mnist" if custom else cfg.dataset
+    return load_frames(cfg.data, dataset=dataset, verify=cfg.verify and not custom)
 
 
 def _number(value: Any) -> bool:
@@ -161,4 +168,5 @@ def run_continual(cfg: ContinualConfig, run: Run, ctx: Context, build: Builder) 
     first = details[scenarios[0].name]
     view = first["views"][0]
     curve = [[point["frames"], point[view]] for point in first["curve"]]
-    return {"metrics": metrics, "scenarios": details, "curve": curve}
+    dataset = ctx.cached("continual-dataset", lambda: dataset_name(cfg.data))
+    return {"metrics": metrics, "scenarios": details, "curve": curve, "dataset": dataset}

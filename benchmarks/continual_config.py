@@ -142,12 +142,20 @@ class ContinualConfig:
     iid_reference: bool = option(
         False, "also run each scenario shuffled across tasks (the i.i.d. upper bound)", flag="--iid"
     )
+    dataset: str = option(
+        "mnist",
+        "what the --data files are: mnist or fashion-mnist (checked by checksum), or custom (your "
+        "own MNIST-format files, e.g. KMNIST, not checked); a run's records are kept apart by it",
+        choices=("mnist", "fashion-mnist", "custom"),
+    )
     seeds: tuple[int, ...] = select((0, 1, 2), "seeds")
     methods: tuple[str, ...] = select(METHODS, "methods to compare", choices=METHODS)
     # Where the files are read from does not change a result: like the selection fields, these
     # two stay out of a run's identity, so `--data DIR` still records into the preset's folder.
     data: str | None = select(
-        None, "folder holding the MNIST IDX files ('none': $FFSTREAM_DATA, else ~/.cache/ffstream)"
+        None,
+        "folder of MNIST-format IDX files, of --dataset ('none': $FFSTREAM_DATA, else "
+        "~/.cache/ffstream)",
     )
     verify: bool = select(
         True, "check the files' SHA-256 (--no-verify: only for your own IDX files)"

@@ -107,6 +107,7 @@ def test_split_mnist_matrices_and_metrics(data_dir):
         )
         assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in metrics.values())
         assert set(record["details"]["scenarios"]) == {"split-mnist", "split-mnist-domain"}
+        assert record["details"]["dataset"] == "custom"  # our own IDX files, named as such
         assert record["details"]["curve"] == [
             [p["frames"], p["class-incremental"]]
             for p in record["details"]["scenarios"]["split-mnist"]["curve"]
@@ -378,3 +379,19 @@ def test_replay_shift_option_reaches_both_methods_and_needs_images(data_dir):
         _config(permuted_mnist, data_dir, "--replay-shift", "1")
     with pytest.raises(ValueError, match="replay-shift must be"):
         _config(split_mnist, data_dir, "--replay-shift", "-1")
+
+
+def test_an_mnist_format_folder_of_no_known_dataset_loads_only_unverified(data_dir):
+    with pytest.raises(ValueError, match="SHA-256"):
+        load_frames(str(data_dir), verify=True)
+    data = load_frames(str(data_dir), verify=False)
+    assert data["train"][0].shape == (N_TRAIN, 784) and data["test"][0].shape == (N_TEST, 784)
+
+
+def test_dataset_custom_loads_unchecked_files_and_keeps_its_records_apart(data_dir):
+    custom = _config(split_mnist, data_dir, "--verify", "--dataset", "custom")
+    assert custom.dataset == "custom" and custom.verify  # no --no-verify needed
+    assert continual._load(custom)["train"][0].shape == (N_TRAIN, 784)
+    assert preset_of(split_mnist, custom).startswith("custom-")  # not MNIST's folder
+    with pytest.raises(ValueError, match="SHA-256"):  # the default: files must be MNIST's
+        continual._load(_config(split_mnist, data_dir, "--verify"))

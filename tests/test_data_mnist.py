@@ -235,3 +235,19 @@ def test_real_data_if_available():
         pytest.skip("MNIST test files not in $FFSTREAM_DATA")
     assert images.shape == (10_000, 28, 28)
     assert labels.bincount().tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_a_folder_is_identified_by_the_checksum_of_its_training_images(tmp_path, monkeypatch):
+    from ffstream.data import identify_dataset
+    from ffstream.data import mnist as mnist_module
+
+    images = tmp_path / "fashion-mnist" / "train-images-idx3-ubyte.gz"
+    images.parent.mkdir()
+    write_idx(images, np.zeros((2, 28, 28), np.uint8))
+    assert identify_dataset(tmp_path) is None  # no known dataset's file
+    digest = hashlib.sha256(images.read_bytes()).hexdigest()
+    official = {k: dict(v) for k, v in mnist_module.SHA256.items()}
+    official["fashion-mnist"]["train-images-idx3-ubyte.gz"] = digest
+    monkeypatch.setattr(mnist_module, "SHA256", official)
+    assert identify_dataset(tmp_path) == "fashion-mnist"  # in <root>/<dataset>/ ...
+    assert identify_dataset(images.parent) == "fashion-mnist"  # ... or in <root>/

@@ -29,7 +29,7 @@ from ffstream.data.generators import (
     sensor_fault_stream,
 )
 from ffstream.data.idx import read_idx, write_idx
-from ffstream.data.mnist import DATASETS, LabelledImages, data_home, load_mnist
+from ffstream.data.mnist import DATASETS, LabelledImages, data_home, identify_dataset, load_mnist
 from ffstream.data.scenarios import (
     Scenario,
     TaskData,
@@ -59,6 +59,7 @@ __all__ = [
     "high_dim_stream",
     "label_noise_stream",
     "linear_stream",
+    "identify_dataset",
     "load_mnist",
     "low_dim_stream",
     "mixed_scale_stream",

@@ -27,7 +27,7 @@ import torch
 
 from ffstream.data.idx import read_idx
 
-__all__ = ["DATASETS", "LabelledImages", "data_home", "load_mnist"]
+__all__ = ["DATASETS", "LabelledImages", "data_home", "identify_dataset", "load_mnist"]
 
 _log = logging.getLogger(__name__)
 
@@ -179,6 +179,29 @@ def load_mnist(
             "labels; the two files do not belong together"
         )
     return LabelledImages(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
+
+
+def identify_dataset(root: str | os.PathLike | None = None) -> str | None:
+    """Which known dataset the MNIST-format files under ``root`` are, by the SHA-256 of their
+    training images (looked for as :func:`load_mnist` looks): a name of :data:`DATASETS`, or
+    None when no known dataset's file is there (a folder of your own files in the same format).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from ffstream.data import write_idx
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_idx(folder / "train-images-idx3-ubyte.gz", np.zeros((2, 28, 28), np.uint8))
+    >>> identify_dataset(folder) is None  # not MNIST's, not Fashion-MNIST's
+    True
+    """
+    home = data_home(root)
+    name = FILES["train"][0]
+    for dataset in DATASETS:
+        for path in (home / dataset / name, home / name):
+            if path.is_file() and _sha256(path) == SHA256[dataset][name]:
+                return dataset
+    return None
 
 
 def _locate(home: Path, dataset: str, name: str, *, download: bool, verify: bool) -> Path:
