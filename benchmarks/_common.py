@@ -66,23 +66,20 @@ def sync(device: str | torch.device) -> None:
 def load_frames(
     root: str | None,
     *,
-    dataset: str | None = None,
+    dataset: str = "mnist",
     verify: bool = True,
     image_shape: bool = False,
     limit: int | None = None,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """An MNIST-format dataset's ``{"train": (x, y), "test": (x, y)}`` in file order, on the CPU.
 
-    ``dataset`` names what the files must be (``"mnist"`` or ``"fashion-mnist"``, checked by
-    checksum); ``None`` recognises them by checksum (:func:`~ffstream.data.identify_dataset`).
-    Files of no known dataset load with ``verify=False`` only (your own, e.g. KMNIST;
-    :func:`dataset_name` calls them ``custom``). Frames are ``float32``
+    ``dataset`` names what the files must be (``"mnist"``, the default, or ``"fashion-mnist"``,
+    checked by checksum). Files of no known dataset load with ``verify=False`` only (your own,
+    e.g. KMNIST; :func:`dataset_name` calls them ``custom``). Frames are ``float32``
     in ``[0, 1]``, flat ``(N, 784)`` or, with ``image_shape``, images ``(N, 1, 28, 28)``; labels
     are ``int64``. ``limit`` keeps the first frames of each split.
     """
     out = {}
-    if dataset is None:  # unknown files: refused unless not verified
-        dataset = identify_dataset(root) or "mnist"
     for split in ("train", "test"):
         images, labels = load_mnist(root, dataset=dataset, split=split, verify=verify)
         if limit is not None:
