@@ -10,6 +10,8 @@ that drift out of step fail with :class:`~ffstream.distributed.collectives.Ranks
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 import torch.distributed as dist
 
@@ -21,7 +23,7 @@ __all__ = ["MODES", "Replicas"]
 MODES = ("allreduce", "average")
 
 
-class Replicas:
+class Replicas(ABC):
     """Base of the data-parallel wrappers: the sync mode, the exchanges and the averages.
 
     Subclasses call :meth:`_join` once their model exists, :meth:`_begin` at the start of each
@@ -50,13 +52,13 @@ class Replicas:
         )
 
     # ------------------------------------------------------------------ what subclasses name
+    @abstractmethod
     def model_tensors(self) -> list[torch.Tensor]:
         """Every floating-point tensor the ranks must agree on, in a fixed order."""
-        raise NotImplementedError  # abstract: each wrapper knows its model
 
+    @abstractmethod
     def position(self) -> tuple[int, ...]:
         """Counters that are equal on every rank at every exchange when ranks are in step."""
-        raise NotImplementedError  # abstract: each wrapper knows its counters
 
     # ------------------------------------------------------------------ exchanges
     def _join(self) -> None:
