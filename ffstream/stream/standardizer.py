@@ -29,8 +29,6 @@ _LARGEST = float(torch.finfo(torch.float32).max / 4)
 #: CPU batches of at most this many values run through NumPy (above it torch's kernels win)
 _NUMPY_WORK = 1 << 16
 
-_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}
-
 
 class InputStandardizer(nn.Module):
     """Per-feature running mean and variance that forget, winsorised against outliers.
@@ -209,19 +207,19 @@ class InputStandardizer(nn.Module):
             return torch.from_numpy(self.standardize_array(x.numpy(), mask)).to(x.dtype)
         with torch.no_grad():
             xs = x.to(self.var.dtype)
-            z = _standardize(torch, xs, self.shift, self.offset, self.var, self.clip, present)
+            z = _standardize(xs, self.shift, self.offset, self.var, self.clip, present)
         return z.to(x.dtype)
 
     # ------------------------------------------------------------------ numpy
     def update_array(self, x: np.ndarray, present: np.ndarray | None = None) -> None:
         """:meth:`update` for NumPy frames ``(batch, num_features)`` or one ``(num_features,)``
         (a CPU standardiser only)."""
-        x = np.asarray(x, dtype=_DTYPES[self.var.dtype])
+        views = self._numpy()
+        x = np.asarray(x, dtype=views.var.dtype)
         x = x.reshape(-1, x.shape[-1]) if x.ndim == 1 else x
         n = x.shape[0]
         if n == 0:
             return
-        views = self._numpy()
         # A square past float32 is clipped, and an infinite winsor times a zero deviation
         # is discarded, as in torch.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -258,8 +256,8 @@ class InputStandardizer(nn.Module):
 
     def standardize_array(self, x: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
         """:meth:`forward` for NumPy frames (a CPU standardiser only); a new array."""
-        x = np.asarray(x, dtype=_DTYPES[self.var.dtype])
-        return self._numpy().standardize(x, self.clip, present)
+        views = self._numpy()
+        return views.standardize(np.asarray(x, dtype=views.var.dtype), self.clip, present)
 
     def _weight(self, n: int) -> float:
         """The weight of ``n`` frames once past the young phase."""
@@ -274,9 +272,10 @@ class InputStandardizer(nn.Module):
         return bool(least >= self.warmup and views.var.all())
 
 
-def _standardize(xp, x, shift, offset, var, clip, present):
-    """``(x - mean) / std`` clipped to ``±clip``; 0 for unvaried or missing features."""
-    inv_std = xp.where(var > 0, 1.0 / (var + (var == 0)) ** 0.5, 0.0 * var)
+def _standardize(x, shift, offset, var, clip, present):
+    """``(x - mean) / std`` clipped to ``±clip``; 0 for unvaried or missing features (the
+    torch twin of :meth:`ScaleViews.standardize`, which caches the scale)."""
+    inv_std = torch.where(var > 0, var.rsqrt(), 0.0)
     if present is not None:
         inv_std = inv_std * present
     return ((x - shift - offset) * inv_std).clip(-clip, clip)
