@@ -16,7 +16,10 @@ import torch
 from ffstream.river._engine import RunningStandardizer
 from ffstream.stream.standardizer import InputStandardizer
 
-__all__ = ["FeatureColumns", "as_number", "check_features", "check_label"]
+__all__ = ["MODES", "FeatureColumns", "as_number", "check_features", "check_label", "check_mode"]
+
+#: how a river front end schedules its negatives (see FFClassifier and FFAnomalyDetector)
+MODES = ("interleaved", "awake-sleep")
 
 
 def _sort_key(name: Hashable) -> tuple[str, str]:
@@ -60,6 +63,21 @@ def check_features(x) -> None:
     """
     if type(x) is not dict and not isinstance(x, Mapping):
         raise TypeError(f"a sample must be a dict of feature name -> value, got {type(x).__name__}")
+
+
+def check_mode(mode) -> None:
+    """Refuse a ``mode`` that is not one of :data:`MODES`, naming the parameter.
+
+    Examples
+    --------
+    >>> check_mode("awake-sleep")
+    >>> check_mode("asleep")
+    Traceback (most recent call last):
+    ...
+    ValueError: mode must be one of interleaved, awake-sleep, got 'asleep'
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
 
 
 def check_label(y) -> None:

@@ -8,7 +8,7 @@ from river import base
 from ffstream._checks import check_hidden, check_int, check_positive, check_seed
 from ffstream.river._dreaming import DreamSupply
 from ffstream.river._engine import LeanFF, logistic_dgood, sigmoid
-from ffstream.river._features import FeatureColumns, check_features
+from ffstream.river._features import FeatureColumns, check_features, check_mode
 from ffstream.stream.dreams import HybridDreams
 
 __all__ = ["FFAnomalyDetector"]
@@ -19,8 +19,6 @@ _TEMPERATURE = 4.0
 
 #: Share of the dreams also scaled up (see HybridDreams): they teach that too-large is unreal.
 _MAGNIFY = 0.5
-
-_MODES = ("interleaved", "awake-sleep")
 
 
 class FFAnomalyDetector(base.AnomalyDetector):
@@ -136,8 +134,7 @@ class FFAnomalyDetector(base.AnomalyDetector):
         check_positive(self.lr, "lr")
         check_positive(self.clip, "clip")
         check_int(self.memory, "memory", low=2)
-        if self.mode not in _MODES:
-            raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {self.mode!r}")
+        check_mode(self.mode)
         check_seed(self.seed)
 
     @property

@@ -10,7 +10,7 @@ from river import base
 
 from ffstream._checks import check_ema_decay, check_hidden, check_positive, check_seed
 from ffstream.river._engine import LeanFF, LeanReadout, logistic_dgood
-from ffstream.river._features import FeatureColumns, check_features, check_label
+from ffstream.river._features import FeatureColumns, check_features, check_label, check_mode
 
 __all__ = ["FFClassifier"]
 
@@ -18,7 +18,6 @@ __all__ = ["FFClassifier"]
 #: activities (``LeanFF``'s ``max_step``): above about 2 a positive update overshoots.
 _MAX_STEP = 2.0
 
-_MODES = ("interleaved", "awake-sleep")
 _SLEEP_EVERY = 32  # samples between sleeps in mode "awake-sleep"
 
 
@@ -171,8 +170,7 @@ class FFClassifier(base.Classifier):
         check_ema_decay(self.ema_decay)
         if self.readout_lr is not None:
             check_positive(self.readout_lr, "readout_lr")
-        if self.mode not in _MODES:
-            raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {self.mode!r}")
+        check_mode(self.mode)
         check_seed(self.seed)
 
     # ------------------------------------------------------------------ state
@@ -244,25 +242,22 @@ class FFClassifier(base.Classifier):
         avg_good = self._net.forward(rows, scale=scale, averaged=True)[2] if averaged else None
         return v, present, ins, acts, good, avg_good, u
 
-    def _logits(self, out) -> tuple[np.ndarray, np.ndarray | None]:
-        """Class logits of a forward pass (the goodness of every label, plus the readout's
-        correction) and what the readout read (the standardised sample; None without one)."""
+    def _logits(self, out) -> np.ndarray:
+        """Class logits of a forward pass: the goodness of every label, plus the readout's
+        correction from the standardised sample."""
         score = sum(out[4] if out[5] is None else out[5])
-        if self._readout is None:
-            return score, None
-        u = out[6]
-        return score + self._readout(u), u
+        return score if self._readout is None else score + self._readout(out[6])
 
     def predict_proba_one(self, x: dict) -> dict[Hashable, float]:
         if self._net is None:
             check_features(x)
             return {c: 1.0 / len(self._classes) for c in self._classes}
         out = self._forward(x, averaged=self.ema_decay is not None)
-        logits, features = self._logits(out)
+        logits = self._logits(out)
         p = np.exp(logits - logits.max())
         p /= p.sum()
         # learn_one's pass, if x follows
-        self._cache = (out[0], out[1], len(self._classes), out, logits, features)
+        self._cache = (out[0], out[1], len(self._classes), out, logits)
         return dict(zip(self._classes, p.tolist()))
 
     # ------------------------------------------------------------------ learning
@@ -285,18 +280,20 @@ class FFClassifier(base.Classifier):
             and (cache[1] is None) == (present is None)
             and cache[0].tobytes() == v.tobytes()
         ):
-            out, logits, features = cache[3:]
-        else:
+            out, logits = cache[3:]
+        elif self._readout is not None:  # it learns at the logits it predicts with
             out = self._forward(x, averaged=self.ema_decay is not None)
-            logits, features = self._logits(out)
-        v, present, ins, acts, good = out[:5]
+            logits = self._logits(out)
+        else:  # only the layers learn: the weights that learn are all it needs
+            out = self._forward(x)
+        v, present, ins, acts, good, _, u = out
         target = self._class_index[y]
         if self._readout is not None:  # from what it read before the layers learn
-            self._readout.step(features, target, logits)
+            self._readout.step(u, target, logits)
         weights = self._row_weights(good, target)
         if self.mode == "awake-sleep":
             weights *= self._signs[target] < 0  # awake: the true label's row alone
-            self._pending.append((out[6], target))
+            self._pending.append((u, target))
         self._net.update(ins, acts, self._dgood(good, target, weights))
         self._columns.scaler.update_array(v, present)
         if len(self._pending) >= _SLEEP_EVERY:
