@@ -95,7 +95,8 @@ def _seed_counts(records: list[dict]) -> str:
         mine = {n for (m, _), n in counts.items() if m == method}
         if len(mine) == 1 and usual not in mine:
             whole.setdefault(mine.pop(), []).append(method)
-    rest = {cell: n for cell, n in counts.items() if cell[0] not in sum(whole.values(), [])}
+    differ_everywhere = {method for methods in whole.values() for method in methods}
+    rest = {cell: n for cell, n in counts.items() if cell[0] not in differ_everywhere}
     odd: dict[str, set] = {}  # the streams where the other methods' counts differ: their range
     for (_, stream), n in rest.items():
         odd.setdefault(stream, set()).add(n)
