@@ -168,6 +168,46 @@ class FFNet(nn.Module):
         layers = [FFLinear(a, b, generator=generator) for a, b in zip(sizes[:-1], sizes[1:])]
         return cls(layers, **kwargs).to(device=device, dtype=dtype)
 
+    def stage(self, start: int, stop: int) -> FFNet:
+        """Layers ``start`` to ``stop - 1`` as an FFNet of their own: one stage of a layer
+        pipeline (:mod:`ffstream.distributed.pipeline`).
+
+        The stage shares this net's layer modules (their weights and peer normalisation's
+        means) and settings. Its optimiser is its own, with these layers' groups and the
+        states they have now, so a stage's :meth:`step` on the normalised activities of layer
+        ``start - 1`` updates its layers as this net's step does. Only the bottom stage
+        normalises its input (if this net does): the layers above get theirs normalised.
+
+        Examples
+        --------
+        >>> net = FFNet.mlp([6, 8, 8, 8], seed=0)
+        >>> top = net.stage(1, 3)
+        >>> len(top.layers), top.layers[0] is net.layers[1], top.normalize_input
+        (2, True, False)
+        """
+        if not 0 <= start < stop <= len(self.layers):
+            raise ValueError(
+                f"stage needs 0 <= start < stop <= {len(self.layers)} layers, got {start}, {stop}"
+            )
+        stage = FFNet(
+            list(self.layers[start:stop]),
+            objective=self.objectives[start:stop],
+            goodness=self.goodness_fn,
+            peer_norm=self.peer_norm,
+            peer_momentum=self.peer_momentum,
+            normalize_input=self.normalize_input and start == 0,
+            bf16=self.bf16,
+        )
+        # the same optimiser class and per-layer groups (settings included), sharing the states
+        groups = [dict(group) for group in self.optimizer.param_groups[start:stop]]
+        stage.optimizer = type(self.optimizer)(groups)
+        for group in groups:
+            for p in group["params"]:
+                if p in self.optimizer.state:
+                    stage.optimizer.state[p] = self.optimizer.state[p]
+        stage._closed_form, stage._numpy = self._closed_form, self._numpy
+        return stage
+
     # ------------------------------------------------------------------ inference
     def _autocast(self, x: torch.Tensor):
         if self.bf16 and x.device.type == "cuda":

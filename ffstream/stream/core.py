@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ffstream.data.transforms import random_shift
 from ffstream.ff import FFNet, Goodness, LinearReadout, OneHotAppend
 from ffstream.stream._calls import check_threads, cpu_threads, locked, resolve_device
 from ffstream.stream.config import LearnerConfig
@@ -28,17 +27,19 @@ from ffstream.stream.dreams import Dreams, DreamSource, HybridDreams, WrongLabel
 from ffstream.stream.memory import ClassBalancedMemory, RecentMemory, ReservoirMemory
 from ffstream.stream.observation import Observation
 from ffstream.stream.schedules import EveryN, Schedule
+from ffstream.stream.sleep_phase import SleepPhase
 from ffstream.stream.standardizer import InputStandardizer
 
 __all__ = ["LearnerCore", "Observation", "cpu_threads", "locked"]
 
 
-class LearnerCore:
+class LearnerCore(SleepPhase):
     """The awake/sleep FF engine, built from a checked :class:`LearnerConfig`.
 
     Awake, :meth:`learn` predicts each frame, makes one positive local update (labelled frames
     carry their true label), remembers the frames and asks the schedule whether to sleep. Asleep,
-    :meth:`sleep` replays remembered frames as positives beside the dreams made from them.
+    :meth:`sleep` replays remembered frames as positives beside the dreams made from them
+    (:mod:`~ffstream.stream.sleep_phase`, with its ``score_staleness``).
 
     Every public method holds the core's re-entrant lock, so threads sharing a learner take turns.
     Front ends add input checks and their own API; see :class:`~ffstream.stream.StreamLearner`
@@ -331,64 +332,3 @@ class LearnerCore:
         if self.dreams.needs_memory and len(self.memory) == 0:
             self.memory.add(x, labels, self.generator)  # this frame is all it knows
         return self.dreams.generate(self.dream_source(), x, labels, scores=scores)
-
-    @locked
-    def sleep(self, steps: int | None = None) -> int:
-        """Run a sleep phase now: ``steps`` negative updates on dreams. Returns the steps made.
-
-        ``None`` (a full sleep) makes as many sleep steps as there were awake updates since the
-        last sleep. Each local step moves the weights by a similar amount whatever its batch
-        size (the losses are batch means, and Adam normalises step sizes), so this balance is
-        what keeps separated phases from drifting: fewer sleep steps than awake steps leave
-        a net push toward "everything is good".
-        """
-        if len(self.memory) == 0:
-            return 0
-        if steps is None:
-            steps = max(1, self.awake_updates)
-        source = self.dream_source()
-        for _ in range(steps):
-            x, y = self.recall(self.sleep_batch)
-            x = self._varied(x)
-            features, scores = self._readout_view(x, y)
-            x_neg, y_neg = self.dreams.generate(source, x, y, scores=scores)
-            pos = self._encode(x, y) if self.replay else None  # each memory beside its dream
-            self._readout_sleep_step(x, y, features, scores)
-            self.net.step(pos=pos, neg=self._encode(x_neg, y_neg), check=False)
-            self._update_average()
-        self.recent.clear()
-        self.awake_updates = 0
-        self.sleeps += 1
-        return steps
-
-    def _varied(self, x: torch.Tensor) -> torch.Tensor:
-        """Remembered flat frames as replayed: each shifted afresh if ``replay_shift``."""
-        if not self.replay_shift:
-            return x
-        images = x.view(x.shape[0], *self.frame_shape)
-        return random_shift(images, self.replay_shift, self.generator).view_as(x)
-
-    def _readout_view(self, x: torch.Tensor, y: torch.Tensor | None):
-        """Readout features and scores of replayed frames, when the readout learns from them.
-
-        Computed once per sleep step and shared: the dreams read the scores, the readout's step
-        the features (the weights do not change in between).
-        """
-        if y is None or self.readout is None or self.readout_learns != "always" or not self.replay:
-            return None, None
-        features = self._features(x)
-        with torch.no_grad():
-            return features, self.readout(features)
-
-    def _readout_sleep_step(self, x, y, features=None, scores=None) -> None:
-        """One readout step while asleep: on the recalled frames, or on long-term memories."""
-        if y is None or self.readout is None:
-            return
-        if self.readout_learns == "asleep":
-            x, y = self.memory.sample(self.readout_batch, self.generator)
-            x = self._varied(x)
-        elif not self.replay:
-            return
-        if features is None:
-            features = self._features(x)
-        self.readout.step(features, y, logits=scores)

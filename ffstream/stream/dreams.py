@@ -75,6 +75,10 @@ class Dreams:
     needs_labels: bool = False
     #: Needs a remembered frame besides the one it dreams from (hybrids mix two).
     needs_memory: bool = False
+    #: Reads the class scores of the frames it dreams from (hard wrong labels): the one
+    #: decision of a sleep step that comes from the top of the net, which a learner with
+    #: ``score_staleness`` takes from scores computed that many sleep steps earlier.
+    reads_scores: bool = False
 
     def generate(
         self,
@@ -102,6 +106,10 @@ class WrongLabelDreams(Dreams):
 
     def __init__(self, hard: bool = True):
         self.hard = hard
+
+    @property
+    def reads_scores(self) -> bool:  # only the hard wrong label comes from the model's scores
+        return self.hard
 
     def generate(self, source, x, y, scores=None):
         if y is None:
