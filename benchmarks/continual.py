@@ -37,6 +37,7 @@ from typing import Any
 
 from benchmarks._common import dataset_name, load_frames, make_progress
 from benchmarks.continual_config import METHODS, QUICK_SETTINGS, ContinualConfig
+from benchmarks.continual_heads import MultiHeadScenario, TaskHeads
 from benchmarks.continual_protocol import evaluate, make_method, run_scenario
 from benchmarks.continual_report import combine, markdown_table, plot_results
 from benchmarks.continual_split import validation_scenario
@@ -153,6 +154,7 @@ def run_continual(cfg: ContinualConfig, run: Run, ctx: Context, build: Builder) 
                 run.seed,
                 scenario.image_shape,
                 ctx.device,
+                heads=TaskHeads.of(scenario) if isinstance(scenario, MultiHeadScenario) else None,
             )
             result = run_scenario(
                 method, scenario, cfg, run.seed, lambda n, bar=bar: progress.advance(bar, n)

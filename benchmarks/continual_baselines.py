@@ -10,6 +10,9 @@ sleep step per batch), then (the replaying methods of :mod:`benchmarks.continual
 batch to its memory. With ``--ema-decay`` it predicts and is scored with an exponential moving
 average of its weights, moved after every SGD step as FF's is after every awake and sleep step.
 
+In a multi-head scenario (:mod:`benchmarks.continual_heads`) the output layer's rows are grouped
+into one head per task, and every loss of a frame is over its own head (:meth:`MLPMethod.logits`).
+
 - ``naive``: fine-tuning; each step sees the ``batch_size`` incoming frames;
 - ``ewc``: elastic weight consolidation (Kirkpatrick et al. 2017); each step sees the incoming
   frames. EWC is defined with task boundaries, so it is told them (the runner calls its
@@ -22,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from benchmarks.continual_config import BP_LR, ContinualConfig
+from benchmarks.continual_config import ContinualConfig
+from benchmarks.continual_heads import TaskHeads
 
 __all__ = ["EWCMethod", "MLPMethod", "mlp"]
 
@@ -45,8 +49,9 @@ def mlp(in_features: int, hidden: tuple[int, ...], num_classes: int) -> torch.nn
 class MLPMethod:
     """Online backprop MLP, naive fine-tuning; the base of every backprop baseline.
 
-    Subclasses change :meth:`loss` (what one step minimises), :meth:`remember` (what is kept of
-    a batch) and :meth:`_before_step` (a hook on the gradients before each step).
+    Subclasses change :meth:`loss` (what one step minimises, on :meth:`logits`), :meth:`remember`
+    (what is kept of a batch) and :meth:`_before_step` (a hook on the gradients before each
+    step). With ``heads`` (multi-head, task-incremental) each frame's loss spans its task's head.
 
     Examples
     --------
@@ -68,12 +73,14 @@ class MLPMethod:
         seed: int,
         image_shape: tuple[int, int] | None = None,
         device: str | torch.device = "cpu",
+        heads: TaskHeads | None = None,
     ):
         torch.manual_seed(seed)
         self.num_classes = num_classes
         self.frames_shape = image_shape  # the scenario's, for the methods that shift frames
         self.model = mlp(in_features, cfg.hidden, num_classes).to(device)
-        self.lr = cfg.bp_lr if cfg.bp_lr is not None else BP_LR[self.name]
+        self.heads = heads
+        self.lr = cfg.method_lr(self.name)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.lr)
         self.updates = cfg.bp_updates
         self.ema_decay = cfg.ema_decay
@@ -105,9 +112,15 @@ class MLPMethod:
         if self.averaged is not None:
             self.averaged.update_parameters(self.model)
 
+    def logits(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The learning network's logits of frames ``x`` labelled ``y``, for a loss: with heads,
+        the classes outside each frame's head at ``-inf`` (a softmax over its head alone)."""
+        logits = self.model(x)
+        return logits if self.heads is None else self.heads.restrict(logits, y)
+
     def loss(self, x: torch.Tensor, y: torch.Tensor, step: int) -> tuple[torch.Tensor, int]:
         """The loss of SGD step ``step`` on incoming batch ``(x, y)``, and the frames it saw."""
-        return F.cross_entropy(self.model(x), y), len(y)
+        return F.cross_entropy(self.logits(x, y), y), len(y)
 
     def remember(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Keep what the method keeps of a batch after its steps (nothing here)."""
@@ -146,7 +159,7 @@ class EWCMethod(MLPMethod):
     def __init__(self, cfg: ContinualConfig, *args, **kwargs):
         """Arguments as :class:`MLPMethod`'s."""
         super().__init__(cfg, *args, **kwargs)
-        self.strength = cfg.ewc_lambda
+        self.strength = cfg.ewc_strength()
         self.params = list(self.model.parameters())
         self.fisher = [torch.zeros_like(p) for p in self.params]
         self.task_fisher = [torch.zeros_like(p) for p in self.params]

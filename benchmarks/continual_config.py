@@ -41,7 +41,16 @@ from benchmarks.lab import select
 from ffstream._checks import check_ema_decay, check_pixel_shift, check_share
 from ffstream.config import option
 
-__all__ = ["BP_LR", "METHODS", "QUICK_SETTINGS", "ContinualConfig"]
+__all__ = [
+    "BP_LR",
+    "CHOSEN",
+    "GEM_BP_LR",
+    "METHODS",
+    "PERMUTED_BP_LR",
+    "QUICK_SETTINGS",
+    "ROTATED_BP_LR",
+    "ContinualConfig",
+]
 
 #: the methods every continual suite compares, in the order they run
 METHODS: tuple[str, ...] = ("ff", "er", "er-ace", "der++", "gdumb", "naive", "ewc")
@@ -59,6 +68,28 @@ BP_LR: dict[str, float] = {
     "gdumb": 0.3,  # 87.1 / 87.5 / 88.8 / 9.7
     "naive": 0.03,  # 19.8 at each; task-incremental 97.6 / 94.4 / 95.0
     "ewc": 0.3,  # 19.7 / 19.9 / 20.1
+}
+
+#: Each backprop baseline's SGD step on Permuted-MNIST (ten tasks), chosen on its validation
+#: split: see :data:`CHOSEN`. Not yet scanned: Split-MNIST's.
+PERMUTED_BP_LR: dict[str, float] = dict(BP_LR)
+
+#: Each backprop baseline's SGD step on Rotated-MNIST, chosen on its validation split: see
+#: :data:`CHOSEN`. Not yet scanned: Split-MNIST's.
+ROTATED_BP_LR: dict[str, float] = dict(BP_LR)
+
+#: Each backprop baseline's SGD step under GEM's Permuted-MNIST protocol (``permuted-mnist
+#: --protocol gem``), chosen on its validation split: see :data:`CHOSEN`. Not yet scanned.
+GEM_BP_LR: dict[str, float] = dict(BP_LR)
+
+#: What each suite's baselines use unless a flag says otherwise (``--bp-lr``, ``--ewc-lambda``),
+#: by the suite's table name (:meth:`ContinualConfig.table`): each baseline's SGD step and EWC's
+#: penalty strength. Split-MNIST's EWC lambda (30) predates the validation split.
+CHOSEN: dict[str, dict[str, Any]] = {
+    "split-mnist": {"lr": BP_LR, "ewc_lambda": 30.0},
+    "permuted-mnist": {"lr": PERMUTED_BP_LR, "ewc_lambda": 30.0},
+    "rotated-mnist": {"lr": ROTATED_BP_LR, "ewc_lambda": 30.0},
+    "permuted-mnist-gem": {"lr": GEM_BP_LR, "ewc_lambda": 30.0},
 }
 
 _CHOICES = {
@@ -130,7 +161,9 @@ class ContinualConfig:
     gdumb_epochs: float | None = option(
         None, "gdumb: epochs over its buffer at each task end ('none': the steps of the others)"
     )
-    ewc_lambda: float = option(30.0, "ewc: penalty strength")
+    ewc_lambda: float | None = option(
+        None, "ewc: penalty strength ('none': the suite's, chosen on its validation split)"
+    )
     split: str = option(
         "test",
         "score on the test set, or on the last --val-share of each task's training frames",
@@ -204,8 +237,29 @@ class ContinualConfig:
             raise ValueError(f"--ff-lr must be positive, got {self.ff_lr}")
         if self.bp_lr is not None and not self.bp_lr > 0:
             raise ValueError(f"--bp-lr must be positive or 'none', got {self.bp_lr}")
-        if not self.ewc_lambda >= 0:
+        if self.ewc_lambda is not None and not self.ewc_lambda >= 0:
             raise ValueError(f"--ewc-lambda must be at least 0, got {self.ewc_lambda}")
+
+    def table(self) -> str:
+        """The name of this suite's entry in :data:`CHOSEN` (suites override it)."""
+        return "split-mnist"
+
+    def method_lr(self, method: str) -> float:
+        """The SGD step of backprop baseline ``method`` unless ``--bp-lr`` gives one: chosen on
+        this suite's validation split (:data:`CHOSEN`).
+
+        Examples
+        --------
+        >>> ContinualConfig().method_lr("der++"), ContinualConfig(bp_lr=0.05).method_lr("der++")
+        (0.1, 0.05)
+        """
+        return self.bp_lr if self.bp_lr is not None else CHOSEN[self.table()]["lr"][method]
+
+    def ewc_strength(self) -> float:
+        """EWC's lambda: ``--ewc-lambda``, else this suite's (:data:`CHOSEN`)."""
+        if self.ewc_lambda is not None:
+            return self.ewc_lambda
+        return CHOSEN[self.table()]["ewc_lambda"]
 
     def _at_least(self, name: str, low: int) -> None:
         value = getattr(self, name)

@@ -38,6 +38,7 @@ from ffstream.stream import EveryN, StreamLearner
 
 if TYPE_CHECKING:
     from benchmarks.continual_config import ContinualConfig
+    from benchmarks.continual_heads import TaskHeads
 
 __all__ = ["FFMethod", "replayed_shape", "sleep_phase"]
 
@@ -76,7 +77,9 @@ def replayed_shape(
 
 class FFMethod:
     """The FF StreamLearner under the memory budget, its sleep schedule at a random phase (see
-    the module notes)."""
+    the module notes). With ``heads`` (a multi-head scenario) its readout is a multi-head
+    :class:`~ffstream.ff.LinearReadout`: one softmax per task (:mod:`benchmarks.continual_heads`).
+    """
 
     name = "ff"
 
@@ -88,7 +91,13 @@ class FFMethod:
         seed: int,
         image_shape: tuple[int, int] | None = None,
         device: str | torch.device = "cpu",
+        heads: TaskHeads | None = None,
     ):
+        if heads is not None and cfg.ff_predict_with != "readout":
+            raise ValueError(
+                "a multi-head (task-incremental) scenario needs FF's readout, one head per task: "
+                "use --ff-predict-with readout"
+            )
         recent = min(cfg.sleep_every, cfg.memory // 2)
         extra = {**IMAGE_SUITE_LEARNER, **({} if cfg.ff_lr is None else {"lr": cfg.ff_lr})}
         self.frame_shape = replayed_shape(cfg, image_shape) or (in_features,)
@@ -115,6 +124,8 @@ class FFMethod:
             seed=seed,
             **extra,
         )
+        if heads is not None:  # the readout's rows of each task's classes: that task's head
+            self.learner.readout.heads = heads.head_of.to(self.learner.device)
 
     def observe(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Predict the batch, then learn from it; returns the predictions."""

@@ -36,6 +36,7 @@ from benchmarks._common import sync
 from benchmarks.continual_baselines import EWCMethod, MLPMethod
 from benchmarks.continual_config import ContinualConfig
 from benchmarks.continual_ff import FFMethod
+from benchmarks.continual_heads import TaskHeads
 from benchmarks.continual_replay import DERPlusPlusMethod, ERACEMethod, ERMethod, GDumbMethod
 from ffstream.data import Scenario
 from ffstream.eval import anytime_accuracy, continual_summary
@@ -62,12 +63,14 @@ def make_method(
     seed: int,
     image_shape: tuple[int, int] | None = None,
     device: str | torch.device = "cpu",
+    heads: TaskHeads | None = None,
 ):
     """A fresh method ``name`` (one of ``METHODS``) on ``device``; ``image_shape`` as in
-    :class:`~ffstream.data.Scenario`."""
+    :class:`~ffstream.data.Scenario`; ``heads``: one output head per task (multi-head,
+    :mod:`benchmarks.continual_heads`), else one head for every class."""
     if name not in CLASSES:
         raise ValueError(f"unknown method {name!r}; choose from {', '.join(CLASSES)}")
-    return CLASSES[name](cfg, in_features, num_classes, seed, image_shape, device)
+    return CLASSES[name](cfg, in_features, num_classes, seed, image_shape, device, heads=heads)
 
 
 def eval_batches(total_batches: int, points: int) -> list[int]:

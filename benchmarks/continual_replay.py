@@ -8,7 +8,8 @@ from it is shifted afresh by up to ``--replay-shift`` pixels, as FF's are in sle
 batches are offered to the memory after their steps. None of them is told task boundaries but
 GDumb, whose retraining happens at each task end.
 
-Per SGD step (``b`` = ``--batch-size``, ``r`` = ``--replay-batch``):
+Per SGD step (``b`` = ``--batch-size``, ``r`` = ``--replay-batch``; in a multi-head scenario
+each frame's cross-entropy is over its task's head, :mod:`benchmarks.continual_heads`):
 
 - ``er``: experience replay; cross-entropy over the ``b`` incoming frames and ``r`` replayed
   frames together (``b + r`` frames, one mean);
@@ -104,7 +105,7 @@ class ERMethod(ReplayMethod):
         replay = self.replayed()
         if replay is not None:
             x, y = torch.cat([x, replay[0]]), torch.cat([y, replay[1]])
-        return F.cross_entropy(self.model(x), y), len(y)
+        return F.cross_entropy(self.logits(x, y), y), len(y)
 
 
 class ERACEMethod(ReplayMethod):
@@ -114,12 +115,12 @@ class ERACEMethod(ReplayMethod):
 
     def loss(self, x, y, step):
         replay = self.replayed()
-        logits = self.model(x)
+        logits = self.logits(x, y)
         if replay is None:
             return F.cross_entropy(logits, y), len(y)
         present = y.unique()  # sorted: a label's place among them is its searchsorted index
         incoming = F.cross_entropy(logits[:, present], torch.searchsorted(present, y))
-        replayed = F.cross_entropy(self.model(replay[0]), replay[1])
+        replayed = F.cross_entropy(self.logits(*replay), replay[1])
         return (incoming + replayed) / 2, len(y) + len(replay[1])
 
 
@@ -143,6 +144,15 @@ class DERPlusPlusMethod(ReplayMethod):
         x, z = rows[:, : self.in_features], rows[:, self.in_features :]
         return self.shifted(x), z, y
 
+    def _matched(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The squared error between the logits of replayed ``x`` and their stored ``z``: over
+        every logit, or with heads over the frame's head only."""
+        out = self.model(x)
+        if self.heads is None:
+            return F.mse_loss(out, z)
+        keep = self.heads.allowed(y)
+        return F.mse_loss(out[keep], z[keep])
+
     def replayed(self) -> tuple[torch.Tensor, torch.Tensor] | None:
         """``replay_batch`` remembered frames (shifted, without their logits) and labels."""
         if len(self.memory) == 0:
@@ -153,13 +163,15 @@ class DERPlusPlusMethod(ReplayMethod):
     def loss(self, x, y, step):
         logits = self.model(x)
         if step == 0:
-            self._logits = logits.detach()
+            self._logits = logits.detach()  # every logit: the heads are read when matched
+        if self.heads is not None:
+            logits = self.heads.restrict(logits, y)
         loss, frames = F.cross_entropy(logits, y), len(y)
         if len(self.memory):
-            x1, z1, _ = self._draw()
+            x1, z1, y1 = self._draw()
             x2, _, y2 = self._draw()
-            loss = loss + self.alpha * F.mse_loss(self.model(x1), z1)
-            loss = loss + self.beta * F.cross_entropy(self.model(x2), y2)
+            loss = loss + self.alpha * self._matched(x1, z1, y1)
+            loss = loss + self.beta * F.cross_entropy(self.logits(x2, y2), y2)
             frames += len(x1) + len(x2)
         return loss, frames
 
@@ -208,7 +220,7 @@ class GDumbMethod(ReplayMethod):
             take, order = order[: self.step_frames], order[self.step_frames :]
             take = take.to(frames.device)
             x, y = self.shifted(frames[take]), labels[take]
-            self.step(lambda x=x, y=y: (F.cross_entropy(self.model(x), y), len(y)))
+            self.step(lambda x=x, y=y: (F.cross_entropy(self.logits(x, y), y), len(y)))
         self.retrain_steps.append(steps)
         self.budget = 0
         self._known = labels.unique()

@@ -24,6 +24,7 @@ Run: ``ffstream bench permuted-mnist`` (``--quick``: 2,000 training frames per t
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,10 +54,40 @@ DESCRIPTION = (
 )
 
 
+#: GEM's protocol (Lopez-Paz & Ranzato 2017, as used by A-GEM, Chaudhry et al. 2019): 20 tasks
+#: of 1,000 training frames each, one pass in batches of 10, a 2x100 MLP, 256 stored frames per
+#: task (5,120), every test frame of each task. ``--protocol gem`` sets the first three always
+#: (they are the protocol) and the widths and memory where they are at this suite's defaults.
+GEM_PROTOCOL: dict[str, Any] = dict(
+    num_tasks=20, train_per_task=1_000, batch_size=10, hidden=(100, 100), memory=5_120
+)
+_GEM_FIXED = ("num_tasks", "train_per_task", "batch_size")
+
+
 @dataclass(frozen=True)
 class Config(ContinualConfig):
-    """Permuted-MNIST's own settings (see :class:`~benchmarks.continual.ContinualConfig`)."""
+    """Permuted-MNIST's own settings (see :class:`~benchmarks.continual.ContinualConfig`).
 
+    ``protocol="gem"`` turns it into GEM's protocol (:data:`GEM_PROTOCOL`); each backprop
+    baseline then takes its step size chosen on GEM's protocol (``GEM_BP_LR`` in
+    :mod:`benchmarks.continual_config`).
+
+    Examples
+    --------
+    >>> gem = Config(protocol="gem")
+    >>> gem.num_tasks, gem.train_per_task, gem.batch_size, gem.hidden, gem.memory
+    (20, 1000, 10, (100, 100), 5120)
+    >>> Config(protocol="gem", hidden=(400, 400)).hidden  # a width of your own is kept
+    (400, 400)
+    """
+
+    protocol: str = option(
+        "ours",
+        "'ours' (the settings below) or 'gem': GEM's Permuted-MNIST (20 tasks x 1,000 frames, "
+        "batch 10, one pass; 2x100 MLP and 5,120 stored frames unless --hidden/--memory differ "
+        "from this suite's defaults)",
+        choices=("ours", "gem"),
+    )
     num_tasks: int = option(10, "number of tasks", flag="--tasks")
     permutation_seed: int = option(0, "seed of the permutations (fixed across seeds)")
     ff_predict_with: str = option(
@@ -73,11 +104,23 @@ class Config(ContinualConfig):
     ff_lr: float | None = option(1.5e-4, "FF step size ('none': the StreamLearner's)")
 
     def __post_init__(self):
+        if self.protocol not in ("ours", "gem"):
+            raise ValueError(f"--protocol must be ours or gem, got {self.protocol!r}")
+        if self.protocol == "gem":  # before the checks, which then see GEM's values
+            for name, value in GEM_PROTOCOL.items():
+                ours = next(f.default for f in dataclasses.fields(self) if f.name == name)
+                if name in _GEM_FIXED or getattr(self, name) == ours:
+                    object.__setattr__(self, name, value)  # frozen: set once, while made
         super().__post_init__()
         if self.num_tasks < 1:
             raise ValueError(f"--tasks must be positive, got {self.num_tasks}")
         if self.replay_shift:
             raise ValueError("--replay-shift: permuted frames have no pixel layout to shift")
+
+    def table(self) -> str:
+        """This suite's entry in :data:`~benchmarks.continual_config.CHOSEN`; GEM's protocol
+        has its own."""
+        return NAME + ("-gem" if self.protocol == "gem" else "")
 
 
 #: 60,000 training frames per task (every task sees a fresh random order), three seeds.

@@ -54,6 +54,10 @@ class Config(ContinualConfig):
     num_tasks: int = option(10, "number of tasks", flag="--tasks")
     max_degrees: float = option(180.0, "rotation span: task t turns t * D / T degrees")
 
+    def table(self) -> str:
+        """This suite's entry in :data:`~benchmarks.continual_config.CHOSEN`."""
+        return NAME
+
     def __post_init__(self):
         super().__post_init__()
         if self.num_tasks < 1:

@@ -72,15 +72,14 @@ def test_split_mnist_matrices_and_metrics(data_dir):
     extra = ("--quick", *TINY, "--train-per-task", "20")
     result, records = _bench(split_mnist, data_dir, *extra)
     entries = {(e["scenario"], e["method"]): e for e in result["results"]}
-    assert set(entries) == {
-        (s, m) for s in ("split-mnist", "split-mnist-domain") for m in continual.METHODS
-    }
+    scenarios = ("split-mnist", "split-mnist-task", "split-mnist-domain")
+    assert set(entries) == {(s, m) for s in scenarios for m in continual.METHODS}
     for (scenario, _method), e in entries.items():
-        views = (
-            {"class-incremental", "task-incremental"}
-            if scenario == "split-mnist"
-            else {"domain-incremental"}
-        )
+        views = {
+            "split-mnist": {"class-incremental", "task-masked"},
+            "split-mnist-task": {"task-incremental"},
+            "split-mnist-domain": {"domain-incremental"},
+        }[scenario]
         assert set(e["views"]) == views
         (run,) = e["runs"]
         assert run["frames"] == 5 * 20 and run["seed"] == 0
@@ -99,14 +98,14 @@ def test_split_mnist_matrices_and_metrics(data_dir):
     assert sorted(r["method"] for r in records) == sorted(continual.METHODS)
     for record in records:
         metrics = record["metrics"]
-        for view in ("class-incremental", "task-incremental", "domain-incremental"):
+        for view in ("class-incremental", "task-masked", "task-incremental", "domain-incremental"):
             defined = SUMMARY if view == "domain-incremental" else SUMMARY - {"forward_transfer"}
             assert {f"{view}.{m}" for m in defined} <= set(metrics)
         assert {"split-mnist.prequential_accuracy", "split-mnist-domain.stored_frames"} <= set(
             metrics
         )
         assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in metrics.values())
-        assert set(record["details"]["scenarios"]) == {"split-mnist", "split-mnist-domain"}
+        assert set(record["details"]["scenarios"]) == set(scenarios)
         assert record["details"]["dataset"] == "custom"  # our own IDX files, named as such
         assert record["details"]["curve"] == [
             [p["frames"], p["class-incremental"]]
@@ -207,7 +206,8 @@ def test_a_second_invocation_resumes_and_force_reruns(data_dir, monkeypatch):
     real = split_mnist.run_one
     monkeypatch.setattr(split_mnist, "run_one", lambda *a: calls.append(a[1]) or real(*a))
     results = fresh_results()
-    argv = ["--quick", *TINY, "--train-per-task", "20", "--no-domain", "--results", results]
+    argv = ["--quick", *TINY, "--train-per-task", "20", "--no-domain", "--no-multi-head"]
+    argv += ["--results", results]
     argv += ["--methods", "naive,ewc"]
 
     def bench(*more):
@@ -277,13 +277,13 @@ def test_ewc_penalty_keeps_the_first_task():
 
 
 def test_iid_reference_shuffles_tasks_and_removes_the_forgetting(data_dir):
-    extra = ("--quick", *TINY, "--iid", "--no-domain", "--train-per-task", "60")
+    extra = ("--quick", *TINY, "--iid", "--no-domain", "--no-multi-head", "--train-per-task", "60")
     extra += ("--methods", "naive", "--hidden", "32", "--ema-decay", "none")
     result, records = _bench(split_mnist, data_dir, *extra)
     entries = {e["scenario"]: e for e in result["results"]}
     assert set(entries) == {"split-mnist", "split-mnist-iid"}
     iid = entries["split-mnist-iid"]
-    assert iid["views"] == ["class-incremental (i.i.d.)", "task-incremental (i.i.d.)"]
+    assert iid["views"] == ["class-incremental (i.i.d.)", "task-masked (i.i.d.)"]
     assert iid["runs"][0]["frames"] == entries["split-mnist"]["runs"][0]["frames"] == 5 * 60
     sequential = entries["split-mnist"]["metrics"]["class-incremental"]["average_accuracy"]
     mixed = iid["metrics"]["class-incremental (i.i.d.)"]["average_accuracy"]
@@ -367,6 +367,7 @@ def test_replay_shift_moves_what_every_baseline_replays(name):
 
 def test_replay_shift_option_reaches_both_methods_and_needs_images(data_dir):
     extra = ("--quick", *TINY, "--replay-shift", "1", "--train-per-task", "20", "--no-domain")
+    extra += ("--no-multi-head",)
     result, _ = _bench(split_mnist, data_dir, *extra, "--methods", "ff,er")
     assert result["config"]["replay_shift"] == 1
     assert [e["method"] for e in result["results"]] == ["ff", "er"]

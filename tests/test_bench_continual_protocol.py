@@ -107,6 +107,8 @@ def test_the_validation_split_never_touches_test_frames(tmp_path):
     assert [s.name for s in scenarios] == [
         "split-mnist",
         "split-mnist-iid",
+        "split-mnist-task",
+        "split-mnist-task-iid",
         "split-mnist-domain",
         "split-mnist-domain-iid",
     ]

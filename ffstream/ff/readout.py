@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -62,6 +63,14 @@ class LinearReadout(nn.Module):
     #: over ranks). Both backends of :meth:`step` call it.
     grad_sync: Callable[[list[torch.Tensor]], None] | None = None
 
+    #: If set, the head (an int) of each class, shape ``(num_classes,)``: each frame's softmax in
+    #: :meth:`step` then spans only the classes of its label's head, so every head learns as a
+    #: readout of its own (a multi-head readout: one head per task, the task known from the
+    #: label) and no frame sends a gradient to another head's rows (their momentum still decays
+    #: as any weight's does). :meth:`forward` is unchanged: a prediction for one head takes the
+    #: argmax over that head's classes.
+    heads: torch.Tensor | None = None
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.linear(features)
 
@@ -83,6 +92,10 @@ class LinearReadout(nn.Module):
         >>> bool(torch.isclose(loss, torch.nn.functional.cross_entropy(torch.zeros(4, 2), y)))
         True
         """
+        if self.heads is not None:
+            logits = _within_heads(
+                self.linear(features) if logits is None else logits, y, self.heads
+            )
         loss = _numpy_step(self, features, y, logits)
         if loss is not None:
             return loss
@@ -101,6 +114,12 @@ class LinearReadout(nn.Module):
         if not fused_update(self.optimizer):  # the same kernel, without Optimizer.step's Python
             self.optimizer.step()
         return loss
+
+
+def _within_heads(logits: torch.Tensor, y: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
+    """``logits`` with every class outside the head of each frame's label at ``-inf``."""
+    heads = heads.to(logits.device)
+    return logits.masked_fill(heads.view(1, -1) != heads[y].view(-1, 1), -math.inf)
 
 
 #: Largest ``rows * features`` a readout step runs in numpy: above it torch's kernels win.
