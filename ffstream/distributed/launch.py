@@ -141,7 +141,7 @@ def spawn(
             fates.append(f"rank {r}: stopped, still running {timeout:g} s after another failed")
         else:
             fates.append(f"rank {r}: exited with code {p.exitcode} without a report")
-    raise JobFailed("a data-parallel job failed:\n  " + "\n  ".join(fates))
+    raise JobFailed("a distributed job failed:\n  " + "\n  ".join(fates))
 
 
 def _wait(procs, results, timeout: float) -> tuple[dict[int, tuple[str, Any]], set[int]]:
