@@ -88,13 +88,15 @@ def as_frames(
         )
     if t.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch")
-    if t.dtype != dtype or t.device != torch.device(device):
-        t = t.to(device=device, dtype=dtype)
-    # NaN and Inf survive a sum of squares: one reduction and one sync on the common, clean
-    # path. The sum can also overflow on finite data, so only the full checks below decide.
+    if t.dtype != dtype:
+        t = t.to(dtype=dtype)
+    # Checked where the frames are, then moved: frames that come from the host never make a
+    # GPU learner wait for its device. NaN and Inf survive a sum of squares: one reduction on
+    # the common, clean path. The sum can also overflow on finite data, so only the full
+    # checks below decide.
     flat = t.reshape(-1)
     if math.isfinite(torch.dot(flat, flat)):
-        return t
+        return t if t.device == torch.device(device) else t.to(device)
     bad = int((~torch.isfinite(t)).sum())
     if bad:
         raise ValueError(
@@ -111,7 +113,7 @@ def as_frames(
             f"squares overflows {t.dtype} (largest |value| {largest:.3g}); rescale the input. "
             "Nothing was learned from it"
         )
-    return t
+    return t if t.device == torch.device(device) else t.to(device)
 
 
 def check_finite(x: torch.Tensor, name: str) -> None:

@@ -313,20 +313,19 @@ class FFNet(nn.Module):
                 f"labels must be a long tensor with one label per positive frame, got "
                 f"{labels.dtype} of shape {tuple(labels.shape)}"
             )
+        compiled = self.__dict__.get("_compiled")
+        if compiled is not None:  # one compiled graph for the closed form, where it applies
+            stats = compiled.step(self, pos, neg)
+            if stats is not None:
+                return stats
         if self._numpy and self._closed_form:
             fast = _numpy.step(self, pos, neg)
             if fast is not None:
                 return StepStats(*fast)
-        n_pos = 0 if pos is None else pos.shape[0]
-        both = pos is not None and neg is not None
-        x = self._input(torch.cat([pos, neg]) if both else (pos if pos is not None else neg))
+        x, n_pos, has_pos, has_neg = self.batch_of(pos, neg)
         if self._closed_form and closed_form_applies(self, x):
-            losses, goodness = closed_form_grads(self, x, n_pos, pos is not None, neg is not None)
-            self._sync_grads()
-            if not fused_update(self.optimizer):
-                self.optimizer.step()
-            g_pos, g_neg = _split(torch.stack(goodness, 1), n_pos, pos is not None, neg is not None)
-            return StepStats(torch.stack(losses), g_pos, g_neg)
+            losses, goodness = closed_form_grads(self, x, n_pos, has_pos, has_neg)
+            return self.apply_grads(torch.stack(losses), torch.stack(goodness, 1), n_pos, has_neg)
         total = x.new_zeros(())
         losses, goodness = [], []
         last = len(self.layers) - 1
@@ -334,10 +333,10 @@ class FFNet(nn.Module):
             for i, (layer, objective) in enumerate(zip(self.layers, self.objectives)):
                 pre = layer.transform(x)
                 h = _float32(layer.activate(pre))
-                h_pos, h_neg = _split(h, n_pos, pos is not None, neg is not None)
+                h_pos, h_neg = _split(h, n_pos, has_pos, has_neg)
                 loss = objective.loss(h_pos, h_neg, goodness=self.goodness_fn, labels=labels)
                 if self.peer_norm and h_pos is not None:
-                    pre_pos = pre[:n_pos] if both else pre
+                    pre_pos = pre[:n_pos] if has_pos and has_neg else pre
                     loss = loss + layer.peer_loss(
                         pre_pos, h_pos, self.peer_norm, self.peer_momentum
                     )
@@ -351,10 +350,47 @@ class FFNet(nn.Module):
         total.backward()
         self._sync_grads()
         self.optimizer.step()
-        g_pos, g_neg = _split(torch.stack(goodness, dim=1), n_pos, pos is not None, neg is not None)
+        g_pos, g_neg = _split(torch.stack(goodness, dim=1), n_pos, has_pos, has_neg)
         with torch.no_grad():  # detached statistics, with one op for all layers
             losses_out = torch.stack(losses)
         return StepStats(losses_out, g_pos, g_neg)
+
+    def batch_of(self, pos: torch.Tensor | None, neg: torch.Tensor | None):
+        """One normalised input batch of both phases, positives first, and its layout:
+        ``(x, n_pos, has_pos, has_neg)``."""
+        has_pos, has_neg = pos is not None, neg is not None
+        x = torch.cat([pos, neg]) if has_pos and has_neg else (pos if has_pos else neg)
+        return self._input(x), 0 if pos is None else pos.shape[0], has_pos, has_neg
+
+    def apply_grads(
+        self, losses: torch.Tensor, goodness: torch.Tensor, n_pos: int, has_neg: bool
+    ) -> StepStats:
+        """Let the optimiser apply the gradients in ``.grad`` (after :attr:`grad_sync`), and
+        return the step's statistics from its per-layer ``losses`` and ``goodness``."""
+        self._sync_grads()
+        if not fused_update(self.optimizer):
+            self.optimizer.step()
+        return StepStats(losses, *_split(goodness, n_pos, n_pos > 0, has_neg))
+
+    def compile_step(self, mode: str | None = "default") -> FFNet:
+        """Run :meth:`step` as compiled graphs (``torch.compile``); ``None`` runs it eagerly.
+
+        What is compiled is the closed form of every layer's gradients (float32 fully-connected
+        ReLU layers and the logistic objective: every learner's net); steps it does not apply
+        to run eagerly as before. See :class:`~ffstream.ff.compiled.CompiledStep` for the
+        modes. Compiling costs seconds per batch shape and pays on a GPU; on a CPU the eager
+        NumPy path is faster for small nets. Not saved: a loaded or copied net runs eagerly
+        until compiled again. Returns the net.
+        """
+        from ffstream.ff.compiled import CompiledStep  # torch.compile's import is slow
+
+        self.__dict__["_compiled"] = None if mode is None else CompiledStep(self, mode)
+        return self
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_compiled", None)  # compiled graphs belong to this process and this object
+        return state
 
     def _sync_grads(self) -> None:
         """Hand the gradients :meth:`step` computed to :attr:`grad_sync`, if set."""

@@ -1,0 +1,84 @@
+"""CompiledStep: an FF update as compiled graphs, for GPUs (``FFNet.compile_step``).
+
+Eagerly, one FF update launches a dozen small kernels per layer (the forward, the local loss's
+gradient, the optimiser), and on a GPU at small batches the launches, not the arithmetic, set the
+pace. :class:`CompiledStep` hands the closed form of every layer's gradients
+(:func:`~ffstream.ff._fast.closed_form_grads`, the function the eager path runs) to
+``torch.compile``, which fuses the elementwise work of all layers into a few kernels. Mode
+``"reduce-overhead"`` also records them as CUDA graphs (torch's cudagraph trees), so an update at
+batch 1 costs a replay instead of dozens of launches. The net's own optimiser then applies the
+gradients, with its fused kernel.
+
+No autograd graph is compiled: the closed form needs none, and it keeps peer normalisation's
+running means (a buffer the step updates in place) out of a backward pass that could recompute
+them from the updated buffer. ``tests/test_ff_compiled.py`` checks on the CPU that compiled and
+eager steps give the same weights.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ffstream.ff._fast import closed_form_applies, closed_form_grads
+
+__all__ = ["MODES", "CompiledStep"]
+
+#: ``torch.compile``'s modes: ``"reduce-overhead"`` adds CUDA graphs (on CUDA tensors only).
+MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+class CompiledStep:
+    """An :class:`~ffstream.ff.FFNet`'s :meth:`~ffstream.ff.FFNet.step` through ``torch.compile``.
+
+    Made by :meth:`FFNet.compile_step <ffstream.ff.FFNet.compile_step>`, which the net's ``step``
+    then calls first. Each new batch layout (awake batches, sleep batches) compiles once, in
+    seconds; later steps with that layout replay the compiled code. Steps the closed form does
+    not apply to (other layers or objectives, bfloat16 autocast) run eagerly.
+
+    Parameters
+    ----------
+    net
+        The net whose updates to compile.
+    mode
+        One of :data:`MODES`. ``"reduce-overhead"`` records CUDA graphs: use it for small
+        batches on a GPU. On a CPU it compiles as ``"default"``.
+
+    Examples
+    --------
+    >>> from ffstream.ff import FFNet
+    >>> net = FFNet.mlp([6, 16], seed=0).compile_step("default")
+    >>> type(net.__dict__["_compiled"]).__name__
+    'CompiledStep'
+    >>> net.step(pos=torch.randn(4, 6)).pos_goodness.shape  # doctest: +SKIP
+    torch.Size([4, 1])
+    """
+
+    def __init__(self, net, mode: str = "default"):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
+        self._graphs = mode == "reduce-overhead"
+        self._grads = torch.compile(_closed_form, mode=mode)
+
+    def step(self, net, pos: torch.Tensor | None, neg: torch.Tensor | None):
+        """One update of ``net`` (its ``step`` checked the input): a ``StepStats``, or None,
+        having changed nothing, where the closed form does not apply."""
+        if not closed_form_applies(net, pos if pos is not None else neg):
+            return None
+        if self._graphs:  # a new iteration: its graphs may reuse the last one's memory
+            torch.compiler.cudagraph_mark_step_begin()
+        losses, goodness = self._grads(net, pos, neg)
+        if self._graphs:  # graph outputs are overwritten by the next replay: keep copies
+            losses, goodness = losses.clone(), goodness.clone()
+        n_pos = 0 if pos is None else pos.shape[0]
+        stats = net.apply_grads(losses, goodness, n_pos, neg is not None)
+        if self._graphs:  # the gradients live in graph memory: nothing may read them later
+            net.optimizer.zero_grad(set_to_none=True)
+        return stats
+
+
+def _closed_form(net, pos, neg):
+    """What is compiled: the normalised batch and every layer's gradient (into ``.grad``)."""
+    x, n_pos, has_pos, has_neg = net.batch_of(pos, neg)
+    losses, goodness = closed_form_grads(net, x, n_pos, has_pos, has_neg)
+    return torch.stack(losses), torch.stack(goodness, 1)

@@ -1,0 +1,131 @@
+"""The compiled FF update (``FFNet.compile_step``, ``StreamLearner.compile``) and its GPU paths.
+
+Two CPU tests check the compiled numerics against the eager paths (each compiles a few graphs:
+seconds to tens of seconds); the rest are cheap contract tests, and tests that need CUDA skip
+without it.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+import torch
+
+from ffstream.ff import FFNet
+from ffstream.ff.compiled import MODES, CompiledStep
+from ffstream.stream import StreamLearner
+from ffstream.stream.schedules import EveryN
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _max_gap(a: torch.nn.Module, b: torch.nn.Module) -> float:
+    return max(float((p - q).detach().abs().max()) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_compiled_step_matches_the_eager_step():
+    """Peer normalisation on, both phases and positives alone: the same update as eager."""
+    torch.manual_seed(0)
+    net = FFNet.mlp([12, 32, 32], seed=0)
+    eager = copy.deepcopy(net)
+    net.compile_step("default")
+    g = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        pos, neg = torch.randn(8, 12, generator=g), torch.randn(8, 12, generator=g)
+        compiled, reference = net.step(pos=pos, neg=neg), eager.step(pos=pos, neg=neg)
+        torch.testing.assert_close(compiled.losses, reference.losses, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(compiled.neg_goodness, reference.neg_goodness)
+        net.step(pos=pos)
+        eager.step(pos=pos)
+    assert _max_gap(net, eager) < 1e-5
+    for a, b in zip(net.layers, eager.layers):  # peer normalisation's running means too
+        torch.testing.assert_close(a.mean_activity, b.mean_activity)
+
+
+def test_compiled_learner_learns_as_the_eager_one():
+    """A StreamLearner compiled: awake steps and a sleep give the eager learner's weights."""
+    kwargs = dict(in_features=6, num_classes=3, hidden=(16,), seed=0, device="cpu")
+    compiled = StreamLearner(**kwargs, schedule=EveryN(20)).compile("default")
+    eager = StreamLearner(**kwargs, schedule=EveryN(20))
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.randn(24, 6, generator=g), torch.randint(0, 3, (24,), generator=g)
+    for i in range(24):
+        a, b = compiled.observe(x[i], int(y[i])), eager.observe(x[i], int(y[i]))
+        assert a.slept == b.slept
+    assert compiled.sleeps == eager.sleeps == 1
+    assert _max_gap(compiled.net, eager.net) < 1e-5
+    torch.testing.assert_close(compiled.predict_proba(x), eager.predict_proba(x))
+
+
+def test_compile_step_refuses_unknown_modes_and_can_be_undone():
+    net = FFNet.mlp([4, 8], seed=0)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        net.compile_step("fast")
+    assert net.compile_step("reduce-overhead").__dict__["_compiled"].mode == "reduce-overhead"
+    assert net.compile_step(None).__dict__["_compiled"] is None
+    assert set(MODES) >= {"default", "reduce-overhead"}
+
+
+def test_compiled_nets_pickle_and_copy_without_their_graphs():
+    """Graphs belong to one process: copies and checkpoints run eagerly, the original stays."""
+    net = FFNet.mlp([4, 8], seed=0).compile_step("default")
+    assert isinstance(net.__dict__["_compiled"], CompiledStep)
+    for other in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        assert other.__dict__.get("_compiled") is None
+        torch.testing.assert_close(other.layers[0].transform.weight, net.layers[0].transform.weight)
+    assert isinstance(net.__dict__["_compiled"], CompiledStep)
+
+
+def test_compiled_learner_saves_and_loads(tmp_path):
+    learner = StreamLearner(4, 2, hidden=(8,), seed=0, device="cpu").compile("default")
+    learner.save(tmp_path / "l.ckpt")  # nothing compiled runs: no step was taken
+    loaded = StreamLearner.load(tmp_path / "l.ckpt")
+    assert loaded.net.__dict__.get("_compiled") is None
+    torch.testing.assert_close(
+        loaded.net.layers[0].transform.weight, learner.net.layers[0].transform.weight
+    )
+
+
+def test_host_frames_are_checked_before_they_move():
+    """A NaN frame is refused on the host, before any copy to the learner's device."""
+    learner = StreamLearner(3, 2, hidden=(8,), seed=0, device="cpu")
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        learner.observe([[float("nan"), 0.0, 1.0]], [0])
+    assert learner.frames_seen == 0
+
+
+@needs_cuda
+def test_graphed_batch1_observe_on_cuda_matches_eager():
+    kwargs = dict(in_features=8, num_classes=3, hidden=(32, 32), seed=0, device="cuda")
+    graphed = StreamLearner(**kwargs, schedule=EveryN(16)).compile("reduce-overhead")
+    eager = StreamLearner(**kwargs, schedule=EveryN(16))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 8, generator=g), torch.randint(0, 3, (40,), generator=g)
+    kept = [graphed.observe(x[i], int(y[i])) for i in range(40)]
+    for i in range(40):
+        eager.observe(x[i], int(y[i]))
+    assert _max_gap(graphed.net, eager.net) < 1e-4
+    assert all(torch.isfinite(o.goodness).all() for o in kept)  # outputs survive later replays
+
+
+@needs_cuda
+def test_observe_of_host_frames_never_waits_for_the_gpu():
+    learner = StreamLearner(8, 3, hidden=(32, 32), schedule=EveryN(10**9), seed=0, device="cuda")
+    learner.observe(torch.randn(1, 8), [0])  # first call: allocations, optimiser state
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for i in range(5):
+            learner.observe(torch.randn(1, 8), [i % 3])
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+@needs_cuda
+def test_bf16_compiled_batched_step_on_cuda():
+    net = FFNet.mlp([64, 128, 128], seed=0, device="cuda", bf16=True).compile_step("default")
+    pos, neg = torch.randn(256, 64, device="cuda"), torch.randn(256, 64, device="cuda")
+    for _ in range(3):
+        stats = net.step(pos=pos, neg=neg)
+    assert torch.isfinite(stats.losses).all() and stats.pos_goodness.dtype == torch.float32
