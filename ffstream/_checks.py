@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ffstream._device import from_host
+
 __all__ = [
     "as_frames",
     "as_labels",
@@ -96,7 +98,7 @@ def as_frames(
     # checks below decide.
     flat = t.reshape(-1)
     if math.isfinite(torch.dot(flat, flat)):
-        return t if t.device == torch.device(device) else t.to(device)
+        return _moved(t, device)
     bad = int((~torch.isfinite(t)).sum())
     if bad:
         raise ValueError(
@@ -113,7 +115,15 @@ def as_frames(
             f"squares overflows {t.dtype} (largest |value| {largest:.3g}); rescale the input. "
             "Nothing was learned from it"
         )
-    return t if t.device == torch.device(device) else t.to(device)
+    return _moved(t, device)
+
+
+def _moved(t: torch.Tensor, device) -> torch.Tensor:
+    """Checked frames on the learner's device; a pinned tensor is copied blocking, since its
+    owner may refill it for the next frame (a sensor loop's buffer) before a copy would run."""
+    if t.device == torch.device(device):
+        return t
+    return t.to(device) if t.is_pinned() else from_host(t, torch.device(device))
 
 
 def check_finite(x: torch.Tensor, name: str) -> None:
@@ -164,7 +174,7 @@ def as_labels(y, batch_size: int, num_classes: int, *, device, name: str = "y") 
     if low < 0 or high >= num_classes:
         bad = t[(t < 0) | (t >= num_classes)]
         raise ValueError(f"{name} has labels outside [0, {num_classes}): {bad.unique().tolist()}")
-    return t if t.device == torch.device(device) else t.to(device)
+    return _moved(t, device)
 
 
 # ---------------------------------------------------------------------------- hyper-parameters

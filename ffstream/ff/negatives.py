@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from ffstream._device import from_host
+
 __all__ = ["random_wrong_labels", "hard_wrong_labels", "hybrid_masks", "hybrid_images"]
 
 
@@ -21,7 +23,7 @@ def random_wrong_labels(
     >>> bool((random_wrong_labels(y, 4, torch.Generator().manual_seed(0)) != y).all())
     True
     """
-    offset = torch.randint(1, num_classes, y.shape, generator=generator).to(y.device)
+    offset = from_host(torch.randint(1, num_classes, y.shape, generator=generator), y.device)
     return (y + offset) % num_classes
 
 
@@ -43,7 +45,7 @@ def hard_wrong_labels(
     logits = scores.float().masked_fill(F.one_hot(y, scores.shape[1]).bool(), float("-inf"))
     probs = torch.softmax(logits, dim=1)
     if generator is not None and generator.device != probs.device:
-        draws = torch.rand(probs.shape[0], 1, generator=generator).to(probs.device)
+        draws = from_host(torch.rand(probs.shape[0], 1, generator=generator), probs.device)
     else:
         draws = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device)
     # Inverse-CDF sampling: works with a CPU generator for CUDA scores and never draws y.

@@ -6,6 +6,8 @@ import bisect
 
 import torch
 
+from ffstream._device import from_host
+
 __all__ = ["Memory", "ReservoirMemory", "RecentMemory", "ClassBalancedMemory"]
 
 #: Up to this many frames per call, slots are computed with Python ints (cheaper at batch 1).
@@ -68,7 +70,9 @@ class Memory:
         """``n`` stored frames drawn uniformly with replacement (and their labels)."""
         if self.size == 0:
             raise RuntimeError("memory is empty: observe some frames first")
-        index = torch.randint(0, self.size, (n,), generator=generator).to(self.frames.device)
+        index = from_host(
+            torch.randint(0, self.size, (n,), generator=generator), self.frames.device
+        )
         return self.frames[index], (self.labels[index] if self.labelled else None)
 
     def state_dict(self) -> dict:
@@ -113,12 +117,12 @@ class ReservoirMemory(Memory):
         if n <= _SMALL_BATCH:  # a handful of Python ints beats a dozen tiny tensor ops
             slots = [self._slot(self.seen + i, u) for i, u in enumerate(draws.tolist())]
             self.size = min(self.capacity, self.seen + n)
-            return torch.tensor(slots, device=self.frames.device)
+            return from_host(torch.tensor(slots), self.frames.device)
         positions = torch.arange(self.seen, self.seen + n, dtype=torch.float64)
         slots = torch.where(positions < self.capacity, positions, draws * (positions + 1)).long()
         slots.clamp_(max=self.capacity)  # past the reservoir: the spare row
         self.size = min(self.capacity, self.seen + n)
-        return slots.to(self.frames.device)
+        return from_host(slots, self.frames.device)
 
     def _slot(self, position: int, draw: float) -> int:
         if position < self.capacity:
@@ -144,7 +148,7 @@ class RecentMemory(Memory):
             (self.seen + i) % self.capacity for i in range(first_kept, n)
         ]
         self.size = min(self.capacity, self.seen + n)
-        return torch.tensor(slots, device=self.frames.device)
+        return from_host(torch.tensor(slots), self.frames.device)
 
     def clear(self) -> None:
         """Forget everything (storage stays allocated)."""
@@ -205,7 +209,7 @@ class ClassBalancedMemory(Memory):
                 j = int(torch.randint(0, seen, (1,), generator=generator))
                 slot = own[j] if j < len(own) else self.capacity
             slots.append(slot)
-        return torch.tensor(slots, device=self.frames.device)
+        return from_host(torch.tensor(slots), self.frames.device)
 
     def state_dict(self) -> dict:
         state = super().state_dict()
