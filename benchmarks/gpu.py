@@ -93,20 +93,19 @@ PAGE = Page(
 )
 
 
-def runs(cfg: Config, device: str | None = None) -> list[Run]:
-    """Every selected method; refused off CUDA unless ``allow_cpu``."""
-    cuda = device is not None and torch.device(device).type == "cuda"
-    if not cuda and not cfg.allow_cpu:
-        raise ValueError(
-            f"bench gpu measures the CUDA fast path; this run is on {device or 'no device'}: "
-            "use --device cuda (or --allow-cpu for a smoke run at small sizes)"
-        )
+def runs(cfg: Config) -> list[Run]:
     return [Run(method, seed) for method in cfg.methods for seed in cfg.seeds]
 
 
 def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
-    """Warm one method up (compiling it), then time ``repeats`` rounds of it."""
+    """Warm one method up (compiling it), then time ``repeats`` rounds of it; refused off
+    CUDA unless ``allow_cpu``."""
     device = torch.device(ctx.device)
+    if device.type != "cuda" and not cfg.allow_cpu:
+        raise ValueError(
+            f"bench gpu measures the CUDA fast path; this run is on {device}: use --device "
+            "cuda (or --allow-cpu for a smoke run at small sizes)"
+        )
     torch.manual_seed(run.seed)
     if run.method in OBSERVE:
         step, per_round, unit = _observer(cfg, run, device), cfg.frames, "frames_per_s"
