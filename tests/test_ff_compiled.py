@@ -129,3 +129,13 @@ def test_bf16_compiled_batched_step_on_cuda():
     for _ in range(3):
         stats = net.step(pos=pos, neg=neg)
     assert torch.isfinite(stats.losses).all() and stats.pos_goodness.dtype == torch.float32
+
+
+@needs_cuda
+def test_every_default_dream_runs_on_cuda():
+    """Dreams draw on the learner's CPU generator and move their draws to the device."""
+    for num_classes in (None, 3):
+        learner = StreamLearner(8, num_classes, hidden=(16,), schedule=EveryN(8), device="cuda")
+        for i in range(24):
+            learner.observe(torch.randn(1, 8), None if num_classes is None else [i % 3])
+        assert learner.sleeps == 3

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ffstream._checks import as_frames, as_labels
+from ffstream._device import from_host
 from ffstream.ff.negatives import hard_wrong_labels, hybrid_images, random_wrong_labels
 
 __all__ = [
@@ -166,9 +167,10 @@ class HybridDreams(Dreams):
                 a, b, shape[-2:] if len(shape) == 2 else shape, generator=generator
             )
         else:
-            dream = torch.where(torch.rand(a.shape, generator=generator) < 0.5, a, b)
+            mixed = from_host(torch.rand(a.shape, generator=generator) < 0.5, a.device)
+            dream = torch.where(mixed, a, b)
         if self.magnify:
-            draws = torch.rand(x.shape[0], 2, generator=generator).to(dream)
+            draws = from_host(torch.rand(x.shape[0], 2, generator=generator), dream)
             scale = torch.where(draws[:, 0] < self.magnify, torch.exp(0.5 + 1.5 * draws[:, 1]), 1.0)
             dream = dream * scale.view(-1, *[1] * (dream.dim() - 1))
         return dream, y
@@ -200,10 +202,10 @@ class LangevinDreams(Dreams):
     def generate(self, source, x, y, scores=None):
         generator = source.generator
         if self.start == "noise":
-            x = torch.rand(x.shape, generator=generator).to(x)
+            x = from_host(torch.rand(x.shape, generator=generator), x)
         if y is not None:  # dream of a random class
-            y = torch.randint(0, source.num_classes, y.shape, generator=generator).to(y)
-        x = x + self.noise * torch.randn(x.shape, generator=generator).to(x)
+            y = from_host(torch.randint(0, source.num_classes, y.shape, generator=generator), y)
+        x = x + self.noise * from_host(torch.randn(x.shape, generator=generator), x)
         for _ in range(self.steps):
             x = x.detach().requires_grad_(True)
             with torch.enable_grad():
@@ -211,7 +213,7 @@ class LangevinDreams(Dreams):
                 (grad,) = torch.autograd.grad(goodness, x)
             # Normalised ascent step: goodness is unbounded in scale, its direction is not.
             step = grad / (grad.flatten(1).norm(dim=1).view(-1, *[1] * (x.dim() - 1)) + 1e-8)
-            noise = torch.randn(x.shape, generator=generator).to(x)
+            noise = from_host(torch.randn(x.shape, generator=generator), x)
             x = x + self.step_size * math.sqrt(x[0].numel()) * step + self.noise * noise
         return x.detach(), y
 
