@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ffstream._checks import check_pixel_shift
+from ffstream._device import from_host
 
 __all__ = ["random_shift", "to_unit_float"]
 
@@ -68,7 +69,7 @@ def random_shift(
     planes = images.reshape(batch, -1, height, width)
     padded = torch.nn.functional.pad(planes, (max_shift,) * 4)
     offsets = torch.randint(0, 2 * max_shift + 1, (2, batch, 1), generator=generator)
-    offsets = offsets.to(images.device)
+    offsets = from_host(offsets, images.device)
     rows = offsets[0] + torch.arange(height, device=images.device)  # (batch, height)
     cols = offsets[1] + torch.arange(width, device=images.device)  # (batch, width)
     index = torch.arange(batch, device=images.device)[:, None, None, None]

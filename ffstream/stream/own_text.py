@@ -12,6 +12,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from ffstream._device import from_host
 from ffstream.ff.negatives import hard_wrong_labels
 from ffstream.stream.dreams import Batch, Dreams, DreamSource
 
@@ -34,7 +35,7 @@ def sample_symbols(
     if temperature == 0:
         return scores.argmax(1)
     probs = torch.softmax(scores / temperature, dim=1)
-    draws = torch.rand(probs.shape[0], 1, generator=generator).to(probs.device)
+    draws = from_host(torch.rand(probs.shape[0], 1, generator=generator), probs.device)
     # Inverse-CDF sampling with the learner's own (CPU) generator, on any device.
     return (probs.cumsum(1) < draws).sum(1).clamp_max(scores.shape[1] - 1)
 
