@@ -95,11 +95,17 @@ class MLPMethod:
 
     def observe(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Predict the batch, make ``bp_updates`` SGD steps, remember it; the predictions."""
-        prediction = self.scores(x).argmax(1)
+        prediction = self.predict(x, y)
         for step in range(self.updates):
             self.step(lambda step=step: self.loss(x, y, step))
         self.remember(x, y)
         return prediction
+
+    def predict(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The prequential prediction of a batch before learning from it: the argmax over every
+        class, or with heads over the head of each frame's task (known, not its label)."""
+        scores = self.scores(x)
+        return (scores if self.heads is None else self.heads.restrict(scores, y)).argmax(1)
 
     def step(self, loss_fn) -> None:
         """One SGD step on ``loss_fn()`` (a mean over the frames it saw), then the average."""

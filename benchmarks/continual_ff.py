@@ -124,11 +124,18 @@ class FFMethod:
             seed=seed,
             **extra,
         )
+        self.heads = heads
         if heads is not None:  # the readout's rows of each task's classes: that task's head
             self.learner.readout.heads = heads.head_of.to(self.learner.device)
 
     def observe(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Predict the batch, then learn from it; returns the predictions."""
+        """Predict the batch, then learn from it; returns the predictions (with heads: each
+        over its task's head, an extra forward pass, as the learner's own is over every
+        class)."""
+        if self.heads is not None:
+            prediction = self.heads.restrict(self.scores(x), y).argmax(1)
+            self.learner.observe(x.view(len(x), *self.frame_shape), y)
+            return prediction
         return self.learner.observe(x.view(len(x), *self.frame_shape), y).prediction
 
     def scores(self, x: torch.Tensor) -> torch.Tensor:

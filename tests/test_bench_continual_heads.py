@@ -108,6 +108,8 @@ def test_multi_head_evaluation_reads_only_the_tasks_head(name):
     result = continual.run_scenario(method, scenario, cfg, seed=0)
     R = result["R"]["task-incremental"]
     assert len(R) == 3 and min(R[-1]) > 0.9  # two blobs per head: easy once given the task
+    # predicted before learning, on the task's head too: at worst a coin flip between two
+    assert result["prequential_accuracy"] > 0.6  # over every class: 0.26 (ff), 0.39 (naive)
     # make every head but task 0's shout for its classes: task 0's accuracy must not move
     linear = method.learner.readout.linear if name == "ff" else method.model[-1]  # no average
     with torch.no_grad():
@@ -179,3 +181,32 @@ def test_gem_protocol_runs_through_the_lab_and_keeps_the_fields(tmp_path):
     assert entry["method"] == "naive" and len(entry["runs"][0]["R"]["domain-incremental"]) == 20
     assert 0.0 <= entry["runs"][0]["summary"]["domain-incremental"]["average_accuracy"] <= 1.0
     assert result["config"]["protocol"] == "gem"
+
+
+def test_a_choice_table_is_made_on_the_validation_split_alone(tmp_path, monkeypatch):
+    from benchmarks import continual_choose, continual_protocol
+
+    data_dir = write_fake_mnist(tmp_path, 300, 60)
+    test_frames = load_frames(data_dir, verify=False)["test"][0]
+    seen = []
+    real = continual_protocol.evaluate
+    monkeypatch.setattr(
+        continual_protocol, "evaluate", lambda m, x, *a: seen.append(x) or real(m, x, *a)
+    )
+    suite_args = ["--quick", "--hidden", "16", "--eval-points", "2", "--memory", "40"]
+    suite_args += ["--train-per-task", "30", "--no-domain", "--no-multi-head", "--seeds", "7"]
+    suite_args += ["--methods", "naive,er", "--data", str(data_dir), "--no-verify"]
+    suite_args += ["--device", "cpu", "--results", str(tmp_path / "results")]
+    console = Console(file=io.StringIO())
+    metric = "class-incremental.average_accuracy"
+    table = continual_choose.scan(
+        "split-mnist", "bp-lr", ["0.001", "0.3"], suite_args, metric, console
+    )
+    assert set(table) == {"naive", "er"} and all(
+        list(t) == ["0.001", "0.3"] for t in table.values()
+    )
+    assert continual_choose.choose(table)["er"] == max(table["er"], key=table["er"].get)
+    assert seen and all(not (x[:, None] == test_frames[None]).all(2).any() for x in seen)
+    with pytest.raises(ValueError, match="validation split only"):
+        continual_choose.scan("split-mnist", "bp-lr", ["0.1"], [*suite_args, "--split", "test"],
+                              metric, console)  # fmt: skip
