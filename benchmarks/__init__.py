@@ -29,6 +29,7 @@ SUITES: dict[str, str] = {
     "feeds": "benchmarks.feeds",
     "sequence": "benchmarks.sequence",
     "cartpole": "benchmarks.cartpole",
+    "control": "benchmarks.control",
     "envs": "benchmarks.envs",
     "speed": "benchmarks.speed",
     "streams": "benchmarks.streams",

@@ -44,6 +44,7 @@ __all__ = [
     "TrainingCurve",
     "combine",
     "median_steps",
+    "outcome",
     "run_one",
     "run_seed",
     "runs",
@@ -140,12 +141,21 @@ PAGE = Page(
 class TrainingCurve:
     """Training episodes as they end, for every method alike: gymnasium's rule on them
     (:class:`~ffstream.agents.ReturnWindow`, the agent loop's own bookkeeping) and a point of
-    the 100-episode mean every ``CURVE_EVERY`` env steps."""
+    the ``window``-episode mean every ``CURVE_EVERY`` env steps.
 
-    def __init__(self):
-        self.returns = ReturnWindow(WINDOW, THRESHOLD)
-        self.episodes: list[list[float]] = []  # [env steps, return, 100-episode mean]
-        self.points: list[list[float]] = []  # [env steps, 100-episode mean]
+    Examples
+    --------
+    >>> curve = TrainingCurve(window=2, threshold=-10.0)
+    >>> for steps, ret in ((200, -30.0), (400, -8.0), (600, -4.0)):
+    ...     curve.episode(steps, ret)
+    >>> curve.returns.solved_at, curve.episodes[-1]
+    (600, [600, -4.0, -6.0])
+    """
+
+    def __init__(self, window: int = WINDOW, threshold: float = THRESHOLD):
+        self.returns = ReturnWindow(window, threshold)
+        self.episodes: list[list[float]] = []  # [env steps, return, window mean]
+        self.points: list[list[float]] = []  # [env steps, window mean]
         self._next_point = CURVE_EVERY
 
     def episode(self, steps: int, ret: float) -> None:
@@ -164,17 +174,26 @@ class TrainingCurve:
 class Evaluations:
     """The suite's evaluation protocol, the same for the agent and its peers.
 
-    Every ``every`` env steps, ``episodes`` greedy episodes, one per env of our torch
-    CartPole-v1 (gymnasium's physics), reset with seed ``10_000`` + the scheduled env steps (so
-    every method meets the same starting states); the time they take is kept apart from
-    training time.
+    Every ``every`` env steps, ``episodes`` greedy episodes, one per env of
+    ``ffstream.envs.make(env_id)`` (our torch CartPole-v1 and Acrobot-v1 have gymnasium's
+    physics; other ids are gymnasium's own), reset with seed ``10_000`` + the scheduled env
+    steps (so every method meets the same starting states); the time they take is kept apart
+    from training time. An evaluation averaging ``threshold`` or more counts as solved.
     """
 
-    def __init__(self, every: int, episodes: int, device: str = "cpu"):
+    def __init__(
+        self,
+        every: int,
+        episodes: int,
+        device: str = "cpu",
+        *,
+        env_id: str = ENV_ID,
+        threshold: float = THRESHOLD,
+    ):
         from ffstream import envs
 
-        self.every, self.episodes = every, episodes
-        self.env = envs.make(ENV_ID, num_envs=episodes, device=device)
+        self.every, self.episodes, self.threshold = every, episodes, threshold
+        self.env = envs.make(env_id, num_envs=episodes, device=device)
         self.results: list[list[float]] = []  # [env steps, mean return]
         self.solved_at: int | None = None
         self.seconds = 0.0
@@ -191,7 +210,7 @@ class Evaluations:
         returns, _ = evaluate_episodes(policy, self.env, self.episodes, seed=seed)
         mean = statistics.fmean(returns)
         self.results.append([steps, mean])
-        if self.solved_at is None and mean >= THRESHOLD:
+        if self.solved_at is None and mean >= self.threshold:
             self.solved_at = steps
         while self._next <= steps:
             self._next += self.every
@@ -199,14 +218,15 @@ class Evaluations:
         return mean
 
     def summary(self) -> dict[str, Any]:
-        """First evaluation at 475, the last three, their lowest and whether all reach 475."""
+        """First evaluation at the threshold, the last three, their lowest and whether all
+        three reach it."""
         last = [mean for _, mean in self.results[-LAST:]]
         full = len(last) == LAST
         return {
             "eval_solved_at": self.solved_at,
             "last_evals": last,
             "last_evals_min": min(last) if full else None,
-            "stayed_solved": int(full and min(last) >= THRESHOLD),
+            "stayed_solved": int(full and min(last) >= self.threshold),
         }
 
 
@@ -227,8 +247,12 @@ def run_seed(
     eval_every: int = 5_000,
     eval_episodes: int = 20,
     device: str = "cpu",
+    env_id: str = ENV_ID,
+    window: int = WINDOW,
+    threshold: float = THRESHOLD,
 ) -> dict[str, Any]:
-    """Train one agent for ``max_steps`` env steps: its curves, evaluations and timings.
+    """Train one agent for ``max_steps`` env steps on ``env_id``: its curves, evaluations and
+    timings (``window`` and ``threshold``: the training rule and the evaluations' target).
 
     Examples
     --------
@@ -239,12 +263,13 @@ def run_seed(
     from ffstream import envs
 
     torch.manual_seed(seed)
-    env = envs.make(ENV_ID, num_envs=num_envs, device=device)
+    env = envs.make(env_id, num_envs=num_envs, device=device)
     agent = FFQAgent(
         env.single_observation_space, env.single_action_space, config, seed=seed, device=device
     )
-    loop = AgentLoop(env, agent, seed=seed, threshold=THRESHOLD)
-    curve, evals = TrainingCurve(), Evaluations(eval_every, eval_episodes, device)
+    loop = AgentLoop(env, agent, seed=seed, threshold=threshold, window=window)
+    curve = TrainingCurve(window, threshold)
+    evals = Evaluations(eval_every, eval_episodes, device, env_id=env_id, threshold=threshold)
     start = time.perf_counter()
     while loop.env_steps < max_steps:
         for ep in loop.step():
@@ -252,18 +277,21 @@ def run_seed(
         curve.tick(loop.env_steps)
         if evals.due(loop.env_steps):
             evals.run(agent, loop.env_steps)
-    return _outcome(seed, loop.env_steps, time.perf_counter() - start, curve, evals)
+    return outcome(seed, loop.env_steps, time.perf_counter() - start, curve, evals)
 
 
-def _outcome(
+def outcome(
     seed: int, steps: int, wall: float, curve: TrainingCurve, evals: Evaluations
 ) -> dict[str, Any]:
-    train, best = wall - evals.seconds, curve.returns.best_mean
+    """One run's numbers from its training curve and evaluations (any method, any env)."""
+    train, best, returns = wall - evals.seconds, curve.returns.best_mean, curve.returns
+    full = len(returns.recent) == returns.window
     return {
         "seed": seed,
         "steps": steps,
         "solved_at": curve.returns.solved_at,
         "best_mean_return": None if math.isinf(best) else best,
+        "final_mean_return": returns.mean if full else None,  # the last window's episodes
         "steps_per_s": steps / train if train > 0 else None,
         "wall_s": round(wall, 2),
         "train_s": round(train, 2),
@@ -278,7 +306,7 @@ def _run_peer(cfg: Config, seed: int, device: str) -> dict[str, Any]:
     curve, evals = TrainingCurve(), Evaluations(cfg.eval_every, cfg.eval_episodes, device)
     torch.manual_seed(seed)
     r = _sb3_dqn.run_sb3_dqn(seed, cfg.max_steps, evaluations=evals, curve=curve, device=device)
-    return _outcome(seed, r["steps"], r["wall_s"], curve, evals)
+    return outcome(seed, r["steps"], r["wall_s"], curve, evals)
 
 
 def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
@@ -296,8 +324,7 @@ def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
         )
     else:
         version = _sb3_dqn.require_sb3()
-        settings = {"stable_baselines3": version, "source": _sb3_dqn.RL_ZOO_SOURCE}
-        settings |= _sb3_dqn.RL_ZOO_CARTPOLE
+        settings = _sb3_dqn.RL_ZOO_DQN[ENV_ID].record(version)
         r = _run_peer(cfg, run.seed, ctx.device)
     metrics = ("eval_solved_at", "last_evals_min", "stayed_solved", "best_mean_return")
     return {
