@@ -7,6 +7,9 @@ The command reads top to bottom like the loop it drives::
     FFQAgent(...)  ->  AgentLoop.step() until --steps env steps or solved  ->  --log JSONL
     / --csv / --tensorboard (ffstream.run_log)  ->  --save checkpoint  ->  --plot
 
+``--nproc N`` runs N data-parallel agent processes on this machine (:mod:`ffstream.run_nproc`);
+rank 0 owns the dashboard, the logs and the checkpoint.
+
 Every option is checked before training starts, ``--save`` and ``--log`` included (they must be
 writable): a bad value prints one line and exits with status 2. ``--resume FILE`` takes the env
 id, seed and config from the checkpoint (``agent.save`` or ``--save`` wrote it); ``--env``,
@@ -51,9 +54,17 @@ from ffstream.run_checks import (
     one_line_errors,
 )
 from ffstream.run_log import RunOutputs, add_output_arguments
+from ffstream.run_nproc import add_nproc_argument, run_nproc
 from ffstream.run_plot import plot_curve
 
-__all__ = ["add_parser", "run", "snapshot", "DEFAULT_STEPS", "INTERRUPTED_CHECKPOINT"]
+__all__ = [
+    "DEFAULT_STEPS",
+    "INTERRUPTED_CHECKPOINT",
+    "add_parser",
+    "run",
+    "run_rank0",
+    "snapshot",
+]
 
 #: env steps of a default run: CartPole-v1 takes a few minutes on a 2-core CPU
 DEFAULT_STEPS = 100_000
@@ -122,6 +133,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
         default=1,
         help="torch CPU threads (1: the agent's small nets run fastest on one thread)",
     )
+    add_nproc_argument(parser)
     parser.set_defaults(handler=run)
     return parser
 
@@ -195,6 +207,8 @@ def _save(args, plan: RunPlan, loop: AgentLoop, console: Console, reason: str) -
 def run(args, console: Console) -> int:
     """The ``ffstream run`` handler; returns the exit status."""
     plan = check_args(args)
+    if args.nproc > 1:
+        return run_nproc(args, plan, console)
     torch.set_num_threads(args.threads)
     torch.manual_seed(plan.seed)
     try:
@@ -203,12 +217,14 @@ def run(args, console: Console) -> int:
         _error(console, str(err))
         return 1
     try:
-        return _run(args, plan, env, console)
+        return run_rank0(args, plan, env, console)
     finally:
         env.close()
 
 
-def _run(args, plan: RunPlan, env, console: Console) -> int:
+def run_rank0(args, plan: RunPlan, env, console: Console, ranks=None) -> int:
+    """Train on ``env`` as ``ffstream run`` does; with ``ranks``
+    (:class:`~ffstream.run_nproc.Ranks`), as rank 0 of a data-parallel job."""
     agent = FFQAgent(
         env.single_observation_space,
         env.single_action_space,
@@ -228,6 +244,8 @@ def _run(args, plan: RunPlan, env, console: Console) -> int:
     except EnvStepError as err:  # nothing learned yet: nothing worth a checkpoint
         _error(console, str(err))
         return 1
+    if ranks is not None:  # after loading: rank 0's model is the one every rank starts from
+        loop.agent = ranks.wrap(agent)
     if plan.state is not None:
         _say(console, f"resumed {args.resume} at {loop.env_steps:,} env steps")
     header = {
@@ -236,6 +254,7 @@ def _run(args, plan: RunPlan, env, console: Console) -> int:
         "device": plan.device,
         "threads": args.threads,
         "num_envs": loop.num_envs,
+        "nproc": args.nproc,
         "steps": args.steps,
         "start_steps": loop.env_steps,
         "resumed_from": args.resume,
@@ -252,10 +271,12 @@ def _run(args, plan: RunPlan, env, console: Console) -> int:
     )
     start = time.perf_counter()
     with StopOnSignal() as signals:
-        status = _guarded_train(args, plan, loop, console, threshold, log, signals)
+        status = _guarded_train(args, plan, loop, console, threshold, log, signals, ranks)
         if status is None:
             signals.hold()  # a signal from here on must not cut the summary or final save short
             _summary(loop, console, time.perf_counter() - start, threshold)
+            if ranks is not None:
+                _say(console, f"{ranks.world} processes: {ranks.total:,} env steps in all")
             status = 1 if args.save and not _save(args, plan, loop, console, "done") else 0
         if args.plot is not None:  # after the save: a plot is never worth a lost checkpoint
             _plot(args, plan, log, console, threshold)
@@ -265,11 +286,11 @@ def _run(args, plan: RunPlan, env, console: Console) -> int:
     return 0 if late is None else 128 + late  # asked to stop as the run ended: say so
 
 
-def _guarded_train(args, plan, loop, console, threshold, log, signals) -> int | None:
+def _guarded_train(args, plan, loop, console, threshold, log, signals, ranks) -> int | None:
     """Train; None when the run ended on its own, else the exit status of the stop (saved)."""
     error = None
     try:
-        _train(args, plan, loop, console, threshold, log, signals)
+        _train(args, plan, loop, console, threshold, log, signals, ranks)
         return None
     except KeyboardInterrupt:
         signals.hold()
@@ -300,11 +321,18 @@ def _train(
     threshold: float | None,
     log: RunOutputs,
     signals: StopOnSignal,
+    ranks=None,
 ) -> None:
     def finished(loop: AgentLoop) -> bool:
-        signals.check()  # a signal stops the run here, between whole steps
+        """Called once per step: with ranks, every rank agrees (a collective)."""
         solved = loop.solved_at is not None and not args.keep_going
-        return loop.env_steps >= args.steps or solved
+        if ranks is None:
+            signals.check()  # a signal stops the run here, between whole steps
+            return loop.env_steps >= args.steps or solved
+        done = ranks.agree(loop, solved or signals.requested is not None)
+        if done:  # a signal that came after this rank's vote stops every rank at the next
+            signals.check()
+        return done
 
     agent, last_sleep, sleeps = loop.agent, None, loop.agent.sleeps
 
@@ -320,20 +348,26 @@ def _train(
         return episodes, stats
 
     title = f"ffstream run · {plan.env_id} · seed {loop.seed} · {loop.num_envs} envs"
+    if ranks is not None:  # rank 0 shows its own steps, of its share of the budget
+        title += f" × {ranks.world} processes (rank 0 shown)"
+    budget = args.steps if ranks is None else ranks.share()
     if console.is_terminal:
         dash = Dashboard(
-            console, args.steps, title, threshold, loop.env_steps, plan.device, args.threads
+            console, budget, title, threshold, loop.env_steps, plan.device, args.threads
         )
         with dash:
-            next_draw = 0.0
+            next_draw, latest = 0.0, None
             while not finished(loop):
                 episodes, stats = step()
                 for ep in episodes:
                     dash.add_episode(ep.ret)
-                if time.perf_counter() >= next_draw or finished(loop):
-                    last = episodes[-1].ret if episodes else dash.last_return
-                    dash.update({**stats, "last_return": last})
+                last = episodes[-1].ret if episodes else dash.last_return
+                latest = {**stats, "last_return": last}
+                if time.perf_counter() >= next_draw:
+                    dash.update(latest)
                     next_draw = time.perf_counter() + 0.25
+            if latest is not None:  # the last step is always shown
+                dash.update(latest)
         return
     threads = f"{args.threads} thread{'s' if args.threads != 1 else ''}"
     _say(console, f"{title} · {plan.device} · {threads}")  # where it ran, for piped logs

@@ -100,7 +100,14 @@ def check_args(args) -> RunPlan:
 
     if args.env is not None and not args.env.strip():
         raise UsageError(f"--env must name an environment, got {args.env!r}; {_LIST_HINT}")
-    device = resolve_device(args.device)
+    nproc = getattr(args, "nproc", 1)
+    # a data-parallel job joins a gloo group, which reduces CPU tensors: auto means the CPU
+    device = "cpu" if nproc > 1 and args.device == "auto" else resolve_device(args.device)
+    if nproc > 1 and device != "cpu":
+        raise UsageError(
+            f"--nproc {nproc} runs its processes on the CPU (a gloo group); drop --device "
+            f"{args.device} or use --device cpu"
+        )
     for flag, path in (("--save", args.save), ("--log", args.log)):
         if path is not None:
             check_writable(path, flag)
