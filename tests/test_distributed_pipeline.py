@@ -31,8 +31,8 @@ def _learner(classes: int | None = 3, **kw) -> StreamLearner:
     return StreamLearner(6, classes, seed=0, device="cpu", schedule=EveryN(40), **kw)
 
 
-def _batches(n: int = FRAMES):
-    return [slice(i, i + BATCH) for i in range(0, n, BATCH)]
+def _batches(n: int = FRAMES, batch: int = BATCH):
+    return [slice(i, i + batch) for i in range(0, n, batch)]
 
 
 def _model(learner: StreamLearner) -> list[torch.Tensor]:
@@ -40,22 +40,22 @@ def _model(learner: StreamLearner) -> list[torch.Tensor]:
     return [t.detach().clone() for m in modules for t in m.state_dict().values()]
 
 
-def _one_process(staleness: int, classes: int | None = 3):
+def _one_process(staleness: int, classes: int | None = 3, batch: int = BATCH):
     """The single-process core with the given staleness: its model and observations."""
     x, y = _data()
     learner = _learner(classes)
     learner.score_staleness = staleness
-    seen = [learner.observe(x[s], None if classes is None else y[s]) for s in _batches()]
+    seen = [learner.observe(x[s], None if classes is None else y[s]) for s in _batches(batch=batch)]
     return learner, seen
 
 
 # ---------------------------------------------------------------------------- rank jobs
-def _pipeline_job(rank, world, staleness, classes, bounds=None):
+def _pipeline_job(rank, world, staleness, classes, bounds=None, batch=BATCH, group=16):
     x, y = _data()
-    pipeline = PipelineLearner(_learner(classes), staleness=staleness, bounds=bounds)
+    pipeline = PipelineLearner(_learner(classes), staleness=staleness, bounds=bounds, group=group)
     seen = []
     if rank == 0:
-        for s in _batches():
+        for s in _batches(batch=batch):
             pipeline.observe(x[s], None if classes is None else y[s])
         pipeline.close()
     else:
@@ -63,7 +63,7 @@ def _pipeline_job(rank, world, staleness, classes, bounds=None):
     learner = pipeline.collect()
     if rank == 0:
         return {"model": _model(learner), "sleeps": learner.sleeps, "frames": pipeline.frames}
-    return {"seen": seen, "frames": pipeline.frames}
+    return {"seen": seen, "frames": pipeline.frames, "staleness": pipeline.staleness}
 
 
 def _killed_job(rank, world, victim):
@@ -86,8 +86,13 @@ def _killed_job(rank, world, victim):
         pipeline.serve(on_observation)
 
 
-def _run(fn, *args, timeout=20.0):
-    return spawn(fn, 2, *args, start_method="fork", timeout=timeout)
+def _run(fn, *args, timeout=20.0, nproc=2):
+    return spawn(fn, nproc, *args, start_method="fork", timeout=timeout)
+
+
+def _same_model(head: dict, core: StreamLearner, tolerance: float = 1e-5) -> None:
+    for mine, theirs in zip(head["model"], _model(core), strict=True):  # layers and readout
+        torch.testing.assert_close(mine, theirs, rtol=10 * tolerance, atol=tolerance)
 
 
 # ---------------------------------------------------------------------------- tests
@@ -96,8 +101,7 @@ def test_the_pipeline_makes_the_updates_of_one_process_with_the_same_staleness(s
     core, seen = _one_process(staleness)
     head, top = _run(_pipeline_job, staleness, 3)
     assert head["sleeps"] == core.sleeps == 4 and head["frames"] == top["frames"] == FRAMES
-    for mine, theirs in zip(head["model"], _model(core), strict=True):  # layers and readout
-        torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
+    _same_model(head, core)
     # the top reports what the core's observe returned, frame by frame
     assert len(top["seen"]) == len(seen)
     for a, b in zip(top["seen"], seen):
@@ -116,10 +120,19 @@ def test_staleness_changes_the_updates_so_the_comparison_can_fail():
 def test_an_unlabelled_pipeline_with_uneven_stages_matches_one_process_exactly():
     core, seen = _one_process(0, classes=None)
     head, top = _run(_pipeline_job, None, None, [0, 1, 4])  # hybrid dreams read no scores
-    for mine, theirs in zip(head["model"], _model(core), strict=True):
-        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
+    _same_model(head, core, 1e-6)
     novelty = torch.cat([o.novelty for o in top["seen"]])
     torch.testing.assert_close(novelty, torch.cat([o.novelty for o in seen]))
+
+
+def test_three_stages_and_a_batch_too_large_for_a_bundle_match_one_process():
+    # three ranks, one bundle per message; 80 frames per batch travel apart from their header
+    head, middle, top = _run(_pipeline_job, None, 3, None, 80, 1, nproc=3)
+    assert top["staleness"] == 3  # ranks x group
+    core, seen = _one_process(3, batch=80)
+    _same_model(head, core)
+    assert [o.slept for o in top["seen"]] == [o.slept for o in seen] == [True, True]
+    assert middle["seen"] == [] and middle["frames"] == FRAMES
 
 
 @pytest.mark.parametrize("victim", [0, 1])
