@@ -45,9 +45,11 @@ __all__ = [
     "combine",
     "median_steps",
     "outcome",
+    "record",
     "run_one",
     "run_seed",
     "runs",
+    "train_agent",
 ]
 
 NAME = "cartpole"
@@ -309,40 +311,55 @@ def _run_peer(cfg: Config, seed: int, device: str) -> dict[str, Any]:
     return outcome(seed, r["steps"], r["wall_s"], curve, evals)
 
 
-def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
-    """Train the agent (or a peer) with one seed for the whole budget."""
-    if run.method == METHOD:
-        settings = cfg.agent_config().to_dict()
-        r = run_seed(
-            run.seed,
-            cfg.max_steps,
-            config=cfg.agent_config(),
-            num_envs=cfg.num_envs,
-            eval_every=cfg.eval_every,
-            eval_episodes=cfg.eval_episodes,
-            device=ctx.device,
-        )
-    else:
-        version = _sb3_dqn.require_sb3()
-        settings = _sb3_dqn.RL_ZOO_DQN[ENV_ID].record(version)
-        r = _run_peer(cfg, run.seed, ctx.device)
-    metrics = ("eval_solved_at", "last_evals_min", "stayed_solved", "best_mean_return")
+def train_agent(cfg: Config, seed: int, device: str, **env: Any) -> dict[str, Any]:
+    """:func:`run_seed` with the suite's settings (``env``: its env id, window, threshold)."""
+    return run_seed(
+        seed,
+        cfg.max_steps,
+        config=cfg.agent_config(),
+        num_envs=cfg.num_envs,
+        eval_every=cfg.eval_every,
+        eval_episodes=cfg.eval_episodes,
+        device=device,
+        **env,
+    )
+
+
+def record(
+    r: dict[str, Any], settings: dict[str, Any], metrics: tuple[str, ...], **details: Any
+) -> dict[str, Any]:
+    """A run's result for the lab: the ``metrics`` named from :func:`outcome`'s ``r`` (with
+    whether the training rule was met, the speed and the wall time), then its details: the
+    method's ``settings``, curves, every episode's return, the evaluations and ``details``."""
     return {
         "metrics": {
             **{name: r[name] for name in metrics},
             "solved": int(r["solved_at"] is not None),
-            "solved_at": r["solved_at"],
             "steps_per_s": r["steps_per_s"],
             "wall_s": r["wall_s"],
         },
         "steps": r["steps"],
+        **details,
         "agent": settings,
         "train_s": r["train_s"],
         "last_evals": r["last_evals"],
         "curve": r["curve"],
-        "episode_returns": r["episode_returns"],
+        "episode_returns": r["episode_returns"],  # [env steps, return, window mean] each
         "evals": r["evals"],
     }
+
+
+def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
+    """Train the agent (or a peer) with one seed for the whole budget."""
+    if run.method == METHOD:
+        settings = cfg.agent_config().to_dict()
+        r = train_agent(cfg, run.seed, ctx.device)
+    else:
+        version = _sb3_dqn.require_sb3()
+        settings = _sb3_dqn.RL_ZOO_DQN[ENV_ID].record(version)
+        r = _run_peer(cfg, run.seed, ctx.device)
+    names = ("eval_solved_at", "last_evals_min", "stayed_solved", "best_mean_return")
+    return record(r, settings, (*names, "solved_at"))
 
 
 def median_steps(values: list[int | None]) -> float | None:

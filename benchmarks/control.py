@@ -21,15 +21,14 @@ Run: ``ffstream bench control --threads 1 --peer sb3`` (``--envs Acrobot-v1`` fo
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from benchmarks import _sb3_dqn, _sb3_sac
-from benchmarks.cartpole import Evaluations, TrainingCurve, median_steps, outcome, run_seed
+from benchmarks import _sb3_dqn, _sb3_sac, cartpole
+from benchmarks.cartpole import Evaluations, TrainingCurve, median_steps, outcome
 from benchmarks.lab import Column, Context, Page, Run, select
-from ffstream.agents import AgentConfig, load_config
 from ffstream.config import option
 
 __all__ = [
@@ -69,36 +68,12 @@ TARGETS: dict[str, Target] = {
 
 
 @dataclass(frozen=True)
-class Config:
-    """Every setting of the suite, in one place."""
+class Config(cartpole.Config):
+    """The cartpole suite's settings and checks (the same protocol), and which envs run."""
 
     max_steps: int = option(100_000, "env steps each seed trains for (SAC: 20,000 at most)")
-    num_envs: int = option(4, "parallel training envs of the forward-only agent")
-    eval_every: int = option(5_000, "env steps between greedy evaluations")
-    eval_episodes: int = option(20, "greedy episodes per evaluation")
-    config: str | None = option(
-        None, "agent config: a TOML file of AgentConfig fields (none: the defaults)"
-    )
-    envs: tuple[str, ...] = select(tuple(TARGETS), "envs", choices=tuple(TARGETS))
     seeds: tuple[int, ...] = select((0, 1, 2), "seeds")
-    peer: tuple[str, ...] = select((), "also train a peer: sb3", choices=("sb3",))
-    # The agent's settings as resolved (file or defaults), part of a run's identity.
-    agent_settings: dict[str, Any] = field(init=False, default=None)
-
-    def __post_init__(self):
-        for name in ("max_steps", "num_envs", "eval_every", "eval_episodes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-        object.__setattr__(self, "agent_settings", self.agent_config().to_dict())
-
-    def agent_config(self) -> AgentConfig:
-        """The agent's settings: ``config``'s file, else :class:`AgentConfig`'s defaults."""
-        if self.config is None:
-            return AgentConfig()
-        try:
-            return load_config(self.config)
-        except (FileNotFoundError, ValueError) as err:
-            raise ValueError(f"--config: {err}") from None
+    envs: tuple[str, ...] = select(tuple(TARGETS), "envs", choices=tuple(TARGETS))
 
 
 FULL = Config()
@@ -185,14 +160,10 @@ def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
     target = TARGETS[run.task]
     if run.method == METHOD:
         settings = cfg.agent_config().to_dict()
-        r = run_seed(
+        r = cartpole.train_agent(
+            cfg,
             run.seed,
-            cfg.max_steps,
-            config=cfg.agent_config(),
-            num_envs=cfg.num_envs,
-            eval_every=cfg.eval_every,
-            eval_episodes=cfg.eval_episodes,
-            device=ctx.device,
+            ctx.device,
             env_id=run.task,
             window=target.window,
             threshold=target.threshold,
@@ -200,24 +171,13 @@ def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
     else:
         r, settings = _run_peer(cfg, run, ctx.device)
     metrics = ("solved_at", "final_mean_return", "best_mean_return", "eval_solved_at")
-    return {
-        "metrics": {
-            **{name: r[name] for name in metrics},
-            "solved": int(r["solved_at"] is not None),
-            "last_evals_min": r["last_evals_min"],
-            "steps_per_s": r["steps_per_s"],
-            "wall_s": r["wall_s"],
-        },
-        "steps": r["steps"],
-        "window": target.window,
-        "threshold": target.threshold,
-        "agent": settings,
-        "train_s": r["train_s"],
-        "last_evals": r["last_evals"],
-        "curve": r["curve"],
-        "episode_returns": r["episode_returns"],  # [env steps, return, window mean] each
-        "evals": r["evals"],
-    }
+    return cartpole.record(
+        r,
+        settings,
+        (*metrics, "last_evals_min"),
+        window=target.window,
+        threshold=target.threshold,
+    )
 
 
 def combine(cfg: Config, records: list[dict[str, Any]], console) -> dict[str, Any]:
