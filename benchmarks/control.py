@@ -1,8 +1,7 @@
 """Acrobot-v1 and Pendulum-v1 with the forward-only agent, and SB3 beside it (``--peer sb3``).
 
-The cartpole suite's protocol on two more classic-control envs (its :class:`~benchmarks.
-cartpole.TrainingCurve`, :class:`~benchmarks.cartpole.Evaluations` and
-:func:`~benchmarks.cartpole.run_seed`), with each env's own target (:data:`TARGETS`):
+The cartpole suite's protocol on two more classic-control envs (:mod:`benchmarks._rl_protocol`
+and :func:`~benchmarks.cartpole.run_seed`), with each env's own target (:data:`TARGETS`):
 
 - Acrobot-v1 (3 discrete actions): a 100-episode training mean of -100 or more (gymnasium's
   rule), within the budget;
@@ -27,7 +26,7 @@ from typing import Any
 import torch
 
 from benchmarks import _sb3_dqn, _sb3_sac, cartpole
-from benchmarks.cartpole import Evaluations, TrainingCurve, median_steps, outcome
+from benchmarks._rl_protocol import Evaluations, TrainingCurve, median_steps, outcome, record
 from benchmarks.lab import Column, Context, Page, Run, select
 from ffstream.config import option
 
@@ -171,7 +170,7 @@ def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
     else:
         r, settings = _run_peer(cfg, run, ctx.device)
     metrics = ("solved_at", "final_mean_return", "best_mean_return", "eval_solved_at")
-    return cartpole.record(
+    return record(
         r,
         settings,
         (*metrics, "last_evals_min"),

@@ -14,7 +14,7 @@ import pytest
 from conftest import fresh_results
 from rich.console import Console
 
-from benchmarks import cartpole
+from benchmarks import _rl_protocol, cartpole
 from ffstream import cli
 
 METRICS = {
@@ -42,7 +42,7 @@ def _bench(tmp_path, *extra: str) -> tuple[list[dict], dict]:
 
 
 def test_cartpole_writes_one_record_per_seed(tmp_path, monkeypatch):
-    monkeypatch.setattr(cartpole, "CURVE_EVERY", 100)
+    monkeypatch.setattr(_rl_protocol, "CURVE_EVERY", 100)
     agent = tmp_path / "agent.toml"
     agent.write_text("hidden = [8]\nlearning_starts = 100\n")
     records, combined = _bench(
@@ -84,7 +84,7 @@ class _Always:
 
 
 def test_evaluations_keep_the_protocol():
-    evals = cartpole.Evaluations(every=5, episodes=4)
+    evals = cartpole.Evaluations(every=5, episodes=4, env_id="CartPole-v1", threshold=475.0)
     assert not evals.due(4) and evals.due(5)
     first = evals.run(_Always(), 5)
     assert evals.run(_Always(), 6) == first  # seeded by the scheduled step: the same episodes
@@ -97,7 +97,7 @@ def test_evaluations_keep_the_protocol():
 
 
 def test_training_curve_follows_gymnasiums_rule():
-    curve = cartpole.TrainingCurve()
+    curve = cartpole.TrainingCurve(cartpole.WINDOW, cartpole.THRESHOLD)
     for i in range(cartpole.WINDOW - 1):
         curve.episode(10 * i, 500.0)
     assert curve.returns.solved_at is None  # 99 episodes are not enough

@@ -13,7 +13,7 @@ import pytest
 from conftest import fresh_results
 from rich.console import Console
 
-from benchmarks import _sb3_dqn, _sb3_sac, cartpole, control
+from benchmarks import _rl_protocol, _sb3_dqn, _sb3_sac, control
 from ffstream import cli
 
 HAS_SB3 = importlib.util.find_spec("stable_baselines3") is not None
@@ -65,13 +65,14 @@ def test_each_env_has_its_own_target_and_every_episode_is_recorded(tmp_path):
 
 
 def test_a_window_mean_reaching_the_target_is_solved():
-    curve = cartpole.TrainingCurve(window=20, threshold=-400.0)
+    curve = _rl_protocol.TrainingCurve(window=20, threshold=-400.0)
+    evals = _rl_protocol.Evaluations(5_000, 2, env_id="Pendulum-v1", threshold=-400.0)
     for i in range(19):
         curve.episode(200 * (i + 1), -300.0)
-    r = cartpole.outcome(0, 3_800, 1.0, curve, cartpole.Evaluations(5_000, 2))
+    r = _rl_protocol.outcome(0, 3_800, 1.0, curve, evals)
     assert r["solved_at"] is None and r["final_mean_return"] is None  # 19 episodes
     curve.episode(4_000, -500.0)  # the window's mean: -310
-    r = cartpole.outcome(0, 4_000, 1.0, curve, cartpole.Evaluations(5_000, 2))
+    r = _rl_protocol.outcome(0, 4_000, 1.0, curve, evals)
     assert r["solved_at"] == 4_000 and r["final_mean_return"] == pytest.approx(-310.0)
 
 
