@@ -92,7 +92,8 @@ def combine(
         "bwt_convention": BWT_CONVENTION,
         "protocol": (
             f"online, one pass, batch {cfg.batch_size}, task boundaries not given (EWC and "
-            f"GDumb are told them); memory budget {cfg.memory} frames; scored on the "
+            f"GDumb are told them; a multi-head scenario gives each frame's task, one output "
+            f"head per task); memory budget {cfg.memory} frames; scored on the "
             + (
                 "test set"
                 if cfg.split == "test"

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from benchmarks import continual, permuted_mnist, split_mnist
 from benchmarks._common import load_frames
+from benchmarks.continual_config import CHOSEN
 from benchmarks.continual_heads import MultiHeadScenario, TaskHeads, multi_head
 from benchmarks.lab import load_records, run_suite
 from ffstream.data import Scenario, TaskData
@@ -154,7 +155,11 @@ def test_gem_protocol_has_twenty_tasks_of_a_thousand_frames(tmp_path):
     cfg = permuted_mnist.Config(protocol="gem")
     assert (cfg.num_tasks, cfg.train_per_task, cfg.batch_size) == (20, 1000, 10)
     assert (cfg.hidden, cfg.memory) == ((100, 100), 5120)
+    assert (cfg.ema_decay, cfg.ff_predict_with) == (0.99, "readout")  # chosen on its val split
     assert cfg.table() == "permuted-mnist-gem" and permuted_mnist.FULL.table() == "permuted-mnist"
+    assert cfg.method_lr("naive") == CHOSEN["permuted-mnist-gem"]["lr"]["naive"]
+    assert cfg.ewc_strength() == CHOSEN["permuted-mnist-gem"]["ewc_lambda"]
+    assert dataclasses.replace(cfg, ewc_lambda=3.0).ewc_strength() == 3.0
     # the protocol's counts hold whatever the preset said; a width of one's own is kept
     quick = dataclasses.replace(permuted_mnist.QUICK, protocol="gem", hidden=(64,))
     assert (quick.num_tasks, quick.train_per_task, quick.hidden) == (20, 1000, (64,))
