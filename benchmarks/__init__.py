@@ -32,6 +32,7 @@ SUITES: dict[str, str] = {
     "control": "benchmarks.control",
     "envs": "benchmarks.envs",
     "speed": "benchmarks.speed",
+    "gpu": "benchmarks.gpu",
     "streams": "benchmarks.streams",
     "soak": "benchmarks.soak",
     "distributed": "benchmarks.distributed",
