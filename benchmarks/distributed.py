@@ -11,7 +11,15 @@ a default ``StreamLearner(features, classes)``, test-then-train, at ``batch`` fr
   on this machine with gloo, one torch thread each), batch k of the stream going to rank
   ``k % nproc``; every local update is averaged over the ranks before it is applied;
 - ``average``: the same ranks, each learning alone and averaging weights every ``every`` of
-  its frames.
+  its frames;
+- ``pipeline``: a layer pipeline (:class:`~ffstream.distributed.PipelineLearner`, its
+  defaults) of a ``StreamLearner`` with :data:`PIPELINE_LAYERS` hidden layers of the default
+  width, spread over ``nproc`` ranks, rank 0 taking the whole stream; its dreams' wrong labels
+  come from scores ``nproc`` × 16 sleep steps old (the pipeline's default staleness);
+- ``pipeline-1-process``: the same learner in one process, with the same ``score_staleness``:
+  the updates the pipeline makes, and its speed-up's baseline;
+- ``pipeline-1-process-fresh``: the same at staleness 0 (the learner as always): what the
+  staleness costs.
 
 All see the same total frames. ``frames_per_s`` is the stream's frames over the slowest rank's
 time from a barrier to its last frame (starting the processes is not counted), the median of
@@ -39,16 +47,30 @@ import torch.distributed as dist
 from benchmarks.lab import Column, Context, Page, Run, select
 from ffstream.config import option
 from ffstream.data.generators import NUM_CLASSES, STREAM_KINDS
-from ffstream.distributed import DataParallelLearner, shard, spawn
+from ffstream.distributed import DataParallelLearner, PipelineLearner, shard, spawn
 from ffstream.stream import StreamLearner
+from ffstream.stream.config import default_hidden
 
 __all__ = ["DESCRIPTION", "FULL", "NAME", "PAGE", "QUICK", "Config", "run_one", "runs"]
 
 NAME = "distributed"
 DESCRIPTION = "frames/s and accuracy of data-parallel ranks (gloo) against one process"
 DEVICE = "cpu"
-METHODS = ("1-process", "1-process-total-batch", "allreduce", "average")
-SINGLE = ("1-process", "1-process-total-batch")
+METHODS = (
+    "1-process",
+    "1-process-total-batch",
+    "allreduce",
+    "average",
+    "pipeline-1-process",
+    "pipeline",
+    "pipeline-1-process-fresh",
+)
+SINGLE = ("1-process", "1-process-total-batch", "pipeline-1-process", "pipeline-1-process-fresh")
+PIPELINE = ("pipeline-1-process", "pipeline", "pipeline-1-process-fresh")
+#: hidden layers of the pipelined learner (each of the default width for the stream)
+PIPELINE_LAYERS = 4
+#: messages per send of the pipeline (PipelineLearner's default)
+PIPELINE_GROUP = 16
 TASKS = ("linear", "mnist")
 #: how the ranks are started: fresh interpreters, safe whatever the parent holds (tests fork)
 START_METHOD = "spawn"
@@ -80,12 +102,17 @@ FULL = Config()
 QUICK = Config(frames=2_000, mnist_frames=1_000, test_frames=500, repeats=1)
 
 PAGE = Page(
-    title="Data-parallel streams: ranks on torch.distributed (gloo) against one process",
+    title=(
+        "Data-parallel streams and a layer pipeline: ranks on torch.distributed (gloo) "
+        "against one process"
+    ),
     measures=(
         "A default `StreamLearner` on one stream, test-then-train, in one process or in `nproc` "
         "gloo ranks that take its batches in turn (docs/distributed.md): `allreduce` averages "
-        "every update, `average` the weights every `every` frames per rank. frames/s: median "
-        "of 3, on 2 shared CPU cores (noisy)."
+        "every update, `average` the weights every `every` frames per rank. `pipeline`: a "
+        "4-layer learner's layers over `nproc` ranks, against `pipeline-1-process`, the same "
+        "learner in one process with the same staleness of its dreams' scores. frames/s: "
+        "median of 3, on 2 shared CPU cores (noisy)."
     ),
     command="ffstream bench distributed",
     columns=(
@@ -123,7 +150,14 @@ def _stream(spec: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 def _learner(data: dict[str, torch.Tensor], spec: dict[str, Any]) -> StreamLearner:
     classes = 10 if spec["task"] == "mnist" else NUM_CLASSES[spec["task"]]
-    return StreamLearner(data["x"].shape[1], classes, device="cpu", seed=spec["seed"])
+    features = data["x"].shape[1]
+    if spec["mode"] not in PIPELINE:
+        return StreamLearner(features, classes, device="cpu", seed=spec["seed"])
+    hidden = default_hidden(features)[:1] * PIPELINE_LAYERS
+    learner = StreamLearner(features, classes, hidden=hidden, device="cpu", seed=spec["seed"])
+    if spec["mode"] != "pipeline-1-process-fresh":  # the pipeline's default staleness
+        learner.score_staleness = spec["nproc"] * PIPELINE_GROUP
+    return learner
 
 
 def _learn(learner, data, batches) -> dict[str, Any]:
@@ -162,6 +196,30 @@ def _rank_job(rank: int, world: int, spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _pipeline_job(rank: int, world: int, spec: dict[str, Any]) -> dict[str, Any]:
+    """One stage of a pipeline run: rank 0 feeds the whole stream, the top counts the hits."""
+    data = _stream(spec)
+    staleness = spec["nproc"] * PIPELINE_GROUP  # the default, as pipeline-1-process has it
+    pipeline = PipelineLearner(_learner(data, spec), staleness=staleness, group=PIPELINE_GROUP)
+    x, y = data["x"], data["y"]
+    hits = []
+    dist.barrier()
+    start, cpu = time.perf_counter(), time.process_time()
+    if rank == 0:
+        for s in shard(x.shape[0], spec["batch"], 0, 1):
+            pipeline.observe(x[s], y[s])
+        pipeline.close()
+    else:
+        pipeline.serve(lambda seen, labels: hits.append(int((seen.prediction == labels).sum())))
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    learner = pipeline.collect()
+    frames = pipeline.frames if rank == world - 1 else 0  # each frame counted once, at the top
+    out = {"hits": sum(hits), "frames": frames, "seconds": seconds, "cpu_seconds": cpu_seconds}
+    if rank == 0:
+        out.update(test_accuracy=_test(learner, data), sleeps=learner.sleeps)
+    return out
+
+
 def _one_process(spec: dict[str, Any], data) -> dict[str, Any]:
     learner = _learner(data, spec)
     n, b = data["x"].shape[0], spec["batch"]
@@ -192,9 +250,8 @@ def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
             data = ctx.cached(f"stream-{run.task}-{run.seed}", lambda: _stream(spec))
             repeats.append([_one_process(spec, data)])
         else:
-            repeats.append(
-                spawn(_rank_job, cfg.nproc, spec, timeout=120.0, start_method=START_METHOD)
-            )
+            job = _pipeline_job if run.method == "pipeline" else _rank_job
+            repeats.append(spawn(job, cfg.nproc, spec, timeout=120.0, start_method=START_METHOD))
     per_repeat = [
         sum(r["frames"] for r in ranks) / max(r["seconds"] for r in ranks) for ranks in repeats
     ]
@@ -211,10 +268,16 @@ def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
         "ranks": 1 if run.method in SINGLE else cfg.nproc,
         "sleeps_per_rank": first[0]["sleeps"],
     }
-    if run.method not in SINGLE:
+    if run.method in PIPELINE:
+        fresh = run.method == "pipeline-1-process-fresh"
+        metrics.update(
+            layers=PIPELINE_LAYERS, score_staleness=0 if fresh else cfg.nproc * PIPELINE_GROUP
+        )
+    elif run.method not in SINGLE:
         metrics["max_divergence"] = max(r["divergence"] for r in first)
-    key = f"fps-{run.task}-{run.seed}"
-    if run.method == "1-process":
+    # the pipeline's speed-up is against one process with its learner and staleness
+    key = f"fps-{'pipeline-' if run.method in PIPELINE else ''}{run.task}-{run.seed}"
+    if run.method in ("1-process", "pipeline-1-process"):  # (fresh: against the stale one)
         ctx.cache[key] = metrics["frames_per_s"]
     if key in ctx.cache:  # the 1-process run comes first in the same invocation
         metrics["speedup"] = metrics["frames_per_s"] / ctx.cache[key]

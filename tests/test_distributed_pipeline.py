@@ -146,6 +146,28 @@ def test_a_killed_stage_ends_the_job_with_a_clear_error_within_seconds(victim):
     assert f"rank {1 - victim}: ffstream.distributed.collectives.RankLost" in message
 
 
+def test_the_benchmark_runs_the_pipeline_and_its_one_process_reference(monkeypatch):
+    from rich.console import Console
+
+    from benchmarks import distributed
+    from benchmarks.lab import Context, Run
+
+    monkeypatch.setattr(distributed, "START_METHOD", "fork")
+    cfg = distributed.Config(frames=96, test_frames=16, batch=4, repeats=1)
+    ctx = Context(device="cpu", console=Console(quiet=True))
+    metrics = {
+        m: distributed.run_one(cfg, Run(m, 3, task="linear"), ctx)["metrics"]
+        for m in ("pipeline-1-process", "pipeline", "pipeline-1-process-fresh")
+    }
+    one, pipe = metrics["pipeline-1-process"], metrics["pipeline"]
+    assert pipe["ranks"] == 2 and pipe["layers"] == 4 and pipe["score_staleness"] == 32
+    assert metrics["pipeline-1-process-fresh"]["score_staleness"] == 0
+    # the same updates: the same predictions and the same final model's test accuracy
+    assert pipe["prequential_accuracy"] == one["prequential_accuracy"]
+    assert pipe["test_accuracy"] == one["test_accuracy"]
+    assert pipe["speedup"] == pytest.approx(pipe["frames_per_s"] / one["frames_per_s"])
+
+
 # ---------------------------------------------------------------------------- one process
 def test_a_stage_of_a_net_steps_its_layers_as_the_whole_net_does():
     net = FFNet.mlp([6, 8, 8, 8], seed=0)

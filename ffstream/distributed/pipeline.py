@@ -82,9 +82,9 @@ class PipelineLearner:
     depth
         Sends a stage may have in flight before it waits for the next stage to take them.
     group
-        Messages (awake batches or sleep steps) bundled into one send. On the 2-core machine
-        of the benchmarks each point-to-point call cost about 1 to 3 ms of CPU under load, so
-        fewer, larger sends win (16 against 8: 2,480 against 1,700 frames/s on ``linear``).
+        Messages (awake batches or sleep steps) bundled into one send: a point-to-point call
+        costs far more than its bytes on a small net, so fewer, larger sends win
+        (docs/distributed.md has the measurements).
 
     Examples
     --------
