@@ -268,6 +268,8 @@ def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
         "ranks": 1 if run.method in SINGLE else cfg.nproc,
         "sleeps_per_rank": first[0]["sleeps"],
     }
+    if run.method == "pipeline":  # how the work splits over the stages (first repeat)
+        metrics["cpu_seconds_per_rank"] = [r["cpu_seconds"] for r in first]
     if run.method in PIPELINE:
         fresh = run.method == "pipeline-1-process-fresh"
         metrics.update(
