@@ -13,7 +13,10 @@ The pieces: :mod:`benchmarks.continual_config` (the shared settings),
 :mod:`benchmarks.continual_ff` (FF), :mod:`benchmarks.continual_baselines` (naive, EWC and what
 every backprop baseline shares), :mod:`benchmarks.continual_replay` (ER, ER-ACE, DER++, GDumb),
 :mod:`benchmarks.continual_split` (the validation split), :mod:`benchmarks.continual_protocol`
-(the runner), :mod:`benchmarks.continual_report` (combined JSON, table, plots); the task
+(the runner), :mod:`benchmarks.continual_heads` (multi-head task-incremental learning: each
+method of a :class:`~benchmarks.continual_heads.MultiHeadScenario` is built with one output
+head per task), :mod:`benchmarks.continual_report` (combined JSON, table, plots),
+:mod:`benchmarks.continual_choose` (settings chosen on the validation split); the task
 builders live in :mod:`ffstream.data.scenarios`.
 
 Methods, all with the same hidden widths, the same memory budget in stored frames, the same
@@ -166,6 +169,8 @@ def run_continual(cfg: ContinualConfig, run: Run, ctx: Context, build: Builder) 
             for name in STREAM_METRICS:
                 if _number(result.get(name)):
                     metrics[f"{scenario.name}.{name}"] = result[name]
+            if hasattr(method, "settings"):  # what 'none' resolved to: the suite's tables
+                result["settings"] = method.settings()
             details[scenario.name] = {"views": list(scenario.views), **result}
     first = details[scenarios[0].name]
     view = first["views"][0]

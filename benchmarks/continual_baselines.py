@@ -147,6 +147,11 @@ class MLPMethod:
         """The most frames this method can hold."""
         return 0
 
+    def settings(self) -> dict[str, float]:
+        """The settings resolved from the suite's tables (recorded: a record's config says
+        'none' for them)."""
+        return {"lr": self.lr}
+
 
 class EWCMethod(MLPMethod):
     """Online backprop with elastic weight consolidation, told where each task ends.
@@ -173,6 +178,9 @@ class EWCMethod(MLPMethod):
         self.max_coefficient = 1.0 / self.lr
         self.coefficients: list[torch.Tensor] = []  # ewc_lambda * F, capped
         self.anchor: list[torch.Tensor] | None = None
+
+    def settings(self) -> dict[str, float]:
+        return {**super().settings(), "ewc_lambda": self.strength}
 
     @torch.no_grad()
     def _before_step(self, frames: int) -> None:

@@ -182,6 +182,8 @@ def test_gem_protocol_runs_through_the_lab_and_keeps_the_fields(tmp_path):
     (record,) = load_records(args.results)
     assert record["config"]["protocol"] == "gem" and record["config"]["num_tasks"] == 20
     assert record["config"]["hidden"] == [8]  # a width of one's own, for every method
+    settings = record["details"]["scenarios"]["permuted-mnist"]["settings"]
+    assert settings == {"lr": CHOSEN["permuted-mnist-gem"]["lr"]["naive"]}  # 'none' resolved
     (entry,) = result["results"]  # the combined JSON keeps its fields
     assert entry["method"] == "naive" and len(entry["runs"][0]["R"]["domain-incremental"]) == 20
     assert 0.0 <= entry["runs"][0]["summary"]["domain-incremental"]["average_accuracy"] <= 1.0
