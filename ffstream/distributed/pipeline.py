@@ -365,8 +365,7 @@ class PipelineLearner:
         after :meth:`close` and :meth:`serve`); the head's learner, ``None`` on other ranks.
 
         The optimiser states stay on their stages: the gathered learner predicts as the
-        pipeline's model, and would go on learning with fresh Adam moments above the bottom
-        stage.
+        pipeline's model, and would go on learning with fresh optimiser states.
         """
         if self.rank != 0:
             mine = torch.cat([t.detach().reshape(-1) for t in self._stage_tensors(self.rank)])
