@@ -191,3 +191,26 @@ def test_polyak_targets_move_a_share_tau_per_update():
     hard.update()
     for target, online in zip(hard.targets.parameters(), hard.layers.parameters()):
         assert torch.equal(target, online)  # tau = 1: the copy the agent always made
+
+
+def test_the_step_size_decays_linearly_then_stays():
+    agent, env = _agent(lr=1e-3, lr_final_fraction=0.5, lr_decay_steps=100)
+    _fill(agent, env, steps=15)  # 60 env steps: learning from 32 on
+    assert agent.updates > 0
+    lrs = {group["lr"] for group in agent.optimizer.param_groups}
+    assert lrs == {agent.config.lr_at(agent.env_steps)}  # set at each update
+    assert 0.5e-3 < lrs.pop() < 1e-3
+    _fill(agent, env, steps=40)  # past the decay: half the step size from then on
+    assert {group["lr"] for group in agent.optimizer.param_groups} == {0.5e-3}
+    constant, env = _agent(lr=1e-3, lr_decay_steps=0)
+    _fill(constant, env, steps=15)
+    assert {group["lr"] for group in constant.optimizer.param_groups} == {1e-3}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("lr_final_fraction", 0.0), ("lr_final_fraction", 1.5), ("lr_decay_steps", -1)],
+)
+def test_config_refuses_a_bad_step_size_schedule(field, value):
+    with pytest.raises(ValueError, match=field):
+        AgentConfig(**{field: value})

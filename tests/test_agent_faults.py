@@ -28,6 +28,8 @@ BAD_VALUES = {
     "readout": ["max", None],
     "gamma": [1.0, -0.1, NAN, "0.9", True],
     "lr": [INF, 0.0, -1e-3, NAN],
+    "lr_final_fraction": [0.0, 1.5, -0.1, NAN, "0.1"],
+    "lr_decay_steps": [-1, 2.5, True, "100"],
     "adam_beta1": [1.0, -0.5, NAN],
     "batch_size": [0, 8.0, True],
     "memory_size": [0, INF],

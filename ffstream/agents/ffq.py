@@ -272,6 +272,8 @@ class FFQAgent(AgentAPI):
                 f"{float(check)} (the weights are diverging; lower lr or reward_scale); the "
                 "weights and optimizer state were left as they were"
             )
+        for group in self.optimizer.param_groups:  # the step size's schedule
+            group["lr"] = self.config.lr_at(self.env_steps)
         self.optimizer.step()
 
     def update(self) -> None:
