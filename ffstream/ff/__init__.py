@@ -18,8 +18,9 @@ from ffstream.ff.negatives import (
     hybrid_masks,
     random_wrong_labels,
 )
-from ffstream.ff.net import FFNet, StepStats, make_optimizer
+from ffstream.ff.net import FFNet, StepStats
 from ffstream.ff.objectives import ChannelwiseCompetition, Logistic, Objective, SymBa
+from ffstream.ff.optim import make_optimizer
 from ffstream.ff.readout import LinearReadout
 from ffstream.ff.supervised import SupervisedFF
 
