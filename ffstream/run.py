@@ -45,6 +45,7 @@ from ffstream._signals import StopOnSignal, Stopped
 from ffstream.agents import AgentLoop, EnvStepError, FFQAgent, solved_threshold
 from ffstream.agents.checkpoint import agent_file_state, nonfinite_tensors, save_agent_checkpoint
 from ffstream.dashboard import Dashboard, PlainReport
+from ffstream.distributed import RankLost
 from ffstream.run_checks import (
     EnvCreateError,
     RunPlan,
@@ -57,14 +58,7 @@ from ffstream.run_log import RunOutputs, add_output_arguments
 from ffstream.run_nproc import add_nproc_argument, run_nproc
 from ffstream.run_plot import plot_curve
 
-__all__ = [
-    "DEFAULT_STEPS",
-    "INTERRUPTED_CHECKPOINT",
-    "add_parser",
-    "run",
-    "run_rank0",
-    "snapshot",
-]
+__all__ = ["DEFAULT_STEPS", "INTERRUPTED_CHECKPOINT", "add_parser", "run", "run_rank0", "snapshot"]
 
 #: env steps of a default run: CartPole-v1 takes a few minutes on a 2-core CPU
 DEFAULT_STEPS = 100_000
@@ -301,6 +295,9 @@ def _guarded_train(args, plan, loop, console, threshold, log, signals, ranks) ->
     except EnvStepError as err:
         signals.hold()
         status, reason, error = 1, "environment error", str(err)
+    except RankLost as err:  # another rank of a --nproc job ended: keep rank 0's model
+        signals.hold()
+        status, reason, error = 1, "a rank was lost", str(err)
     except FloatingPointError as err:  # an update refused before it touched the weights
         signals.hold()
         status, reason = 1, "diverged (the last good state)"

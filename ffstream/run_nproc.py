@@ -17,7 +17,8 @@ steps, not the sum). ``--resume`` of that file works with any ``--nproc``.
 Signals: only rank 0 acts on SIGINT, SIGTERM and SIGHUP (the other ranks ignore them); this
 process passes SIGTERM and SIGHUP on to the ranks and ignores SIGINT, which a terminal sends to
 every process of the job at once. A rank that fails ends the job with status 1 and one line per
-rank (:class:`~ffstream.distributed.JobFailed`).
+rank (:class:`~ffstream.distributed.JobFailed`); when a rank other than 0 is lost, rank 0 saves
+its model first (to ``--save``, else ``ffstream-interrupted.ckpt``).
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ every output; ``--nproc`` checked up front."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import refused, run_cli
@@ -55,21 +57,51 @@ def test_nproc_above_one_runs_on_the_cpu(monkeypatch):
     assert check_args(args).device == "cuda"  # one process may use the GPU
 
 
+def _wait_for_episodes(proc: subprocess.Popen, log: Path) -> None:
+    """Until rank 0 has logged a few episodes (the ranks are training)."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        if log.exists() and len(log.read_text().splitlines()) > 3:  # header and episodes
+            return
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"the ranks did not start training within 90 s: {proc.communicate()}")
+
+
 def test_sigterm_to_the_job_stops_every_rank_and_rank_0_saves(tmp_path, config):
     log, ckpt = tmp_path / "run.jsonl", tmp_path / "agent.ckpt"
     argv = [sys.executable, "-m", "ffstream.cli", "run", "--nproc", "2", "--threads", "1"]
     argv += ["--steps", "1000000", "--config", config, "--log", str(log), "--save", str(ckpt)]
     proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and proc.poll() is None:
-        if log.exists() and len(log.read_text().splitlines()) > 3:  # header and episodes
-            break
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        raise AssertionError("the ranks did not start training within 90 s")
+    _wait_for_episodes(proc, log)
     proc.send_signal(signal.SIGTERM)  # as docker stop or SLURM send it: to the job's process
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 143, out + err
     assert b"Traceback" not in out + err and b"stopped by SIGTERM" in out
+    assert load_agent_checkpoint(ckpt)["env_steps"] > 0
+
+
+def _ranks(parent: int) -> list[int]:
+    """The spawned ranks of ``parent``, oldest first (Linux: /proc lists a task's children)."""
+    children = []
+    for task in Path(f"/proc/{parent}/task").iterdir():
+        children += [int(pid) for pid in (task / "children").read_text().split()]
+    ranks = [p for p in children if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    return sorted(ranks)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_a_killed_rank_ends_the_job_and_rank_0_keeps_its_model(tmp_path, config):
+    log, ckpt = tmp_path / "run.jsonl", tmp_path / "agent.ckpt"
+    argv = [sys.executable, "-m", "ffstream.cli", "run", "--nproc", "2", "--threads", "1"]
+    argv += ["--steps", "1000000", "--config", config, "--log", str(log), "--save", str(ckpt)]
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for_episodes(proc, log)
+    ranks = _ranks(proc.pid)
+    assert len(ranks) == 2, ranks
+    os.kill(ranks[1], signal.SIGKILL)  # rank 1, started after rank 0
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 1, out + err
+    assert b"a distributed job failed" in out and b"rank 1: exited with code -9" in out
+    assert b"a rank was lost: saved checkpoint" in out
     assert load_agent_checkpoint(ckpt)["env_steps"] > 0
