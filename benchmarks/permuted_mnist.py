@@ -107,8 +107,8 @@ class Config(ContinualConfig):
     protocol: str = option(
         "ours",
         "'ours' (the settings below) or 'gem': GEM's Permuted-MNIST (20 tasks x 1,000 frames, "
-        "batch 10, one pass; 2x100 MLP and 5,120 stored frames unless --hidden/--memory differ "
-        "from this suite's defaults)",
+        "batch 10, one pass), with 2x100 widths, 5,120 stored frames, weight average 0.99 and FF "
+        "predicting with its readout at 3e-4, each where its flag is at this suite's default",
         choices=("ours", "gem"),
     )
     num_tasks: int = option(10, "number of tasks", flag="--tasks")
