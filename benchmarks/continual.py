@@ -71,8 +71,8 @@ Builder = Callable[[dict, Any, int], list[Scenario]]
 
 #: Said on every continual suite's page while records of the earlier protocol remain.
 LEGACY_NOTE = (
-    "Tables with `backprop*` rows (and their `ff` rows) predate issue 20's protocol: reservoir "
-    "replay of 10 frames in one step, FF tuned on test and scored right after a sleep."
+    "Tables with `backprop*` rows predate issue 20's protocol (reservoir replay of 10 frames, "
+    "FF tuned on test and scored right after a sleep)."
 )
 
 #: the per-stream numbers recorded for each scenario besides the per-view summaries

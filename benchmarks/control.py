@@ -81,15 +81,12 @@ QUICK = Config(max_steps=30_000, seeds=(0,))
 PAGE = Page(
     title="Acrobot-v1 and Pendulum-v1 with the forward-only agent",
     measures=(
-        "`FFQAgent` with its default `AgentConfig` trains on 4 envs for the whole step budget "
-        "(Pendulum-v1's torque discretised into 5 values); with `--peer sb3`, Stable-Baselines3 "
-        "trains in the same run with rl-baselines3-zoo's tuned settings: DQN on Acrobot-v1, SAC "
-        "on Pendulum-v1 (for rl-zoo's 20,000 env steps at most). Targets: Acrobot-v1, a "
-        "100-episode training mean of -100; Pendulum-v1, a mean of the last 20 training "
-        "episodes of -400. Recorded: env steps until the target was reached, the mean of the "
-        "last window at the end and its best, the greedy evaluations (`--eval-episodes` "
-        "episodes every `--eval-every` env steps, not counted as training) and env steps per "
-        "second of training alone."
+        "`FFQAgent` with its default `AgentConfig` on 4 envs for the whole budget "
+        "(Pendulum-v1's torque in 5 values); with `--peer sb3`, SB3 with rl-baselines3-zoo's "
+        "settings in the same run: DQN on Acrobot-v1, SAC on Pendulum-v1 (rl-zoo's 20,000 steps "
+        "at most). Targets: a 100-episode training mean of -100 (Acrobot-v1); a mean of the "
+        "last 20 episodes of -400 (Pendulum-v1). Recorded: steps to the target, the last and "
+        "best window means, greedy evaluations and training env steps/s."
     ),
     command="ffstream bench control --threads 1 --peer sb3",
     columns=(
@@ -107,7 +104,7 @@ PAGE = Page(
     notes=(
         "The window is 100 episodes on Acrobot-v1 (episodes of up to 500 steps) and 20 on "
         "Pendulum-v1 (200 steps each). SAC trains for at most 20,000 env steps, rl-zoo's own "
-        "budget: its steps/s is not comparable to a DQN's.",
+        "budget: its steps/s is not comparable to a DQN's."
     ),
     curve_labels=("env steps", "window mean return"),
 )

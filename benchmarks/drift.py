@@ -127,13 +127,12 @@ QUICK = Config(samples=4_000, seeds=(0,))
 PAGE = Page(
     title="Drifting streams: FF learners against adaptive trees",
     measures=(
-        "Prequential (test-then-train) accuracy on three of river's synthetic drift streams: SEA "
-        "with a near-abrupt concept change halfway, Agrawal with a gradual one, and "
-        "RandomRBFDrift with centroids moving all along. FF learners (`FFClassifier` on raw "
-        "features, `FFClassifier` behind `PiecewiseLinearEncoder`, and a `StreamLearner` with "
-        "sleep) against river's Hoeffding adaptive tree (`hat`) and adaptive random forest "
-        "(`arf`), each scored by `ffstream.eval.prequential` on one CPU thread. The plot shows "
-        "the accuracy over the last `window` samples along each stream."
+        "Prequential accuracy on three of river's drift streams: SEA (a near-abrupt change "
+        "halfway), Agrawal (a gradual one) and RandomRBFDrift (centroids moving all along). FF "
+        "learners (`FFClassifier` on raw features, behind `PiecewiseLinearEncoder`, and a "
+        "sleeping `StreamLearner`) against river's Hoeffding adaptive tree (`hat`) and adaptive "
+        "random forest (`arf`), one CPU thread. The plot: accuracy over the last `window` "
+        "samples."
     ),
     command="ffstream bench drift",
     columns=(
@@ -141,13 +140,11 @@ PAGE = Page(
         Column("samples_per_s", "samples/s", digits=0),
     ),
     notes=(
-        "Models: `ff-river` is `FFClassifier` (hidden 32); `ff-river-bins` is "
+        "`ff-river`: `FFClassifier` (hidden 32); `ff-river-bins`: "
         "`PiecewiseLinearEncoder(bins=24) | FFClassifier` (hidden 64, lr 0.2, label strength 4, "
-        "no readout, chosen on seeds 10 and 11, which these runs do not use); `ff-stream` is "
-        "`StreamLearner` (hidden 100-100, a sleep every 200 samples) on running-standardised "
-        "features. Both "
-        "FF river models predict with a weight average (decay 0.99; `--ff-ema-decay none` turns "
-        "it off)."
+        "no readout; chosen on seeds 10 and 11); `ff-stream`: `StreamLearner` (100-100, a sleep "
+        "every 200 samples). Both river models predict with a weight average of decay 0.99 "
+        "(`--ff-ema-decay`)."
     ),
     curve_labels=("samples", "windowed prequential accuracy"),
 )

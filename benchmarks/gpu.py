@@ -75,11 +75,10 @@ QUICK = Config(frames=500, steps=5)
 PAGE = Page(
     title="The GPU fast path",
     measures=(
-        "Batch-1 `observe` of a 784-500-500 `StreamLearner` with frames from the host, eager "
-        "and with `learner.compile('reduce-overhead')` (CUDA graphs), awake steps alone and "
-        "with the default sleep schedule; and a batched FF update of 784-4x2000 at 32,768 "
-        "pairs: `FFNet.step` eager in bf16 and compiled in float32, against a "
-        "`torch.compile`'d plain PyTorch loop of the same update in bf16. Median of 3 repeats."
+        "Batch-1 `observe` of a 784-500-500 `StreamLearner` on host frames, eager and with "
+        "`compile('reduce-overhead')` (CUDA graphs), awake alone and with sleep; a batched "
+        "784-4x2000 update at 32,768 pairs, eager bf16 and compiled, against a compiled plain "
+        "PyTorch loop. Median of 3."
     ),
     command="ffstream bench gpu --device cuda",
     columns=(

@@ -156,14 +156,12 @@ QUICK = Config(**QUICK_SETTINGS, ff_predict_with="readout", ff_lr=None)
 PAGE = Page(
     title="Permuted-MNIST, online, under a memory budget",
     measures=(
-        "Ten tasks, each MNIST under its own fixed pixel permutation (task 0 unpermuted), each "
-        "training frame seen once, in batches of 10, task boundaries not given (EWC and GDumb "
-        "are told them); every method may store 1,000 frames. Domain-incremental: one 10-way head, "
-        "the task unknown at test time. Average accuracy: the mean over the ten tasks after "
-        "the last one; forgetting: the mean drop from each task's best accuracy to its last; "
-        "backward transfer (BWT): the mean change of each earlier task's accuracy from just "
-        "after it was learned to the end (negative when forgetting), in points; prequential: "
-        "accuracy on each batch before learning from it."
+        "Ten tasks, each MNIST under its own pixel permutation, each frame seen once in batches "
+        "of 10, task boundaries not given (EWC and GDumb are told them), 1,000 stored frames "
+        "per method; domain-incremental (one 10-way head). Average accuracy after the last "
+        "task; forgetting: best minus last; BWT: each earlier task's change from just after it "
+        "to the end, in points; prequential: accuracy on each batch before learning from it. "
+        "`--protocol gem`: GEM's 20 tasks x 1,000 frames, 2x100."
     ),
     command="ffstream bench permuted-mnist",
     columns=columns(

@@ -33,9 +33,8 @@ This page is rendered by `python -m benchmarks.render` from the run records in
 method, task and seed (config, seed, device, versions, date, every number), so a suite runs in
 parts and resumes. Tables show the mean ± sample standard deviation over seeds; `n` is the number
 of seeds. `full` is a suite's real configuration, `quick` its small CPU smoke configuration, whose
-numbers are not the suite's result. Benchmarks run on one torch thread; speeds measured on a shared
-machine vary with what else runs there (records made since the load average was recorded give
-it), so compare speeds only within one table.
+numbers are not the suite's result. Benchmarks run on one torch thread on a shared machine: compare
+speeds only within one table.
 """
 
 

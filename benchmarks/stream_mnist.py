@@ -153,15 +153,13 @@ QUICK = Config(frames=2_000, batch_sizes=(1,), bp_tune_frames=1_000)
 PAGE = Page(
     title="Awake/sleep FF on a one-pass MNIST stream",
     measures=(
-        "The MNIST training set, shuffled once per seed, is one stream that each learner sees "
-        "exactly once, `batch` frames per `observe()` call (the task), predicting every frame "
-        "before it learns from it. *Prequential* is the share of those predictions that were "
-        "right; *test* is accuracy on the test set afterwards with the learner's own inference "
-        "mode, beside FF's goodness and readout modes. `ff-interleaved` makes a positive and a "
-        "negative update on every frame (the paper's baseline); `ff-sleep-N` learns positives "
-        "only while awake and sleeps every N frames on replayed memories beside dreams; "
-        "`ff-sleep-N-no-replay` sleeps on dreams only; `backprop-mlp` is an online MLP of the "
-        "same sizes with its optimizer and learning rate tuned on the first frames."
+        "The MNIST training set, shuffled once per seed, is one stream each learner sees once, "
+        "`batch` frames per `observe()`, predicting every frame before learning from it. "
+        "Prequential: the share of those predictions that were right; test: test-set accuracy "
+        "afterwards. `ff-interleaved` makes a positive and a negative update on every frame; "
+        "`ff-sleep-N` learns positives awake and sleeps every N frames on replayed memories "
+        "beside dreams (`-no-replay`: dreams only); `backprop-mlp` is an online MLP of the same "
+        "sizes."
     ),
     command="ffstream bench stream-mnist",
     columns=(
@@ -182,11 +180,9 @@ PAGE = Page(
         "(offline training, not one pass).",
     ),
     notes=(
-        "`--ablation` runs the levers instead (`ffstream bench stream-mnist --ablation "
-        "--batch-sizes 10`): dreams of uniformly drawn wrong labels (`dreams-uniform`), hybrid "
-        "masks (`dreams-hybrid`), Langevin goodness ascent (`dreams-langevin`), fixed sleeps of "
-        "32 steps (`short-sleeps-32`), Adam and SGD learning rates and momenta (`adam-*`, "
-        "`sgd-*`) and mean-of-squares goodness (`goodness-mean`), each around `ff-sleep-1000`."
+        "`--ablation` runs the levers around `ff-sleep-1000` instead: dreams (`dreams-uniform`, "
+        "`dreams-hybrid`, `dreams-langevin`), fixed 32-step sleeps, optimiser settings "
+        "(`adam-*`, `sgd-*`) and mean-of-squares goodness."
     ),
     curve_labels=("frames seen", "prequential accuracy (window)"),
 )

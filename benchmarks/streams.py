@@ -172,17 +172,15 @@ QUICK = Config(frames=2_000, seed_count=1)
 PAGE = Page(
     title="Streams of every kind: defaults against river's baselines",
     measures=(
-        "Twelve generated streams (`ffstream.data.generators`): linear and non-linear concepts, "
-        "low-, high-dimensional and mixed-scale features, abrupt, gradual and recurring drift, "
+        "Twelve generated streams (`ffstream.data.generators`): linear, non-linear, low-, "
+        "high-dimensional and mixed-scale concepts, abrupt, gradual and recurring drift, "
         "class-incremental arrival, label noise, outlier bursts, and an unlabelled sensor feed "
-        "with injected faults. Each method learns one frame at a time with its defaults: "
-        "`StreamLearner` (awake/sleep, and `Interleaved`), `FFClassifier` (`ff-river`), river's "
-        "scaled logistic regression, Hoeffding adaptive tree, adaptive random forest and scaled "
-        "kNN, and an online backprop MLP of the learner's widths. Prequential accuracy over the "
-        "stream and its last 10%, frames/s (one CPU thread) and the peak memory of a process "
-        "running one method; on the sensor stream, the ROC-AUC of scores taken before learning "
-        "each frame (`StreamLearner` unlabelled, `FFAnomalyDetector`, `MinMaxScaler | "
-        "HalfSpaceTrees`). The plot shows the accuracy in each 10% of a stream."
+        "with faults. Each method learns one frame at a time with its defaults: `StreamLearner` "
+        "(awake/sleep, `Interleaved`), `FFClassifier` (`ff-river`), river's scaled logistic "
+        "regression, Hoeffding adaptive tree, adaptive random forest and scaled kNN, and an "
+        "online MLP of the learner's widths. Prequential accuracy, its last 10%, frames/s and "
+        "peak memory per method; on the sensor stream, ROC-AUC (`FFAnomalyDetector`, "
+        "`HalfSpaceTrees`)."
     ),
     command="ffstream bench streams",
     columns=(
@@ -193,10 +191,9 @@ PAGE = Page(
         Column("peak_rss_mb", "peak memory MiB", digits=0),
     ),
     notes=(
-        f"Seeds: reported runs use report seeds {REPORT_SEEDS}; defaults are chosen on "
-        f"validation seeds {VALIDATION_SEEDS} (`--split validation`, recorded as other "
-        "configurations, never in these tables). Each cell averages the seeds recorded for its "
-        "stream and method. Peak memory includes the interpreter, torch, river and the stream."
+        "Report seeds 100-104; defaults are chosen on validation seeds 0-2 (`--split "
+        "validation`, other configurations, never in these tables). Peak memory includes the "
+        "interpreter, torch, river and the stream."
     ),
     curve_labels=("frames", "accuracy in each 10% of the stream"),
 )
