@@ -42,7 +42,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ffstream._signals import StopOnSignal, Stopped
-from ffstream.agents import AgentLoop, EnvStepError, FFQAgent, solved_threshold
+from ffstream.agents import AgentLoop, EnvStepError, solved_threshold
 from ffstream.agents.checkpoint import agent_file_state, nonfinite_tensors, save_agent_checkpoint
 from ffstream.dashboard import Dashboard, PlainReport
 from ffstream.distributed import RankLost
@@ -219,13 +219,7 @@ def run(args, console: Console) -> int:
 def run_rank0(args, plan: RunPlan, env, console: Console, ranks=None) -> int:
     """Train on ``env`` as ``ffstream run`` does; with ``ranks``
     (:class:`~ffstream.run_nproc.Ranks`), as rank 0 of a data-parallel job."""
-    agent = FFQAgent(
-        env.single_observation_space,
-        env.single_action_space,
-        plan.config,
-        seed=plan.seed,
-        device=plan.device,
-    )
+    agent = plan.new_agent(env)
     threshold = solved_threshold(plan.env_id)
     try:
         loop = AgentLoop(env, agent, seed=plan.seed, threshold=threshold)

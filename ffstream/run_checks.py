@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ffstream.agents import AgentConfig, load_config, read_saved_agent
+from ffstream.agents import AgentConfig, FFQAgent, load_config, read_saved_agent
 from ffstream.agents.config import read_config_table
 
 __all__ = [
@@ -57,6 +57,16 @@ class RunPlan:
     config: AgentConfig
     state: dict[str, Any] | None = None
     """The checkpoint to continue from (``--resume``), already read."""
+
+    def new_agent(self, env) -> FFQAgent:
+        """A fresh agent for the vector ``env`` with this plan's config, seed and device."""
+        return FFQAgent(
+            env.single_observation_space,
+            env.single_action_space,
+            self.config,
+            seed=self.seed,
+            device=self.device,
+        )
 
 
 def int_at_least(low: int):

@@ -245,13 +245,7 @@ def _rank_main(rank: int, world: int, args, plan: RunPlan, sigint: bool) -> int:
 
 def _learn(plan: RunPlan, env, ranks: Ranks) -> None:
     """A rank other than 0: learn from its own envs until the ranks agree to stop."""
-    agent = FFQAgent(
-        env.single_observation_space,
-        env.single_action_space,
-        plan.config,
-        seed=plan.seed,
-        device=plan.device,
-    )
+    agent = plan.new_agent(env)
     seed = plan.seed + ranks.rank * ENV_SEED_STRIDE
     loop = AgentLoop(env, agent, seed=seed, threshold=solved_threshold(plan.env_id))
     if plan.state is not None:

@@ -38,6 +38,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ffstream._checks import check_finite
+from ffstream._device import from_host
 from ffstream.agents.api import AgentAPI
 from ffstream.agents.blocks import LocalQLayer, RunningNorm, track_target
 from ffstream.agents.config import AgentConfig
@@ -172,7 +173,7 @@ class FFQAgent(AgentAPI):
         n = index.shape[0]
         coin = torch.rand(n, generator=generator) < self.epsilon()
         random = torch.randint(0, self.num_actions, (n,), generator=generator)
-        return torch.where(coin.to(index.device), random.to(index.device), index)
+        return torch.where(from_host(coin, index.device), from_host(random, index.device), index)
 
     # ------------------------------------------------------------------ learning
     def observe(
