@@ -30,15 +30,14 @@ MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagrap
 class CompiledStep:
     """An :class:`~ffstream.ff.FFNet`'s :meth:`~ffstream.ff.FFNet.step` through ``torch.compile``.
 
-    Made by :meth:`FFNet.compile_step <ffstream.ff.FFNet.compile_step>`, which the net's ``step``
-    then calls first. Each new batch layout (awake batches, sleep batches) compiles once, in
-    seconds; later steps with that layout replay the compiled code. Steps the closed form does
-    not apply to (other layers or objectives, bfloat16 autocast) run eagerly.
+    One per net (its compiled code guards on that net). Made by
+    :meth:`FFNet.compile_step <ffstream.ff.FFNet.compile_step>`, which the net's ``step`` then
+    calls first. Each new batch layout (awake batches, sleep batches) compiles once, in seconds;
+    later steps with that layout replay the compiled code. Steps the closed form does not apply
+    to (other layers or objectives, bfloat16 autocast) run eagerly.
 
     Parameters
     ----------
-    net
-        The net whose updates to compile.
     mode
         One of :data:`MODES`. ``"reduce-overhead"`` records CUDA graphs: use it for small
         batches on a GPU. On a CPU it compiles as ``"default"``.
@@ -53,7 +52,7 @@ class CompiledStep:
     torch.Size([4, 1])
     """
 
-    def __init__(self, net, mode: str = "default"):
+    def __init__(self, mode: str = "default"):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode

@@ -354,7 +354,7 @@ class FFNet(nn.Module):
         """
         from ffstream.ff.compiled import CompiledStep  # torch.compile's import is slow
 
-        self.__dict__["_compiled"] = None if mode is None else CompiledStep(self, mode)
+        self.__dict__["_compiled"] = None if mode is None else CompiledStep(mode)
         return self
 
     def __getstate__(self) -> dict:
