@@ -2,14 +2,16 @@
 
 A :class:`Scenario` is a list of :class:`TaskData` (training and test frames of one task) and
 its *views*: how a prediction is scored. A class-incremental view takes the argmax over every
-class; a task-incremental view is told the task at test time and takes the argmax over that
-task's classes only. One training run can be scored in several views.
+class; a task-masked view is told the task at test time and takes the argmax over that task's
+classes only. One training run can be scored in several views. (Task-masked is not
+task-incremental learning, where each task trains a head of its own: the benchmark suites run
+that as a separate, multi-head run.)
 
 The builders take a dataset as two ``(frames, labels)`` pairs of flat float frames ``(N, D)``
 and int64 labels (``ffstream.data.load_mnist`` followed by ``to_unit_float``):
 
 - :func:`split_scenario`: Split-MNIST, one task per group of classes (van de Ven & Tolias
-  2019), class- and task-incremental, or domain-incremental with labels mapped to their place
+  2019), class-incremental and task-masked, or domain-incremental with labels mapped to their place
   within the task;
 - :func:`permuted_scenario`: Permuted-MNIST, every task under its own pixel permutation;
 - :func:`rotated_scenario`: Rotated-MNIST, every task turned by its own angle;
@@ -27,7 +29,7 @@ Examples
 >>> [task.classes for task in scenario.tasks], [len(task.x_train) for task in scenario.tasks]
 ([(0, 1), (2, 3)], [5, 5])
 >>> scenario.views
-{'class-incremental': False, 'task-incremental': True}
+{'class-incremental': False, 'task-masked': True}
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ class Scenario:
         The size of the label space every task's labels come from.
     views
         View name -> whether predictions are restricted to the task's classes
-        (task-incremental) or not; every view gets its own accuracy matrix from the same run.
+        (task-masked) or not; every view gets its own accuracy matrix from the same run.
     image_shape
         ``(height, width)`` of the flat frames when their pixels keep their layout (so
         stored frames can be shifted when replayed), ``None`` when they do not
@@ -186,7 +188,7 @@ def split_scenario(
         first of each task.
     domain
         ``False``: labels stay as they are, scored class-incrementally (argmax over every
-        class) and task-incrementally (argmax over the task's classes). ``True``: each label
+        class) and task-masked (argmax over the task's classes). ``True``: each label
         becomes its place within its task (``0`` or ``1`` for pairs), one small head, the task
         unknown at test time (domain-incremental).
     name
@@ -217,7 +219,7 @@ def split_scenario(
     if domain:
         views = {"domain-incremental": False}
         return Scenario(name or "split-domain", tasks, classes_per_task, views, shape)
-    views = {"class-incremental": False, "task-incremental": True}
+    views = {"class-incremental": False, "task-masked": True}
     num_classes = len(train_tasks) * classes_per_task
     return Scenario(name or "split", tasks, num_classes, views, shape)
 
