@@ -34,7 +34,7 @@ import torch
 import torch.distributed as dist
 
 from ffstream.stream import StreamLearner
-from ffstream.stream._learner_state import saved_config
+from ffstream.stream._learner_state import check_memories, saved_config
 from ffstream.stream.checkpoint import (
     as_current,
     checksum,
@@ -43,7 +43,6 @@ from ffstream.stream.checkpoint import (
     save_checkpoint,
 )
 from ffstream.stream.memory import ClassBalancedMemory, Memory, RecentMemory
-from ffstream.stream.state_checks import check_generator_state, check_memory_state
 
 __all__ = [
     "FORMAT",
@@ -168,16 +167,7 @@ def _check_parts(parts: list[Any], learner: StreamLearner) -> None:
     for rank, part in enumerate(parts):
         if not isinstance(part, dict) or set(part) != {"memory", "recent", "generator"}:
             raise ValueError(f"rank {rank}'s part of the checkpoint is malformed")
-        for name in ("memory", "recent"):
-            check_memory_state(
-                part[name],
-                getattr(learner, name),
-                row_shape=(learner.num_features,),
-                dtype=torch.float32,
-                num_classes=learner.num_classes,
-                name=f"rank {rank}'s {name}",
-            )
-        check_generator_state(part["generator"], learner.generator, f"rank {rank}'s generator")
+        check_memories(part, learner, f"rank {rank}'s ")
 
 
 def load_learner(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "apply_learner_state",
     "check_learner_config",
+    "check_memories",
     "check_learner_state",
     "learner_state",
     "saved_config",
@@ -124,6 +125,22 @@ def check_learner_config(saved: LearnerConfig, mine: LearnerConfig, kind: str) -
         raise ValueError(f"the checkpoint was made by a {kind} with another config: {differences}")
 
 
+def check_memories(state: dict[str, Any], learner: LearnerCore, owner: str = "") -> None:
+    """Refuse (``ValueError``) saved ``memory``, ``recent`` and ``generator`` entries of
+    ``state`` that do not fit ``learner``; ``owner`` prefixes the names in the message (a
+    rank's part of a data-parallel checkpoint)."""
+    for name in ("memory", "recent"):
+        check_memory_state(
+            state[name],
+            getattr(learner, name),
+            row_shape=(learner.num_features,),
+            dtype=torch.float32,
+            num_classes=learner.num_classes,
+            name=f"{owner}{name}",
+        )
+    check_generator_state(state["generator"], learner.generator, f"{owner}generator")
+
+
 def check_learner_state(learner: LearnerCore, state: Any) -> dict[str, Any]:
     """A checkpoint's learner state, once all of it is known to fit ``learner``.
 
@@ -157,16 +174,7 @@ def check_learner_state(learner: LearnerCore, state: Any) -> dict[str, Any]:
     if learner.readout is not None:
         optimizer = learner.readout.optimizer
         check_optimizer_state(state["readout_optimizer"], optimizer, "readout_optimizer")
-    for name in ("memory", "recent"):
-        check_memory_state(
-            state[name],
-            getattr(learner, name),
-            row_shape=(learner.num_features,),
-            dtype=torch.float32,
-            num_classes=learner.num_classes,
-            name=name,
-        )
-    check_generator_state(state["generator"], learner.generator, "generator")
+    check_memories(state, learner)
     counters = check_counters(state["counters"], COUNTERS)
     _check_standardizer(state.get("standardizer"), learner.standardizer, counters["frames_seen"])
     if counters["awake_updates"] > counters["frames_seen"]:
