@@ -302,11 +302,13 @@ class StreamLearner(LearnerCore):
     def compile(self, mode: str | None = "reduce-overhead") -> StreamLearner:
         """Run the FF layers' updates, awake and asleep, as compiled graphs: for GPUs.
 
-        ``"reduce-overhead"`` (the default) records each update as a CUDA graph, so a batch-1
-        :meth:`observe` replays one graph instead of launching dozens of kernels; ``"default"``
-        compiles without graphs; ``None`` returns to eager updates. Each batch shape (awake,
-        sleep) compiles once, in seconds. On a CPU, small nets learn faster uncompiled (their
-        eager updates run closed-form in NumPy). Not saved in checkpoints. Returns the learner.
+        ``"reduce-overhead"`` (the default) records each update as a CUDA graph, so the FF
+        update of a batch-1 :meth:`observe` replays one graph instead of launching dozens of
+        kernels (the standardiser, the readout and the memory writes still run eagerly around
+        it); ``"default"`` compiles without graphs; ``None`` returns to eager updates. Each
+        batch shape (awake, sleep) compiles once, in seconds. On a CPU, small nets learn faster
+        uncompiled (their eager updates run closed-form in NumPy). Not saved in checkpoints.
+        Returns the learner.
         See :class:`~ffstream.ff.compiled.CompiledStep`.
         """
         self.net.compile_step(mode)
