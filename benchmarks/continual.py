@@ -42,7 +42,7 @@ from benchmarks._common import dataset_name, load_frames, make_progress
 from benchmarks.continual_config import METHODS, QUICK_SETTINGS, ContinualConfig
 from benchmarks.continual_heads import MultiHeadScenario, TaskHeads
 from benchmarks.continual_protocol import evaluate, make_method, run_scenario
-from benchmarks.continual_report import combine, markdown_table, plot_results
+from benchmarks.continual_report import combine, markdown_table, plot_results, report_table
 from benchmarks.continual_split import validation_scenario
 from benchmarks.lab import Column, Context, Run
 from ffstream.data import Scenario
@@ -59,6 +59,7 @@ __all__ = [
     "make_method",
     "markdown_table",
     "plot_results",
+    "report_table",
     "run_continual",
     "run_scenario",
     "runs",

@@ -26,7 +26,7 @@ from rich.console import Console
 
 from ffstream.eval import BWT_CONVENTION, mean_interval
 
-__all__ = ["combine", "main", "markdown_table", "plot_results"]
+__all__ = ["combine", "main", "markdown_table", "plot_results", "report_table"]
 
 
 def _mean_std(values: list[float | None]) -> dict[str, Any]:
@@ -139,6 +139,45 @@ def markdown_table(entries: list[dict[str, Any]]) -> str:
             f"{fps:.0f} | {e['stored_frames']} |"
             if fps is not None
             else f"| {view} | {e['method']} | {_fmt(m['average_accuracy'])} |" + " - |" * 7
+        )
+    return "\n".join(lines)
+
+
+def report_table(records: list[dict[str, Any]], view: str, methods: tuple[str, ...]) -> str:
+    """The report configuration's table on BENCHMARKS.md: per method, ``view``'s average
+    accuracy (mean ± sample std over seeds), the 95% Student-t interval of that mean, its
+    anytime accuracy and backward transfer, in percent.
+
+    Examples
+    --------
+    >>> def rec(method, acc):
+    ...     return {"method": method, "metrics": {"v.average_accuracy": acc}}
+    >>> print(report_table([rec("ff", 0.9), rec("ff", 0.92), rec("er", 0.8)], "v", ("ff", "er")))
+    | method | n | avg acc % | 95% interval | anytime % | BWT |
+    |---|---|---|---|---|---|
+    | ff | 2 | 91.0 ± 1.4 | 78.3 to 103.7 | - | - |
+    | er | 1 | 80.0 | - | - | - |
+    """
+    lines = [
+        "| method | n | avg acc % | 95% interval | anytime % | BWT |",
+        "|---|---|---|---|---|---|",
+    ]
+    rank = {m: i for i, m in enumerate(methods)}
+    by_method: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_method.setdefault(record["method"], []).append(record)
+    for method in sorted(by_method, key=lambda m: (rank.get(m, len(rank)), m)):
+        group = by_method[method]
+
+        def stat(name: str, group=group) -> dict[str, Any]:
+            return _mean_std([r["metrics"].get(f"{view}.{name}") for r in group])
+
+        accuracy = stat("average_accuracy")
+        ci = accuracy["ci95"]
+        interval = "-" if ci is None else f"{100 * ci[0]:.1f} to {100 * ci[1]:.1f}"
+        lines.append(
+            f"| {method} | {len(group)} | {_fmt(accuracy)} | {interval} | "
+            f"{_fmt(stat('anytime_accuracy'))} | {_fmt(stat('backward_transfer'))} |"
         )
     return "\n".join(lines)
 

@@ -4,6 +4,10 @@ Every number on the page comes from a run record in ``benchmarks/results/`` (wri
 ``ffstream bench NAME``); nothing is typed by hand, and rendering the same folder twice gives the
 same bytes. History lives in git, not on the page.
 
+A suite may name one more configuration, its report (``REPORT``, a config; ``REPORT_TITLE``;
+``report_table(records) -> str``): the settings it reports with, frozen, on its test seeds. Its
+records (in their ``custom-*`` folder) get their own table, above the presets'.
+
 Run: ``python -m benchmarks.render`` (``--check`` only compares, for CI).
 """
 
@@ -17,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import SUITES, load_suite
-from benchmarks.lab import RESULTS, Page, Run, is_number, load_records
+from benchmarks.lab import RESULTS, Page, Run, is_number, load_records, preset_of
 
 __all__ = ["format_cell", "main", "mean_std", "render", "summary_table"]
 
@@ -122,6 +126,14 @@ def _section(name: str, records: list[dict[str, Any]]) -> str:
     page: Page = suite.PAGE
     parts = [f"## {page.title} (`{name}`)", "", page.measures.strip(), ""]
     parts += ["```bash", page.command, "```", ""]
+    shown = set(PRESETS)
+    report = getattr(suite, "REPORT", None)  # a named configuration: frozen settings, test seeds
+    if report is not None:
+        shown.add(preset_of(suite, report))
+        chosen = [r for r in records if r["preset"] == preset_of(suite, report)]
+        if chosen:
+            parts += [f"### report: {suite.REPORT_TITLE}", "", _provenance(chosen), ""]
+            parts += [suite.report_table(chosen), ""]
     found = False
     for preset, cfg in (("full", suite.FULL), ("quick", suite.QUICK)):
         chosen = [r for r in records if r["preset"] == preset]
@@ -142,7 +154,7 @@ def _section(name: str, records: list[dict[str, Any]]) -> str:
             parts += [f"![{name}, {preset}]({plot.relative_to(ROOT).as_posix()})", ""]
     if not found:
         parts += ["No results recorded yet: run the command above.", ""]
-    others = sorted({r["preset"] for r in records} - set(PRESETS))
+    others = sorted({r["preset"] for r in records} - shown)
     if others:  # named by their folders; a list of hashes would only lengthen the page
         count = f"{len(others)} other configuration{'s' if len(others) > 1 else ''}"
         parts += [f"{count} in `benchmarks/results/{name}/` (`custom-*`).", ""]

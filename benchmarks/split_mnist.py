@@ -42,9 +42,12 @@ __all__ = [
     "NAME",
     "PAGE",
     "QUICK",
+    "REPORT",
+    "REPORT_TITLE",
     "Config",
     "build_scenarios",
     "combine",
+    "report_table",
     "run_one",
     "runs",
 ]
@@ -84,6 +87,12 @@ FULL = Config()
 
 #: 2,000 training and 500 test frames per task, one seed: a few minutes on a busy CPU.
 QUICK = Config(**QUICK_SETTINGS)
+
+#: What is reported: the class-incremental run on every training frame, test seeds 0-4 (seed
+#: 100 chose the settings); ``ffstream bench split-mnist --no-domain --no-multi-head --seeds
+#: 0,1,2,3,4``.
+REPORT = Config(domain_incremental=False, multi_head=False, seeds=(0, 1, 2, 3, 4))
+REPORT_TITLE = "class-incremental, test seeds 0-4"
 
 PAGE = Page(
     title="Split-MNIST, online, under a memory budget",
@@ -158,3 +167,8 @@ def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
 def combine(cfg: Config, records: list[dict[str, Any]], console) -> dict[str, Any]:
     """The combined JSON of before: ``results[]`` per (scenario, method), runs per seed."""
     return continual.combine(NAME, cfg, records, console)
+
+
+def report_table(records: list[dict[str, Any]]) -> str:
+    """The report's table on BENCHMARKS.md: class-incremental accuracy per method."""
+    return continual.report_table(records, "class-incremental", REPORT.methods)

@@ -396,3 +396,35 @@ def test_dataset_custom_loads_unchecked_files_and_keeps_its_records_apart(data_d
     assert preset_of(split_mnist, custom).startswith("custom-")  # not MNIST's folder
     with pytest.raises(ValueError, match="SHA-256"):  # the default: files must be MNIST's
         continual._load(_config(split_mnist, data_dir, "--verify"))
+
+
+def _report_record(suite, method, seed, accuracy):
+    view = "class-incremental" if suite is split_mnist else "domain-incremental"
+    env = {"device_name": "cpu", "date": "2026-12-03T00:00:00", "torch": "t", "ffstream": "f"}
+    return {
+        "suite": suite.NAME,
+        "preset": preset_of(suite, suite.REPORT),
+        "method": method,
+        "task": None,
+        "seed": seed,
+        "environment": {**env, "commit": "abc", "load_average": 1.0},
+        "metrics": {f"{view}.average_accuracy": accuracy},
+        "details": {},
+    }
+
+
+@pytest.mark.parametrize("suite", [split_mnist, permuted_mnist, rotated_mnist])
+def test_the_report_configuration_has_its_own_table_with_intervals(suite):
+    from benchmarks import render
+
+    records = [_report_record(suite, "er", s, a) for s, a in enumerate((0.80, 0.82, 0.84))]
+    records.append(_report_record(suite, "ff", 0, 0.9))
+    records.append({**records[0], "preset": "custom-other"})  # another configuration
+    page = render._section(suite.NAME, records)
+    assert f"### report: {suite.REPORT_TITLE}" in page
+    rows = [line for line in page.splitlines() if line.startswith(("| ff |", "| er |"))]
+    assert rows[0].startswith("| ff | 1 | 90.0 | - |")  # methods in run order; one seed: no spread
+    # three seeds: mean, sample std and the t interval of the mean (t_{0.975, 2} = 4.3027)
+    assert rows[1].startswith("| er | 3 | 82.0 ± 2.0 | 77.0 to 87.0 |")
+    assert "1 other configuration in" in page  # the report's own folder is not counted
+    assert suite.REPORT.seeds == (0, 1, 2, 3, 4) and 100 not in suite.REPORT.seeds
