@@ -99,7 +99,24 @@ class LinearReadout(nn.Module):
         loss = _numpy_step(self, features, y, logits)
         if loss is not None:
             return loss
-        if logits is None:
+        loss = self.write_grads(features, y, logits)
+        self.apply_grads()
+        return loss
+
+    @torch.no_grad()
+    def write_grads(
+        self, features: torch.Tensor, y: torch.Tensor, logits: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """:meth:`step`'s gradient alone, in torch, into ``.grad``; returns the loss.
+
+        Pure tensor work, so a compiled awake step can hold it; :meth:`apply_grads` then
+        makes the update.
+        """
+        if self.heads is not None:  # masking twice changes nothing
+            logits = _within_heads(
+                self.linear(features) if logits is None else logits, y, self.heads
+            )
+        elif logits is None:
             logits = self.linear(features)
         log_p = torch.log_softmax(logits, dim=1)
         target = y.view(-1, 1)
@@ -109,11 +126,14 @@ class LinearReadout(nn.Module):
         grad /= features.shape[0]  # the loss is a batch mean
         self.linear.weight.grad = grad.T @ features
         self.linear.bias.grad = grad.sum(0)
+        return loss
+
+    def apply_grads(self) -> None:
+        """Update from the gradients in ``.grad`` (after :attr:`grad_sync`)."""
         if self.grad_sync is not None:
             self.grad_sync([self.linear.weight.grad, self.linear.bias.grad])
         if not fused_update(self.optimizer):  # the same kernel, without Optimizer.step's Python
             self.optimizer.step()
-        return loss
 
 
 def _within_heads(logits: torch.Tensor, y: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:

@@ -161,6 +161,7 @@ class LearnerCore(SleepPhase):
         state = dict(self.__dict__)
         del state["_lock"]  # a lock cannot be pickled or copied: each copy gets its own
         state.pop("_source", None)  # bound to this object: each copy makes its own
+        state.pop("_awake_graph", None)  # compiled code belongs to this process: copies run eagerly
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -291,6 +292,35 @@ class LearnerCore(SleepPhase):
     @locked
     def learn(self, x: torch.Tensor, labels: torch.Tensor | None) -> Observation:
         """Awake on checked flat frames (and labels): predict, update, remember, maybe sleep."""
+        graph = self.__dict__.get("_awake_graph")
+        step = None if graph is None else graph.step(self, x, labels)
+        x, scores, goodness = self._awake_step(x, labels) if step is None else step
+        self.awake_updates += 1
+        prediction = scores.argmax(1) if scores is not None else None
+        reported = prediction
+        if prediction is not None and self.averaged is not None:  # the average before it moves
+            reported = self._class_scores(x, *self._predictor()).argmax(1)
+        self._update_average()
+
+        self.memory.add(x, labels, self.generator)
+        self.recent.add(x, labels, self.generator)
+        self.frames_seen += x.shape[0]
+        novelty = self.novelty(goodness)
+        signal = None
+        if self.schedule.uses_signal:
+            error = None if labels is None else (prediction != labels).float().mean()
+            signal = float(error if error is not None else novelty.mean())
+        due = self.schedule.after_observe(x.shape[0], signal)
+        if due != 0:
+            self.sleep(due)
+        return Observation(goodness, novelty, reported, due != 0)
+
+    def _awake_step(self, x: torch.Tensor, labels: torch.Tensor | None):
+        """The awake update, eagerly: standardise, score, update the layers and the readout.
+
+        Returns the standardised frames, the class scores they were predicted with (None
+        unlabelled) and the positive goodness of every layer.
+        """
         x = self._standardized(x, learn=True)
         scores = features = None
         if labels is not None and self.readout is not None:
@@ -299,33 +329,14 @@ class LearnerCore(SleepPhase):
                 scores = self.readout(features)
         elif labels is not None:
             scores = self._latest_scores(x)
-        prediction = scores.argmax(1) if scores is not None else None
-        reported = prediction
-        if prediction is not None and self.averaged is not None:
-            reported = self._class_scores(x, *self._predictor()).argmax(1)
-
         pos = self._encode(x, labels)
         neg = None
         if self.schedule.interleaved:
             neg = self._encode(*self._interleaved_negatives(x, labels, scores))
         stats = self.net.step(pos=pos, neg=neg, check=False)  # the front end checked x
-        self.awake_updates += 1
         if self.readout is not None and labels is not None and self.readout_learns == "always":
             self.readout.step(features, labels, logits=scores)  # the features it predicted with
-        self._update_average()
-
-        self.memory.add(x, labels, self.generator)
-        self.recent.add(x, labels, self.generator)
-        self.frames_seen += x.shape[0]
-        novelty = self.novelty(stats.pos_goodness)
-        signal = None
-        if self.schedule.uses_signal:
-            error = None if labels is None else (prediction != labels).float().mean()
-            signal = float(error if error is not None else novelty.mean())
-        due = self.schedule.after_observe(x.shape[0], signal)
-        if due != 0:
-            self.sleep(due)
-        return Observation(stats.pos_goodness, novelty, reported, due != 0)
+        return x, scores, stats.pos_goodness
 
     def _interleaved_negatives(self, x, labels, scores):
         """The interleaved baseline's negatives: dreams of this very frame."""

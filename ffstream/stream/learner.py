@@ -300,18 +300,25 @@ class StreamLearner(LearnerCore):
 
     @locked
     def compile(self, mode: str | None = "reduce-overhead") -> StreamLearner:
-        """Run the FF layers' updates, awake and asleep, as compiled graphs: for GPUs.
+        """Run the updates, awake and asleep, as compiled graphs: for GPUs.
 
-        ``"reduce-overhead"`` (the default) records each update as a CUDA graph, so the FF
-        update of a batch-1 :meth:`observe` replays one graph instead of launching dozens of
-        kernels (the standardiser, the readout and the memory writes still run eagerly around
-        it); ``"default"`` compiles without graphs; ``None`` returns to eager updates. Each
-        batch shape (awake, sleep) compiles once, in seconds. On a CPU, small nets learn faster
-        uncompiled (their eager updates run closed-form in NumPy). Not saved in checkpoints.
-        Returns the learner.
-        See :class:`~ffstream.ff.compiled.CompiledStep`.
+        The whole tensor work of an awake step (the standardiser, the readout's features,
+        scores and gradient, every layer's local gradient) becomes one compiled function, and
+        each sleep update another. ``"reduce-overhead"`` (the default) records them as CUDA
+        graphs, so a batch-1 :meth:`observe` replays one graph and the fused optimiser kernels
+        instead of launching dozens of kernels; only host bookkeeping and the memory writes
+        run around it. ``"default"`` compiles without graphs; ``None`` returns to eager
+        updates. Each batch shape compiles once, in seconds. On a CPU, small nets learn faster
+        uncompiled (their eager updates run closed-form in NumPy). Not saved in checkpoints
+        or copies. Returns the learner.
+        See :class:`~ffstream.stream.awake_graph.AwakeGraph` and
+        :class:`~ffstream.ff.compiled.CompiledStep`.
         """
+        from ffstream.stream.awake_graph import AwakeGraph  # torch.compile's import is slow
+
+        graph = None if mode is None else AwakeGraph(mode)  # checks the mode first
         self.net.compile_step(mode)
+        self._awake_graph = graph
         return self
 
     # ------------------------------------------------------------------ checkpoints

@@ -189,13 +189,32 @@ class InputStandardizer(nn.Module):
             return
         if x.shape[0] == 0:
             return
+        self.update_buffers(x, present)
+        self.count_update(x.shape[0])
+
+    def update_buffers(self, x: torch.Tensor, present: torch.Tensor | None = None) -> None:
+        """:meth:`update`'s tensor arithmetic alone, in torch, for a non-empty batch.
+
+        Pure tensor work (no host state is read or written), so a compiled awake step can
+        hold it; :meth:`count_update` must follow it, outside the compiled code.
+        """
         with torch.no_grad():
             buffers = self.shift, self.offset, self.var, self.seen
             settings = self._weight(x.shape[0]), self.winsor, self.warmup
             _update(torch, buffers, x.to(self.var.dtype), present, *settings)
+
+    def count_update(self, n: int) -> None:
+        """The host side of an update of ``n`` frames made by :meth:`update_buffers`."""
         self._views = None  # its cached scale is stale
         self._warm = False
-        self.count += x.shape[0]
+        self.count += n
+
+    def standardize_tensor(self, x: torch.Tensor, present: torch.Tensor | None = None):
+        """:meth:`forward` in torch whatever the batch (never through NumPy)."""
+        with torch.no_grad():
+            xs = x.to(self.var.dtype)
+            z = _standardize(xs, self.shift, self.offset, self.var, self.clip, present)
+        return z.to(x.dtype)
 
     def forward(self, x: torch.Tensor, present: torch.Tensor | None = None) -> torch.Tensor:
         """Flat frames in standard units, clipped to ``±clip`` (the estimates do not move).
@@ -205,10 +224,7 @@ class InputStandardizer(nn.Module):
         if self._on_numpy(x):
             mask = None if present is None else present.numpy()
             return torch.from_numpy(self.standardize_array(x.numpy(), mask)).to(x.dtype)
-        with torch.no_grad():
-            xs = x.to(self.var.dtype)
-            z = _standardize(xs, self.shift, self.offset, self.var, self.clip, present)
-        return z.to(x.dtype)
+        return self.standardize_tensor(x, present)
 
     # ------------------------------------------------------------------ numpy
     def update_array(self, x: np.ndarray, present: np.ndarray | None = None) -> None:
