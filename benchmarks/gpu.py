@@ -4,9 +4,10 @@ Two questions, each answered in one invocation so the ratios compare like with l
 
 - **Batch-1 observe** of a ``StreamLearner(784, 10, hidden=(500, 500))``, frames and labels
   coming from the host one at a time (as from a sensor), eager (``observe``) and with
-  ``learner.compile("reduce-overhead")`` (each FF update a CUDA-graph replay). Once with awake
-  steps alone (a schedule that never sleeps in the timed frames: ``*-awake``) and once with the
-  default sleep schedule (``*-sleep``). Timing ends with a device synchronisation.
+  ``learner.compile("reduce-overhead")`` (the whole awake step one CUDA-graph replay, each
+  sleep update another). Once with awake steps alone (a schedule that never sleeps in the
+  timed frames: ``*-awake``) and once with the default sleep schedule (``*-sleep``). Timing
+  ends with a device synchronisation.
 - **A batched FF update** of a ``widths``-wide net (default 784-2000-2000-2000-2000) at
   ``batch`` positives plus as many negatives: ``FFNet.step`` eager in bfloat16 autocast
   (``ffnet-bf16``) and compiled in float32 (``ffnet-compiled``), against a plain PyTorch loop of
