@@ -113,8 +113,10 @@ class FFNet(nn.Module):
     _numpy: bool = True
     #: Called, if set, with the gradients of every parameter (in ``parameters()`` order) after
     #: :meth:`step` computes them and before the optimiser applies them; it may change them in
-    #: place. Data-parallel training (:mod:`ffstream.distributed`) sets it on an instance to
-    #: average the gradients of all ranks. Every backend of :meth:`step` calls it.
+    #: place, or raise to refuse the update (the weights and optimiser state are then as they
+    #: were). Data-parallel training (:mod:`ffstream.distributed`) sets it on an instance to
+    #: average the gradients of all ranks; the agent (:class:`~ffstream.agents.FFQAgent`) to
+    #: clip them layer by layer and refuse non-finite ones. Every backend of :meth:`step` calls it.
     grad_sync: Callable[[list[torch.Tensor]], None] | None = None
 
     @classmethod
@@ -263,6 +265,7 @@ class FFNet(nn.Module):
         labels: torch.Tensor | None = None,
         *,
         check: bool = True,
+        layer_loss: Callable[[int, torch.Tensor], torch.Tensor | None] | None = None,
     ) -> StepStats:
         """One local update of every layer; returns the per-layer losses and goodness.
 
@@ -270,6 +273,19 @@ class FFNet(nn.Module):
         (objective permitting); ``labels`` go to objectives that use them (CwC). Both phases in
         one call go through each layer as one batch. ``check=False`` skips the input validation
         for callers that have already validated (it costs a full pass over the batch).
+
+        ``layer_loss(i, h)``, if given, adds a caller's own term (a scalar tensor, or None) to
+        layer ``i``'s loss. ``h`` is the layer's activities for the whole batch (positives
+        first); its graph reaches only this layer's parameters. A term on parameters the layer
+        owns (a head registered as its submodule) is learned by the layer's own optimiser
+        group, so the update stays local. Such steps run on autograd.
+
+        >>> layer = FFLinear(4, 8)
+        >>> layer.head = nn.Linear(8, 1)  # its submodule before the net: in its group
+        >>> net = FFNet([layer])
+        >>> fit = lambda i, h: net.layers[i].head(h).square().mean()  # drive the head to 0
+        >>> net.step(pos=torch.randn(16, 4), layer_loss=fit).losses.shape
+        torch.Size([1])
         """
         if pos is None and neg is None:
             raise ValueError("step needs positive or negative frames")
@@ -283,17 +299,18 @@ class FFNet(nn.Module):
                 f"labels must be a long tensor with one label per positive frame, got "
                 f"{labels.dtype} of shape {tuple(labels.shape)}"
             )
-        compiled = self.__dict__.get("_compiled")
+        closed = self._closed_form and layer_loss is None
+        compiled = self.__dict__.get("_compiled") if layer_loss is None else None
         if compiled is not None:  # one compiled graph for the closed form, where it applies
             stats = compiled.step(self, pos, neg)
             if stats is not None:
                 return stats
-        if self._numpy and self._closed_form:
+        if self._numpy and closed:
             fast = _numpy.step(self, pos, neg)
             if fast is not None:
                 return StepStats(*fast)
         x, n_pos, has_pos, has_neg = self.batch_of(pos, neg)
-        if self._closed_form and closed_form_applies(self, x):
+        if closed and closed_form_applies(self, x):
             losses, goodness = closed_form_grads(self, x, n_pos, has_pos, has_neg)
             return self.apply_grads(torch.stack(losses), torch.stack(goodness, 1), n_pos, has_neg)
         total = x.new_zeros(())
@@ -310,6 +327,9 @@ class FFNet(nn.Module):
                     loss = loss + layer.peer_loss(
                         pre_pos, h_pos, self.peer_norm, self.peer_momentum
                     )
+                extra = None if layer_loss is None else layer_loss(i, h)
+                if extra is not None:
+                    loss = loss + extra
                 losses.append(loss)
                 goodness.append(self.goodness_fn(h.detach()))
                 total = total + loss
