@@ -96,6 +96,25 @@ def test_awake_graph_leaves_what_it_does_not_cover_to_the_eager_step():
     assert plain.compile(None).__dict__["_awake_graph"] is None
 
 
+def test_closed_form_under_bfloat16_autocast_keeps_float32_gradients():
+    """What a compiled bf16 step runs (on CUDA), checked under the CPU's autocast: bfloat16
+    matmuls, float32 goodness, losses and gradients, close to the float32 closed form."""
+    from ffstream.ff._fast import closed_form_grads
+
+    net = FFNet.mlp([12, 32, 32], seed=0)
+    twin = copy.deepcopy(net)
+    x = torch.randn(16, 12, generator=torch.Generator().manual_seed(3))
+    reference = closed_form_grads(twin, twin._input(x), 8, True, True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses, goodness = closed_form_grads(net, net._input(x), 8, True, True)
+    for got, want in zip(losses + goodness, reference[0] + reference[1]):
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, want, atol=0.05, rtol=0.05)
+    for p, q in zip(net.parameters(), twin.parameters()):
+        assert p.grad.dtype == torch.float32
+        assert float((p.grad - q.grad).norm() / q.grad.norm()) < 0.05
+
+
 def test_compile_step_refuses_unknown_modes_and_can_be_undone():
     net = FFNet.mlp([4, 8], seed=0)
     with pytest.raises(ValueError, match="mode must be one of"):
@@ -167,11 +186,16 @@ def test_observe_of_host_frames_never_waits_for_the_gpu(mode):
 
 @needs_cuda
 def test_bf16_compiled_batched_step_on_cuda():
-    net = FFNet.mlp([64, 128, 128], seed=0, device="cuda", bf16=True).compile_step("default")
+    """A bf16 net's compiled step (closed form under autocast) follows its eager bf16 step."""
+    net = FFNet.mlp([64, 128, 128], seed=0, device="cuda", bf16=True)
+    eager = copy.deepcopy(net)
+    net.compile_step("default")
     pos, neg = torch.randn(256, 64, device="cuda"), torch.randn(256, 64, device="cuda")
     for _ in range(3):
-        stats = net.step(pos=pos, neg=neg)
+        stats, reference = net.step(pos=pos, neg=neg), eager.step(pos=pos, neg=neg)
     assert torch.isfinite(stats.losses).all() and stats.pos_goodness.dtype == torch.float32
+    torch.testing.assert_close(stats.losses, reference.losses, atol=0.02, rtol=0.02)
+    assert _max_gap(net, eager) < 1e-2
 
 
 @needs_cuda

@@ -42,18 +42,19 @@ __all__ = [
 ]
 
 
-def closed_form_applies(net, x: torch.Tensor) -> bool:
+def closed_form_applies(net, x: torch.Tensor, *, bf16: bool = False) -> bool:
     """Whether ``net``'s update of batch ``x`` has the closed form of :func:`closed_form_grads`.
 
     Every layer a plain fully-connected ReLU layer (no pool, no norm, float32 weights that all
     learn), every objective exactly :class:`~ffstream.ff.objectives.Logistic`, the goodness
-    exactly :class:`~ffstream.ff.goodness.Goodness`, and no bfloat16 autocast. Subclasses are
+    exactly :class:`~ffstream.ff.goodness.Goodness`, and no bfloat16 autocast unless ``bf16``
+    (the caller runs the closed form under the net's autocast). Subclasses are
     refused: they may override what the closed form assumes. So are transforms or parameters
     with hooks, which only the autograd path calls.
     """
     if type(net.goodness_fn) is not Goodness or x.dtype != torch.float32:
         return False
-    if net.bf16 and x.device.type == "cuda":
+    if net.bf16 and x.device.type == "cuda" and not bf16:
         return False
     if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
         return False
@@ -107,7 +108,7 @@ def closed_form_grads(
         linear = layer.transform
         weight, bias = linear.weight, linear.bias
         pre = F.linear(x, weight, bias)
-        h = F.relu(pre)
+        h = F.relu(pre).float()  # under bfloat16 autocast: goodness and losses in float32
         g = goodness_fn(h)
         goodness.append(g)
         width = h.shape[1]
@@ -134,10 +135,10 @@ def closed_form_grads(
             h_pos = h[:n_pos] if both else h
             pre_pos = pre[:n_pos] if both else pre
             push = layer.peer_push(h_pos, net.peer_norm, net.peer_momentum)
-            loss = loss + torch.dot(push, pre_pos.mean(0))
+            loss = loss + torch.dot(push, pre_pos.mean(0).float())
             (dpre[:n_pos] if both else dpre).add_(push if n_pos == 1 else push / n_pos)
         losses.append(loss)
-        weight.grad = dpre.t().mm(x)
+        weight.grad = dpre.t().mm(x).to(weight.dtype)  # autocast's matmul may give bfloat16
         bias.grad = dpre.sum(0)
         if i < last:
             x = rms_normalize(h)

@@ -33,8 +33,9 @@ class CompiledStep:
     One per net (its compiled code guards on that net). Made by
     :meth:`FFNet.compile_step <ffstream.ff.FFNet.compile_step>`, which the net's ``step`` then
     calls first. Each new batch layout (awake batches, sleep batches) compiles once, in seconds;
-    later steps with that layout replay the compiled code. Steps the closed form does not apply
-    to (other layers or objectives, bfloat16 autocast) run eagerly.
+    later steps with that layout replay the compiled code. A net made with ``bf16=True`` runs
+    its matmuls in bfloat16 on CUDA (goodness, losses and gradients in float32). Steps the
+    closed form does not apply to (other layers or objectives) run eagerly.
 
     Parameters
     ----------
@@ -62,7 +63,7 @@ class CompiledStep:
     def step(self, net, pos: torch.Tensor | None, neg: torch.Tensor | None):
         """One update of ``net`` (its ``step`` checked the input): a ``StepStats``, or None,
         having changed nothing, where the closed form does not apply."""
-        if not closed_form_applies(net, pos if pos is not None else neg):
+        if not closed_form_applies(net, pos if pos is not None else neg, bf16=True):
             return None
         if self._graphs:  # a new iteration: its graphs may reuse the last one's memory
             torch.compiler.cudagraph_mark_step_begin()
@@ -79,5 +80,6 @@ class CompiledStep:
 def _closed_form(net, pos, neg):
     """What is compiled: the normalised batch and every layer's gradient (into ``.grad``)."""
     x, n_pos, has_pos, has_neg = net.batch_of(pos, neg)
-    losses, goodness = closed_form_grads(net, x, n_pos, has_pos, has_neg)
+    with net._autocast(x):  # bfloat16 matmuls when the net asks for them (CUDA only)
+        losses, goodness = closed_form_grads(net, x, n_pos, has_pos, has_neg)
     return torch.stack(losses), torch.stack(goodness, 1)

@@ -36,7 +36,8 @@ class AwakeGraph:
     ``learn`` then calls :meth:`step` first. It covers the product's learners: labelled ones
     that predict with the readout, and unlabelled ones, on any schedule that sleeps. Steps it
     does not cover (the interleaved schedule, which dreams on every frame; the goodness
-    predictor; layers or objectives without the closed form) return None and run eagerly.
+    predictor; layers or objectives without the closed form; bfloat16 nets) return None and
+    run eagerly.
 
     Parameters
     ----------
