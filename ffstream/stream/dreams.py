@@ -122,12 +122,13 @@ class WrongLabelDreams(Dreams):
 
 
 class HybridDreams(Dreams):
-    """Hinton's unsupervised negatives: two memories mixed through a blurred random mask.
+    """Hinton's unsupervised negatives: memories mixed, so each value is real, their joint not.
 
-    Image frames (``(H, W)`` or ``(C, H, W)``) get blurred masks with large regions; flat
-    frames get a random half of the features from each memory, which breaks the correlations
-    between features while every single value stays realistic. Labelled dreams keep the label of
-    the first memory. The default dream for unlabelled streams.
+    Image frames (``(H, W)`` or ``(C, H, W)``) mix two memories through blurred masks with large
+    regions; flat frames take each feature from one of ``memories`` remembered frames (chosen
+    at random per feature), which breaks the correlations between features while every single
+    value stays realistic. Labelled dreams keep the label of the first memory. The default
+    dream for unlabelled streams.
 
     Parameters
     ----------
@@ -135,6 +136,12 @@ class HybridDreams(Dreams):
         Share of the dreams that are also scaled up, each by ``exp(U(0.5, 2))`` (1.6 to 7.4
         times): they teach a novelty scorer that frames too large to be real are unreal, which
         mixing alone never shows it (``FFAnomalyDetector`` uses 0.5).
+    memories
+        Remembered flat frames each dream mixes (>= 2); ``None``: every feature from a memory
+        of its own, a draw from the product of the features' remembered marginals (the
+        agent's dreams). Image frames always mix two.
+    noise
+        Standard deviation of Gaussian noise added to every value, in the frames' units.
 
     Examples
     --------
@@ -147,33 +154,62 @@ class HybridDreams(Dreams):
     >>> dream, _ = HybridDreams().generate(source, memories[:1], None)
     >>> sorted(set(dream.view(-1).tolist())) <= [1.0, 2.0]  # each value from one memory
     True
+    >>> dream, _ = HybridDreams(memories=None).generate(source, memories[:1], None)
+    >>> dream.tolist()  # the first feature from the frame dreamed from, the others recalled
+    [[1.0, 2.0, 2.0, 2.0]]
     """
 
     needs_memory = True
-    magnify = 0.0  # what a generator pickled before the option existed does
+    # what a generator pickled before each option existed does
+    magnify = 0.0
+    memories: int | None = 2
+    noise = 0.0
 
-    def __init__(self, magnify: float = 0.0):
+    def __init__(self, magnify: float = 0.0, memories: int | None = 2, noise: float = 0.0):
         if not 0.0 <= magnify <= 1.0:
             raise ValueError(f"magnify must be a share in [0, 1], got {magnify!r}")
-        self.magnify = magnify
+        if memories is not None and (
+            isinstance(memories, bool) or not isinstance(memories, int) or memories < 2
+        ):
+            raise ValueError(f"memories must be an int >= 2 or None, got {memories!r}")
+        if not 0.0 <= noise < math.inf:  # NaN fails too
+            raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+        self.magnify, self.memories, self.noise = magnify, memories, noise
 
     def generate(self, source, x, y, scores=None):
-        a = x
-        b, _ = source.recall(x.shape[0])
         shape = source.frame_shape
         generator = source.generator
         if len(shape) >= 2:
+            b, _ = source.recall(x.shape[0])
             dream = hybrid_images(
-                a, b, shape[-2:] if len(shape) == 2 else shape, generator=generator
+                x, b, shape[-2:] if len(shape) == 2 else shape, generator=generator
             )
+        elif self.memories == 2:
+            b, _ = source.recall(x.shape[0])
+            mixed = from_host(torch.rand(x.shape, generator=generator) < 0.5, x.device)
+            dream = torch.where(mixed, x, b)
         else:
-            mixed = from_host(torch.rand(a.shape, generator=generator) < 0.5, a.device)
-            dream = torch.where(mixed, a, b)
+            dream = self._mix(source, x)
         if self.magnify:
             draws = from_host(torch.rand(x.shape[0], 2, generator=generator), dream)
             scale = torch.where(draws[:, 0] < self.magnify, torch.exp(0.5 + 1.5 * draws[:, 1]), 1.0)
             dream = dream * scale.view(-1, *[1] * (dream.dim() - 1))
+        if self.noise:
+            dream = dream + self.noise * from_host(
+                torch.randn(dream.shape, generator=generator), dream
+            )
         return dream, y
+
+    def _mix(self, source: DreamSource, x: torch.Tensor) -> torch.Tensor:
+        """Flat dreams from ``x`` and ``k - 1`` recalled memories per dream."""
+        n, features = x.shape
+        k = features if self.memories is None else self.memories
+        others, _ = source.recall(n * (k - 1))
+        stack = torch.cat([x.unsqueeze(0), others.view(k - 1, n, features)])  # (k, n, f)
+        if self.memories is None:  # feature j from memory j
+            return stack.diagonal(dim1=0, dim2=2)
+        pick = torch.randint(0, k, (1, n, features), generator=source.generator)
+        return stack.gather(0, from_host(pick, x.device)).squeeze(0)
 
 
 class LangevinDreams(Dreams):
