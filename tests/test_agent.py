@@ -19,6 +19,10 @@ from ffstream.agents import (
     load_agent_checkpoint,
     save_agent_checkpoint,
 )
+from ffstream.ff import FFNet
+from ffstream.stream.dreams import HybridDreams
+from ffstream.stream.schedules import EveryN, Manual
+from ffstream.stream.standardizer import InputStandardizer
 
 
 def _agent(hidden=(8, 8, 8), seed=0, **kw) -> tuple[FFQAgent, object]:
@@ -37,69 +41,80 @@ def _fill(agent: FFQAgent, env, steps: int = 40) -> None:
         obs, done = nxt, term | trunc
 
 
-def _params(agent, k):
-    return list(agent.layers[k].parameters())
+def _updated(agent: FFQAgent, change=None) -> list[list[torch.Tensor]]:
+    """Each layer's parameters after one update of a copy of ``agent`` (``change``d first)."""
+    a = copy.deepcopy(agent)
+    if change is not None:
+        with torch.no_grad():
+            change(a)
+    a.update()
+    return [[p.detach().clone() for p in layer.parameters()] for layer in a.net.layers]
 
 
 def test_no_gradient_crosses_a_layer():
-    agent, env = _agent()
-    _fill(agent, env)
-    rows, _ = agent.memory.sample(16, agent.rng)
-    losses = agent.local_losses(rows)
-    for j, loss in enumerate(losses):
-        for k in range(len(agent.layers)):
-            grads = torch.autograd.grad(
-                loss, _params(agent, k), retain_graph=True, allow_unused=True
-            )
-            if k == j:
-                assert all(g is not None and g.abs().sum() > 0 for g in grads)
-            else:
-                assert all(g is None for g in grads), f"loss of layer {j} reached layer {k}"
-
-
-def test_scaling_one_layer_loss_leaves_other_layers_updates_unchanged():
+    # Changing a layer's weights changes the updates of the layers above it (their input),
+    # never of those below: no gradient flows down.
     agent, env = _agent(max_grad_norm=0.0)
     _fill(agent, env)
-    rows, _ = agent.memory.sample(16, agent.rng)
+    base = _updated(agent)
+    changed = _updated(agent, lambda a: a.net.layers[2].transform.weight.mul_(1.5))
+    for k in (0, 1):
+        assert all(torch.equal(p, q) for p, q in zip(base[k], changed[k])), f"layer {k} moved"
+    assert not all(torch.equal(p, q) for p, q in zip(base[2], changed[2]))
 
-    def grads(scale):
-        a = copy.deepcopy(agent)
-        losses = a.local_losses(rows)
-        losses[1] = losses[1] * scale
-        a.optimizer.zero_grad(set_to_none=True)
-        torch.stack(losses).sum().backward()
-        return [[p.grad.clone() for p in a.layers[k].parameters()] for k in range(3)]
 
-    base, scaled = grads(1.0), grads(10.0)
+def test_a_layers_td_term_reaches_only_its_own_weights():
+    # A layer's Q head enters only its own TD term: changing it changes that layer's update
+    # alone (the acting readout's mean over layers is not part of learning).
+    agent, env = _agent(max_grad_norm=0.0)
+    _fill(agent, env)
+    base = _updated(agent)
+    changed = _updated(agent, lambda a: a.net.layers[1].head.bias.add_(1.0))
     for k in (0, 2):
-        for g0, g1 in zip(base[k], scaled[k]):
-            assert torch.equal(g0, g1)
-    for g0, g1 in zip(base[1], scaled[1]):
-        torch.testing.assert_close(g1, 10 * g0)
+        assert all(torch.equal(p, q) for p, q in zip(base[k], changed[k])), f"layer {k} moved"
+    assert not torch.equal(base[1][0], changed[1][0])  # the FF weights of layer 1 too
+
+
+def test_the_layers_are_the_cores_layer_stack():
+    agent, _ = _agent()
+    assert isinstance(agent.net, FFNet) and isinstance(agent.dreams, HybridDreams)
+    assert isinstance(agent.standardizer, InputStandardizer)
+    assert isinstance(agent.schedule, EveryN) and agent.schedule.frames == 1_000
+    # one optimiser group per layer, its Q head included
+    groups = agent.net.optimizer.param_groups
+    assert [len(g["params"]) for g in groups] == [4, 4, 4]
+    never, _ = _agent(sleep_every=0)
+    assert isinstance(never.schedule, Manual)
 
 
 def test_sleep_updates_only_ff_weights_and_lowers_dream_goodness():
     agent, env = _agent(ff_weight=1.0, sleep_every=0)
     _fill(agent, env)
-    heads = [layer.head.weight.clone() for layer in agent.layers]
-    ff = [layer.ff.transform.weight.clone() for layer in agent.layers]
-    torch.manual_seed(1)
+    heads = [layer.head.weight.clone() for layer in agent.net.layers]
+    ff = [layer.transform.weight.clone() for layer in agent.net.layers]
     dreams = agent.dream(64)
-    before = agent.layer_goodness(dreams).sum(1).mean()
-    agent.config.sleep_steps = 20
-    agent.sleep()
-    assert agent.sleeps == 1
-    for layer, h, w in zip(agent.layers, heads, ff):
+    before = agent.net.goodness(dreams).sum(1).mean()
+    agent.sleep(20)
+    assert agent.sleeps == 1 and not agent.asleep
+    for layer, h, w in zip(agent.net.layers, heads, ff):
         assert torch.equal(layer.head.weight, h)  # the readouts do not dream
-        assert not torch.equal(layer.ff.transform.weight, w)
-    assert agent.layer_goodness(dreams).sum(1).mean() < before
+        assert not torch.equal(layer.transform.weight, w)
+    assert agent.net.goodness(dreams).sum(1).mean() < before
 
 
 def test_dreams_mix_features_of_different_memories():
-    agent, env = _agent()
+    agent, env = _agent(dream_noise=0.0)
     _fill(agent, env)
-    d = agent.dream(10)
-    assert d.shape == (10, 4) and torch.isfinite(d).all()
+    d = agent.dream(200)
+    assert d.shape == (200, 4) and torch.isfinite(d).all()
+    states = agent.standardizer(agent.memory.frames[: len(agent.memory), :4])
+    # every value is a remembered one, but the dreams are not remembered states
+    for j in range(4):
+        assert torch.isin(d[:, j], states[:, j]).all()
+    assert not (d[:, None, :] == states[None]).all(2).any(1).all()
+    noisy, _ = _agent(dream_noise=0.5)
+    noisy.memory, noisy.standardizer = agent.memory, agent.standardizer
+    assert not torch.isin(noisy.dream(20)[:, 0], states[:, 0]).all()
 
 
 def test_spaces():
@@ -180,16 +195,16 @@ def test_polyak_targets_move_a_share_tau_per_update():
     loop = AgentLoop(env, agent, seed=0)
     while agent.updates == 0:
         loop.step()
-    before = [t.clone() for t in agent.targets.parameters()]
+    before = [t.clone() for t in agent.target_net.parameters()]
     agent.update()
-    for old, new, online in zip(before, agent.targets.parameters(), agent.layers.parameters()):
+    for old, new, online in zip(before, agent.target_net.parameters(), agent.net.parameters()):
         torch.testing.assert_close(new, old + 0.25 * (online - old))
         assert not torch.equal(new, online)  # not a copy
     hard = FFQAgent(env.single_observation_space, env.single_action_space,
                     cfg.replace(target_tau=1.0), seed=0)  # fmt: skip
     hard.memory, hard.env_steps = agent.memory, agent.env_steps
     hard.update()
-    for target, online in zip(hard.targets.parameters(), hard.layers.parameters()):
+    for target, online in zip(hard.target_net.parameters(), hard.net.parameters()):
         assert torch.equal(target, online)  # tau = 1: the copy the agent always made
 
 
@@ -197,14 +212,14 @@ def test_the_step_size_decays_linearly_then_stays():
     agent, env = _agent(lr=1e-3, lr_final_fraction=0.5, lr_decay_steps=100)
     _fill(agent, env, steps=15)  # 60 env steps: learning from 32 on
     assert agent.updates > 0
-    lrs = {group["lr"] for group in agent.optimizer.param_groups}
+    lrs = {group["lr"] for group in agent.net.optimizer.param_groups}
     assert lrs == {agent.config.lr_at(agent.env_steps)}  # set at each update
     assert 0.5e-3 < lrs.pop() < 1e-3
     _fill(agent, env, steps=40)  # past the decay: half the step size from then on
-    assert {group["lr"] for group in agent.optimizer.param_groups} == {0.5e-3}
+    assert {group["lr"] for group in agent.net.optimizer.param_groups} == {0.5e-3}
     constant, env = _agent(lr=1e-3, lr_decay_steps=0)
     _fill(constant, env, steps=15)
-    assert {group["lr"] for group in constant.optimizer.param_groups} == {1e-3}
+    assert {group["lr"] for group in constant.net.optimizer.param_groups} == {1e-3}
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,7 @@ def test_predict_box_actions():
 def test_predict_leaves_the_agent_alone_and_explores_with_epsilon():
     cfg = SMALL.replace(eps_start=1.0, eps_end=1.0)
     agent = FFQAgent.for_env("CartPole-v1", cfg, num_envs=1)
-    norm = {k: torch.as_tensor(v).clone() for k, v in agent.obs_norm.state_dict().items()}
+    norm = {k: torch.as_tensor(v).clone() for k, v in agent.standardizer.state_dict().items()}
     rng = agent.rng.get_state()
     obs = np.tile(_obs(1), (200, 1))  # one state, 200 times
     greedy, _ = agent.predict(obs, deterministic=True)
@@ -77,7 +77,7 @@ def test_predict_leaves_the_agent_alone_and_explores_with_epsilon():
     explored, _ = agent.predict(obs, deterministic=False)
     assert set(explored.tolist()) == {0, 1}  # epsilon 1: uniformly random actions
     assert torch.equal(agent.rng.get_state(), rng)
-    after = agent.obs_norm.state_dict()
+    after = agent.standardizer.state_dict()
     assert all(torch.equal(norm[k], torch.as_tensor(v)) for k, v in after.items())
 
 
@@ -119,7 +119,7 @@ def test_save_needs_the_env_id_and_finite_weights(tmp_path):
     agent.env_id = "CartPole-v1"
     good = agent.save(tmp_path / "a.ckpt")
     with torch.no_grad():
-        next(agent.layers.parameters()).fill_(float("nan"))
+        next(agent.net.parameters()).fill_(float("nan"))
     with pytest.raises(ValueError, match="NaN or Inf"):
         agent.save(good)
     assert read_saved_agent(good).env_id == "CartPole-v1"  # the good file is intact
@@ -164,14 +164,14 @@ def _state(agent: FFQAgent) -> dict:
         (lambda s: s["agent"].pop("layers"), "incomplete agent"),
         (lambda s: s.update(env_id=""), "names no environment"),
         (lambda s: s["agent"]["config"].update(gamma=3.0), "invalid agent config"),
-        (lambda s: s["agent"]["layers"]["0.ff.transform.weight"].fill_(float("nan")), "NaN or Inf"),
+        (lambda s: s["agent"]["layers"]["0.transform.weight"].fill_(float("nan")), "NaN or Inf"),
         (lambda s: s.update(env_id="Acrobot-v1"), "needs 6 and 3"),
     ],
 )
 def test_bad_saved_agents_raise_value_errors(tmp_path, break_it, message):
     agent = FFQAgent.for_env("CartPole-v1", SMALL, num_envs=1)
     state = _state(agent)
-    assert "0.ff.transform.weight" in state["agent"]["layers"]
+    assert "0.transform.weight" in state["agent"]["layers"]
     break_it(state)
     path = tmp_path / "bad.ckpt"
     save_agent_checkpoint(path, state)
@@ -194,5 +194,5 @@ def test_unreadable_files(tmp_path):
         FFQAgent.load(evil)
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"format": "something.else/1"}, foreign)
-    with pytest.raises(ValueError, match="not a ffstream.Agent/1 checkpoint"):
+    with pytest.raises(ValueError, match="not a ffstream.Agent/2 checkpoint"):
         FFQAgent.load(foreign)

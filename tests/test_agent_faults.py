@@ -230,7 +230,7 @@ def test_non_finite_update_is_refused_and_leaves_agent_unchanged():
     with pytest.raises(FloatingPointError, match="refused an update"):
         agent.update()
     assert _same(agent.state_dict(), before)
-    assert all(p.grad is None for p in agent.layers.parameters())
+    assert all(p.grad is None for p in agent.net.parameters())
 
 
 def test_finite_update_is_applied():

@@ -59,7 +59,7 @@ def _checkpoint_job(rank, world, path):
     resumed = DataParallelAgent.load(path, env.single_observation_space, env.single_action_space)
     mine, back = parallel.agent.memory.state_dict(), resumed.agent.memory.state_dict()
     return {
-        "weights": [p.detach().clone() for p in parallel.agent.layers.parameters()],
+        "weights": [p.detach().clone() for p in parallel.agent.net.parameters()],
         "memory": mine,
         "same_memory": torch.equal(mine["frames"], back["frames"]) and mine["size"] == back["size"],
         "same_rng": torch.equal(parallel.agent.rng.get_state(), resumed.agent.rng.get_state()),
@@ -74,7 +74,7 @@ def test_a_checkpoint_of_two_ranks_resumes_on_two_and_on_one(tmp_path):
     spaces = env.single_observation_space, env.single_action_space
     agent, saved = load_agent(path, *spaces)
     assert saved == {"every": 10}
-    for mine, loaded in zip(a["weights"], agent.layers.parameters()):
+    for mine, loaded in zip(a["weights"], agent.net.parameters()):
         assert torch.equal(mine, loaded.detach())
     # one memory with both ranks' transitions: 60 each, within its 400 rows
     assert len(agent.memory) == a["memory"]["size"] + b["memory"]["size"]

@@ -226,7 +226,7 @@ def test_a_nan_agent_is_never_saved(tmp_path, config, monkeypatch, capsys):
         calls.append(1)
         if len(calls) == 10:
             with torch.no_grad():
-                next(self.agent.layers.parameters()).fill_(float("nan"))
+                next(self.agent.net.parameters()).fill_(float("nan"))
             raise KeyboardInterrupt
         return real_step(self)
 

@@ -6,7 +6,7 @@ hyper-parameter lives in :class:`AgentConfig`.
 """
 
 from ffstream.agents.api import AgentAPI, SavedAgent, read_saved_agent
-from ffstream.agents.blocks import LocalQLayer, RunningNorm
+from ffstream.agents.blocks import LocalQLayer
 from ffstream.agents.checkpoint import load_agent_checkpoint, save_agent_checkpoint
 from ffstream.agents.config import AgentConfig, load_config
 from ffstream.agents.ffq import FFQAgent
@@ -34,7 +34,6 @@ __all__ = [
     "NonFiniteStepError",
     "ObservationMap",
     "ReturnWindow",
-    "RunningNorm",
     "SavedAgent",
     "UnsupportedSpaceError",
     "evaluate",

@@ -4,7 +4,7 @@
 and ``load``; :func:`read_saved_agent` reads and checks a saved agent (``ffstream eval`` starts
 there).
 
-A saved agent is the same file ``ffstream run --save`` writes (an ``ffstream.Agent/1``
+A saved agent is the same file ``ffstream run --save`` writes (an ``ffstream.Agent/2``
 checkpoint, see :mod:`ffstream.agents.checkpoint`): the env id, seed, number of envs, the agent's
 config and state, and the training loop's counters. So ``FFQAgent.load`` reads what ``ffstream
 run`` saved, and ``ffstream run --resume`` continues what ``agent.save`` wrote.

@@ -1,32 +1,37 @@
-"""The parts :class:`~ffstream.agents.FFQAgent` is built from, each usable on its own.
+"""The agent's own parts, each usable on its own (the rest is the core's: :mod:`ffstream.ff`).
 
-:class:`LocalQLayer` is one FF layer with its own linear Q readout (the unit of locality: its
-loss reaches only its own weights); :class:`RunningNorm` normalises observations with running
-statistics before the first layer sees them; :func:`track_target` moves a target network
-towards its online network (a hard copy, or Polyak averaging).
+:class:`LocalQLayer` is an FF layer with its own linear Q readout (the unit of locality: its
+loss reaches only its own weights); :class:`Weighted` scales an FF objective beside the TD term;
+:func:`clip_layer_grads` clips each layer's gradient on its own; :func:`track_target` moves a
+target network towards its online network (a hard copy, or Polyak averaging).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
 import torch
 from torch import nn
 
-from ffstream.ff import FFLinear, rms_normalize
+from ffstream.ff import FFLinear, Goodness, rms_normalize
+from ffstream.ff.objectives import Objective
 
-__all__ = ["LocalQLayer", "RunningNorm", "track_target"]
+__all__ = ["LocalQLayer", "Weighted", "clip_layer_grads", "track_target"]
 
 
-class LocalQLayer(nn.Module):
-    """An FF layer with its own linear Q readout on its RMS-normalised activities.
+class LocalQLayer(FFLinear):
+    """An FF layer with its own linear Q readout (``head``) on its RMS-normalised activities.
+
+    The head is a submodule, so an :class:`~ffstream.ff.FFNet` of these layers learns it in
+    the layer's own optimiser group (the TD term reaches it through ``FFNet.step``'s
+    ``layer_loss``). It starts at 0: every action's value is 0 at first.
 
     Examples
     --------
     >>> layer = LocalQLayer(4, 8, num_actions=2, generator=torch.Generator().manual_seed(0))
-    >>> h, q = layer(torch.randn(3, 4))
-    >>> h.shape, q.shape
-    (torch.Size([3, 8]), torch.Size([3, 2]))
+    >>> h = layer(torch.randn(3, 4))
+    >>> h.shape, layer.q(h).abs().sum().item()
+    (torch.Size([3, 8]), 0.0)
     """
 
     def __init__(
@@ -37,64 +42,59 @@ class LocalQLayer(nn.Module):
         *,
         generator: torch.Generator | None = None,
     ):
-        super().__init__()
-        self.ff = FFLinear(in_features, width, generator=generator)
+        super().__init__(in_features, width, generator=generator)
         self.head = nn.Linear(width, num_actions)
-        with torch.no_grad():  # Q starts at 0 for every action
+        with torch.no_grad():
             self.head.weight.zero_()
             self.head.bias.zero_()
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.ff(x)
-        return h, self.head(rms_normalize(h))
+    def q(self, h: torch.Tensor) -> torch.Tensor:
+        """The Q-values ``(batch, num_actions)`` of this layer's activities ``h``."""
+        return self.head(rms_normalize(h))
 
 
-class RunningNorm:
-    """Running mean and variance of observation features (batched Welford/Chan update).
+class Weighted(Objective):
+    """An objective's loss times a constant ``weight`` (the FF term beside the TD term).
 
     Examples
     --------
-    >>> norm = RunningNorm(2)
-    >>> norm.update(torch.tensor([[0.0, 10.0], [2.0, 30.0]]))
-    >>> norm(torch.tensor([[1.0, 20.0]]))
-    tensor([[0., 0.]])
+    >>> from ffstream.ff import Logistic
+    >>> h = torch.ones(2, 3)
+    >>> plain = Logistic().loss(h, None, goodness=Goodness("mean"))
+    >>> bool(Weighted(Logistic(), 0.5).loss(h, None, goodness=Goodness("mean")) == plain / 2)
+    True
     """
 
-    def __init__(self, num_features: int, clip: float = 5.0, device: str | torch.device = "cpu"):
-        self.clip = clip
-        self.count = 0
-        self.mean = torch.zeros(num_features, dtype=torch.float64, device=device)
-        self.m2 = torch.zeros(num_features, dtype=torch.float64, device=device)
+    def __init__(self, objective: Objective, weight: float):
+        self.objective, self.weight = objective, weight
+        self.uses_negatives = objective.uses_negatives
+        self.needs_pairs = objective.needs_pairs
 
-    def update(self, x: torch.Tensor) -> None:
-        # Replaces mean and m2, never writes into them: a state_dict taken earlier stays a
-        # snapshot (AgentLoop restores one when an env step fails).
-        x = x.to(torch.float64)
-        n = x.shape[0]
-        if n == 0:
-            return
-        mean = x.mean(0)
-        m2 = (x - mean).square().sum(0)
-        total = self.count + n
-        delta = mean - self.mean
-        self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + m2 + delta.square() * (self.count * n / total)
-        self.count = total
+    def loss(self, h_pos, h_neg, *, goodness: Goodness, labels=None) -> torch.Tensor:
+        return self.weight * self.objective.loss(h_pos, h_neg, goodness=goodness, labels=labels)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.count < 2:
-            return x.clamp(-self.clip, self.clip)
-        std = (self.m2 / (self.count - 1)).sqrt().clamp_min(1e-4)
-        z = (x - self.mean.to(x.dtype)) / std.to(x.dtype)
-        return z.clamp(-self.clip, self.clip)
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "mean": self.mean, "m2": self.m2}
+def clip_layer_grads(layers: Iterable[nn.Module], max_norm: float) -> list[torch.Tensor]:
+    """Clip each layer's gradient to norm ``max_norm`` on its own (no layer sees another's
+    norm; 0: no clipping); returns each layer's norm before clipping.
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.count = int(state["count"])
-        self.mean = state["mean"].to(self.mean.device)
-        self.m2 = state["m2"].to(self.m2.device)
+    Examples
+    --------
+    >>> layers = [nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)]
+    >>> for layer, g in zip(layers, (3.0, 0.5)):
+    ...     layer.weight.grad = torch.tensor([[g]])
+    >>> norms = clip_layer_grads(layers, 1.0)
+    >>> [float(n) for n in norms], [round(float(l.weight.grad), 4) for l in layers]
+    ([3.0, 0.5], [1.0, 0.5])
+    """
+    norms = []
+    for layer in layers:
+        params = [p for p in layer.parameters() if p.grad is not None]
+        if max_norm:
+            norms.append(nn.utils.clip_grad_norm_(params, max_norm))
+        else:
+            norms.append(nn.utils.get_total_norm([p.grad for p in params]))
+    return norms
 
 
 @torch.no_grad()

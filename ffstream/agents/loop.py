@@ -240,9 +240,9 @@ class AgentLoop:
             When the agent refuses a diverging update (see :meth:`FFQAgent.update`).
         """
         agent = self.agent
-        # Acting moves the normaliser and the exploration generator: keep them (references and
-        # a small generator state) so a failed env step leaves the agent as it was.
-        acted_from = agent.obs_norm.state_dict(), agent.rng.get_state()
+        # Acting moves the exploration generator: keep its (small) state so a failed env step
+        # leaves the agent as it was.
+        acted_from = agent.rng.get_state()
         action, index = agent.act(self.obs)
         try:
             try:
@@ -254,8 +254,7 @@ class AgentLoop:
             reward = torch.as_tensor(reward, device=agent.device).float()
             _check_step(next_obs, reward, "step()", agent.env_steps)  # before any update
         except EnvStepError:
-            agent.obs_norm.load_state_dict(acted_from[0])
-            agent.rng.set_state(acted_from[1])
+            agent.rng.set_state(acted_from)
             raise
         terminated = torch.as_tensor(terminated, device=agent.device).bool()
         truncated = torch.as_tensor(truncated, device=agent.device).bool()

@@ -2,7 +2,7 @@
 
 Each rank steps its own slice of the environments (its own vector env, seeded apart) and runs
 its own ``FFQAgent``; every ``every`` loop steps the ranks average their models: the Q layers,
-their target copies and the observation normaliser's statistics. Replay memories, exploration
+their target copies and the observation standardiser's statistics. Replay memories, exploration
 generators (seeded ``seed + 1 + rank``) and optimiser states stay per rank.
 
 Only ``"average"`` mode: the agent makes as many updates as its envs gave valid transitions
@@ -88,14 +88,26 @@ class DataParallelAgent(Replicas):
         self.loop_steps = 0
         agent.rng.manual_seed(agent.seed + 1 + self.rank)  # its own exploration and replays
         self._join()
+        self._rescale()
 
     def model_tensors(self) -> list[torch.Tensor]:
-        """The Q layers, their targets and the observation normaliser's mean and spread."""
+        """The Q layers, their targets and the observation standardiser's statistics."""
         agent = self.agent
         out = []
-        for module in (agent.layers, agent.targets):
+        for module in (agent.net.layers, agent.target_net.layers, agent.standardizer):
             out += [t for t in module.state_dict().values() if t.is_floating_point()]
-        return out + [agent.obs_norm.mean, agent.obs_norm.m2]
+        return out
+
+    def sync(self) -> None:
+        """Average every rank's model now (collective), as :meth:`Replicas.sync`."""
+        super().sync()
+        self._rescale()
+
+    def _rescale(self) -> None:
+        """After a collective changed the standardiser's statistics in place: reloading them
+        makes it derive its scale from them again."""
+        standardizer = self.agent.standardizer
+        standardizer.load_state_dict(standardizer.state_dict())
 
     def position(self) -> tuple[int]:
         """Loop steps: equal on every rank that steps in turn with the others."""
@@ -109,10 +121,6 @@ class DataParallelAgent(Replicas):
     @property
     def env_steps(self) -> int:
         return self.agent.env_steps
-
-    @property
-    def obs_norm(self):
-        return self.agent.obs_norm
 
     @property
     def rng(self) -> torch.Generator:
