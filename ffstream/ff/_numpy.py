@@ -1,4 +1,10 @@
-"""NumPy backend of :class:`~ffstream.ff.net.FFNet`'s no-grad paths and its optimiser (internal).
+"""The NumPy FF arithmetic, and the NumPy backend of :class:`~ffstream.ff.net.FFNet` (internal).
+
+This module is the library's one NumPy engine of Forward-Forward layers: the layer pass
+(:func:`layer_pass`), the logistic loss and its derivative (:func:`logistic`,
+:func:`logistic_dgood`) and each layer's local gradients (:func:`pre_grad_scale`,
+:func:`local_grads`). ``FFNet``'s no-grad paths below run it, and so do the river estimators'
+nets (:mod:`ffstream.river._engine`), which hold an ``FFNet`` and apply its SGD step here.
 
 On a small net at a small batch every torch op costs a few microseconds of dispatch, several times
 its arithmetic. Where the closed form of :mod:`ffstream.ff._fast` applies and the work is small,
@@ -13,270 +19,171 @@ averages and the torch path all see every update. The views are cached per net a
 a tensor's ``data_ptr()`` changes (``.to()``, ``param.data = ...``, a loaded optimizer state);
 a cached view keeps its memory alive, so a new tensor can never reuse its address.
 ``tests/test_ff_numpy_backend.py`` checks that both backends compute the same thing, and
-``ffstream bench speed`` measures what it buys.
+``ffstream bench speed`` measures what it buys. The plans (which nets and calls NumPy may run,
+and the optimizer's kernel calls) are in :mod:`ffstream.ff._numpy_plan`.
 """
 
 from __future__ import annotations
 
 import math
-import weakref
 
 import numpy as np
 import torch
-from torch import nn
 from torch.autograd.graph import increment_version
 
-from ffstream.ff._fast import (
-    closed_form_applies,
-    fused_group_key,
-    new_fused_state,
-    plain_optimizer,
-    run_fused,
-)
+from ffstream.ff._fast import run_fused
+from ffstream.ff._numpy_plan import MAX_WORK, SINGLE_THREAD_WORK, optimizer_calls, plan_for
 
-__all__ = ["MAX_WORK", "features", "goodness", "step"]
-
-#: NumPy runs a call when ``max(rows, 16) * weights`` (the multiply-adds of a forward pass,
-#: with a floor for the updates whose cost does not depend on the rows) is at most this; beyond
-#: it torch's kernels win over NumPy's lower cost per call (``FFNet.step`` and ``features`` timed
-#: on 20-64-64, 20-256-256 and 784-500-500 nets at batches 1 to 256, one thread).
-MAX_WORK = 1 << 22
-
-#: ... and when no matrix product has more multiply-adds than this: OpenBLAS runs larger ones on
-#: several threads, whose spinning workers slow a shared machine more than the product gains.
-SINGLE_THREAD_WORK = 1 << 18
+__all__ = [
+    "MAX_WORK",
+    "SINGLE_THREAD_WORK",
+    "features",
+    "goodness",
+    "layer_pass",
+    "local_grads",
+    "logistic",
+    "logistic_dgood",
+    "pre_grad_scale",
+    "rms_rows",
+    "step",
+]
 
 _EPS = 1e-8  # rms_normalize's epsilon (ffstream.ff.layers)
-_PROBE = torch.zeros(1, 1)  # a CPU float32 batch, for closed_form_applies' dtype check
-_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _ROWS: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
-_ONES: dict[int, np.ndarray] = {}
-# what NumPy computes in place of these: a subclass that overrides one keeps torch
-_OVERRIDABLE = ("_input", "forward", "activities", "goodness_with_grad", "step", "features")
-
-
-class _Plan:
-    """One net's structure and NumPy views, as cached (rebuilt when any of it changes)."""
-
-    def __init__(self, net, layers: tuple, linears: tuple):
-        self.layers, self.linears = layers, linears
-        self.objectives, self.goodness = tuple(net.objectives), net.goodness_fn
-        self.params = tuple((lin.weight, lin.bias) for lin in linears)
-        self.means = tuple(layer.mean_activity for layer in layers)
-        self.tensors = [t for pair in self.params for t in pair] + list(self.means)
-        self.ptrs = [t.data_ptr() for t in self.tensors]
-        self.arrays = tuple(
-            (w.detach().numpy(), b.detach().numpy(), m.numpy())
-            for (w, b), m in zip(self.params, self.means)
-        )
-        self.in_features = linears[0].in_features
-        self.weights = sum(lin.in_features * lin.out_features for lin in linears)
-        self.largest = max(w.numel() for w, _ in self.params)  # one matrix product's size
-        # the gradients, written here by NumPy and read by the fused optimizer kernels
-        self.grads = tuple((torch.empty_like(w), torch.empty_like(b)) for w, b in self.params)
-        self.grad_arrays = tuple((w.numpy(), b.numpy()) for w, b in self.grads)
-        # aliases that the kernels may update in place without torch.no_grad()
-        self.detached = tuple((w.detach(), b.detach()) for w, b in self.params)
-        self.steps: dict[int, tuple] = {}  # id(Adam step tensor) -> (tensor, its NumPy view)
-
-
-def _build(net) -> _Plan | None:
-    """A fresh plan for ``net``, or None where NumPy must not run its layers."""
-    from ffstream.ff.net import FFNet
-
-    kind = type(net)
-    if (
-        not isinstance(net, FFNet)
-        or any(getattr(kind, name) is not getattr(FFNet, name) for name in _OVERRIDABLE)
-        or not closed_form_applies(net, _PROBE)
-    ):
-        return None
-    layers = tuple(net.layers)
-    linears = tuple(layer.transform for layer in layers)
-    width = linears[0].in_features
-    for layer, linear in zip(layers, linears):
-        if linear.in_features != width or layer.mean_activity.shape != (linear.out_features,):
-            return None  # a broken chain: torch raises its own error
-        for t in (linear.weight, linear.bias, layer.mean_activity):
-            if not t.is_cpu or t.dtype != torch.float32 or t.is_neg():
-                return None
-        width = linear.out_features
-    return _Plan(net, layers, linears)
-
-
-def _plan(net, *batches: torch.Tensor) -> _Plan | None:
-    """The valid cached plan for ``net`` and these batches, or None: then torch runs them."""
-    rows = 0
-    for x in batches:
-        if not (x.is_cpu and x.dtype is torch.float32 and x.dim() == 2 and x.shape[0]):
-            return None
-        rows += x.shape[0]
-    hooks = nn.modules.module
-    if hooks._global_forward_hooks or hooks._global_forward_pre_hooks:
-        return None
-    plan = _PLANS.get(net)
-    if plan is None or not _still_valid(plan, net):
-        plan = _build(net)
-        if plan is None:
-            _PLANS.pop(net, None)
-            return None
-        _PLANS[net] = plan
-    if max(rows, 16) * plan.weights > MAX_WORK or rows * plan.largest > SINGLE_THREAD_WORK:
-        return None
-    for x in batches:
-        if x.shape[1] != plan.in_features:
-            return None
-    return plan
-
-
-def _still_valid(plan: _Plan, net) -> bool:
-    """Whether nothing the plan assumes has changed: modules, objectives, hooks, tensors."""
-    if net.goodness_fn is not plan.goodness or tuple(net.objectives) != plan.objectives:
-        return False
-    if tuple(net._modules["layers"]._modules.values()) != plan.layers:
-        return False
-    for layer, linear, (weight, bias), mean in zip(
-        plan.layers, plan.linears, plan.params, plan.means
-    ):
-        if (
-            layer._modules["transform"] is not linear
-            or layer._buffers["mean_activity"] is not mean
-            or layer.pool
-            or linear._forward_hooks
-            or linear._forward_pre_hooks
-            or linear._parameters["weight"] is not weight
-            or linear._parameters["bias"] is not bias
-        ):
-            return False
-        for p in (weight, bias):
-            if (
-                not p.requires_grad
-                or p._backward_hooks
-                or getattr(p, "_post_accumulate_grad_hooks", None)
-            ):
-                return False
-    return [t.data_ptr() for t in plan.tensors] == plan.ptrs
+_ONES: dict[tuple[int, type], np.ndarray] = {}
 
 
 def _array(t: torch.Tensor) -> np.ndarray:
     return t.detach().numpy() if t.requires_grad else t.numpy()
 
 
-def _ones(n: int) -> np.ndarray:
-    """A cached float32 vector of ``n`` ones: a matrix-vector product sums fastest."""
-    ones = _ONES.get(n)
+def _ones(n: int, dtype=np.float32) -> np.ndarray:
+    """A cached vector of ``n`` ones: a matrix-vector product sums fastest."""
+    key = (n, np.dtype(dtype).type)
+    ones = _ONES.get(key)
     if ones is None:
         if len(_ONES) > 256:  # a bounded cache: batch sizes vary on some streams
             _ONES.clear()
-        ones = _ONES[n] = np.ones(n, dtype=np.float32)
+        ones = _ONES[key] = np.ones(n, dtype=dtype)
     return ones
+
+
+# ---------------------------------------------------------------------------- the arithmetic
+# The NumPy FF arithmetic, on plain arrays: FFNet's backend below and the river estimators'
+# nets (ffstream.river._engine) both run it.
+def rms_rows(x: np.ndarray) -> np.ndarray:
+    """Each row of ``x`` divided by its RMS (:func:`~ffstream.ff.layers.rms_normalize`).
+
+    Examples
+    --------
+    >>> rms_rows(np.array([[3.0, 4.0]])).round(4).tolist()
+    [[0.8485, 1.1314]]
+    """
+    return x / np.sqrt(np.square(x) @ _ones(x.shape[1], x.dtype) / x.shape[1] + _EPS)[:, None]
 
 
 def _input(net, x: np.ndarray) -> np.ndarray:
     """``net._input(x)``: each frame divided by its RMS, if the net does that."""
-    if not net.normalize_input:
-        return x
-    return x / np.sqrt(np.square(x) @ _ones(x.shape[1]) / x.shape[1] + _EPS)[:, None]
+    return rms_rows(x) if net.normalize_input else x
 
 
-def _layers(plan: _Plan, x: np.ndarray, normalize_last: bool = True):
+def layer_pass(layers, x: np.ndarray, normalize_last: bool = True):
     """Yield each layer's ``(pre-activation, activities, sum of squares, rms-normalised)``
-    for the (already normalised) input ``x`` (the top layer's last one None unless asked)."""
-    last = plan.arrays[-1]
-    for layer in plan.arrays:
+    for the (already normalised) input ``x`` (the top layer's last one None unless asked).
+
+    ``layers`` holds each fully-connected ReLU layer's ``(weight, bias, ...)`` arrays, bottom
+    first. Each layer reads the RMS-normalised activities of the one below.
+
+    Examples
+    --------
+    >>> w, b = np.array([[1.0, 0.0], [0.0, -1.0]]), np.zeros(2)
+    >>> [(h.tolist(), s.tolist()) for _, h, s, _ in layer_pass([(w, b)], np.array([[2.0, 1.0]]))]
+    [([[2.0, 0.0]], [4.0])]
+    """
+    last = len(layers) - 1
+    for i, layer in enumerate(layers):
         pre = x @ layer[0].T
         pre += layer[1]
         h = np.maximum(pre, 0.0)
         width = h.shape[1]
-        sum_sq = np.square(h) @ _ones(width)
-        x = (
-            h / np.sqrt(sum_sq / width + _EPS)[:, None]
-            if normalize_last or layer is not last
-            else None
-        )
+        sum_sq = np.square(h) @ _ones(width, h.dtype)
+        x = h / np.sqrt(sum_sq / width + _EPS)[:, None] if normalize_last or i < last else None
         yield pre, h, sum_sq, x
+
+
+def logistic(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(softplus(z), sigmoid(z))``, neither overflowing: the logistic FF loss of logits
+    ``z`` and its derivative.
+
+    Examples
+    --------
+    >>> loss, slope = logistic(np.array([0.0, 1000.0]))
+    >>> loss.round(4).tolist(), slope.tolist()
+    ([0.6931, 1000.0], [0.5, 1.0])
+    """
+    softplus = np.logaddexp(0.0, z)
+    return softplus, np.exp(z - softplus)
+
+
+def logistic_dgood(good: np.ndarray, sign, threshold: float = 1.0) -> np.ndarray:
+    """``dL/dgoodness`` per row of the logistic FF loss ``softplus(sign * (good - threshold))``:
+    ``sign`` is -1 on positive rows (pushed up), +1 on negative ones (pushed down).
+
+    Summed over rows; :class:`~ffstream.ff.objectives.Logistic` averages each phase instead
+    (divide by the rows of the phase).
+
+    Examples
+    --------
+    >>> logistic_dgood(np.array([1.0, 1.0]), np.array([-1.0, 1.0])).tolist()
+    [-0.5, 0.5]
+    """
+    return sign * logistic(sign * (good - threshold))[1]
+
+
+def pre_grad_scale(width: int, mean: bool, temperature: float = 1.0) -> float:
+    """``dL/dpre = dL/dgoodness * scale * h`` for a layer of ``width`` ReLU units.
+
+    The goodness is the sum of squares (``/ width`` for the mean), so ``dg/dpre = 2 h`` (``/
+    width``), which is 0 wherever the ReLU is off; the logit's ``1 / temperature`` joins it.
+
+    >>> pre_grad_scale(4, mean=True)
+    0.5
+    """
+    return 2.0 / temperature / (width if mean else 1)
+
+
+def local_grads(grad_pre: np.ndarray, x: np.ndarray, out: tuple | None = None):
+    """A layer's ``(dL/dweight, dL/dbias)`` from ``dL/dpre`` (rows) and its input ``x``: no
+    gradient crosses a layer boundary. ``out``: the two arrays to write them into.
+
+    >>> gw, gb = local_grads(np.array([[1.0, 0.0]]), np.array([[2.0, 3.0]]))
+    >>> gw.tolist(), gb.tolist()
+    ([[2.0, 3.0], [0.0, 0.0]], [1.0, 0.0])
+    """
+    grad_weight, grad_bias = (None, None) if out is None else out
+    ones = _ones(grad_pre.shape[0], grad_pre.dtype)
+    return np.matmul(grad_pre.T, x, out=grad_weight), np.matmul(ones, grad_pre, out=grad_bias)
 
 
 def goodness(net, x: torch.Tensor) -> torch.Tensor | None:
     """``net.goodness(x)`` through NumPy, or None where it does not apply."""
-    plan = _plan(net, x)
+    plan = plan_for(net, x)
     if plan is None:
         return None
     out = np.empty((x.shape[0], len(plan.layers)), dtype=np.float32)
-    for i, (_, h, sum_sq, _) in enumerate(_layers(plan, _input(net, _array(x)), False)):
+    for i, (_, h, sum_sq, _) in enumerate(layer_pass(plan.arrays, _input(net, _array(x)), False)):
         out[:, i] = sum_sq / h.shape[1] if net.goodness_fn.reduction == "mean" else sum_sq
     return torch.from_numpy(out)
 
 
 def features(net, x: torch.Tensor, skip_first: bool) -> torch.Tensor | None:
     """``net.features(x, skip_first)`` through NumPy, or None where it does not apply."""
-    plan = _plan(net, x)
+    plan = plan_for(net, x)
     if plan is None:
         return None
     first = 1 if skip_first and len(plan.layers) > 1 else 0
-    parts = [normed for _, _, _, normed in _layers(plan, _input(net, _array(x)))][first:]
+    parts = [normed for _, _, _, normed in layer_pass(plan.arrays, _input(net, _array(x)))][first:]
     return torch.from_numpy(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))
-
-
-# ---------------------------------------------------------------------------- optimizer
-def _calls(net, plan: _Plan) -> tuple[bool, dict, list[np.ndarray]] | None:
-    """This step's fused optimizer calls: ``(adam, calls, views of Adam's step counts)``, the
-    calls as :func:`~ffstream.ff._fast.run_fused` takes them (with the plan's gradient buffers).
-
-    Makes any state torch would make on this step. None, having changed nothing, where torch
-    must update (the cases :func:`~ffstream.ff._fast.fused_update` declines, or groups that are
-    not one per layer as :func:`~ffstream.ff.net.make_optimizer` builds them).
-    """
-    optimizer = net.optimizer
-    if not plain_optimizer(optimizer) or len(optimizer.param_groups) != len(plan.layers):
-        return None
-    kind = type(optimizer)
-    adam = kind is not torch.optim.SGD
-    calls: dict[tuple, list[list]] = {}
-    missing = []
-    for group, params, grads, aliases in zip(
-        optimizer.param_groups, plan.params, plan.grads, plan.detached
-    ):
-        plain = fused_group_key(kind, group)
-        if plain is None or len(group["params"]) != 2:
-            return None
-        if group["params"][0] is not params[0] or group["params"][1] is not params[1]:
-            return None
-        key, names = plain
-        states = [optimizer.state.get(p) for p in params]
-        if names and not adam:  # SGD's first step makes the buffers and copies the gradients
-            fresh = [not state or state.get(names[0]) is None for state in states]
-            if fresh[0] != fresh[1]:
-                return None
-            key += (fresh[0],)
-        lists = calls.setdefault(key, [[] for _ in range(2 + len(names))])
-        for p, alias, grad, state in zip(params, aliases, grads, states):
-            lists[0].append(alias)
-            lists[1].append(grad)
-            for i, name in enumerate(names):
-                tensor = state.get(name) if state else None
-                if tensor is None and adam and state:
-                    return None  # a partial state: torch raises its own error
-                if tensor is None:
-                    missing.append((lists[2 + i], len(lists[2 + i]), p, name))
-                lists[2 + i].append(tensor)
-    for slots, index, p, name in missing:
-        slots[index] = new_fused_state(optimizer, p, name, adam)
-    return (
-        adam,
-        calls,
-        [_step_view(plan, t) for lists in calls.values() for t in lists[4]] if adam else [],
-    )
-
-
-def _step_view(plan: _Plan, step: torch.Tensor) -> np.ndarray:
-    """A cached NumPy view of an Adam step count (counting there costs less than in torch)."""
-    cached = plan.steps.get(id(step))
-    if cached is None or cached[0] is not step:
-        if len(plan.steps) > 8 * len(plan.layers):
-            plan.steps.clear()  # views of replaced states
-        cached = plan.steps[id(step)] = (step, step.numpy())
-    return cached[1]
 
 
 # ---------------------------------------------------------------------------- learning
@@ -298,8 +205,8 @@ def step(net, pos: torch.Tensor | None, neg: torch.Tensor | None):
     """``net.step(pos, neg)`` (checked) through NumPy: ``(losses, pos goodness, neg goodness)``
     as torch tensors; None, having changed nothing, where it does not apply."""
     batches = [x for x in (pos, neg) if x is not None]
-    plan = _plan(net, *batches)
-    update = None if plan is None else _calls(net, plan)
+    plan = plan_for(net, *batches)
+    update = None if plan is None else optimizer_calls(net, plan)
     if update is None:
         return None
     n_pos = 0 if pos is None else pos.shape[0]
@@ -312,13 +219,13 @@ def step(net, pos: torch.Tensor | None, neg: torch.Tensor | None):
     peer, peer_momentum = net.peer_norm, net.peer_momentum
     x = _input(net, x)
     rows = n_pos + n_neg
-    for i, (pre, h, sum_sq, normed) in enumerate(_layers(plan, x, False)):
+    for i, (pre, h, sum_sq, normed) in enumerate(layer_pass(plan.arrays, x, False)):
         width = h.shape[1]
         g = sum_sq / width if mean else sum_sq
         out[:, i] = g
         temperature = plan.objectives[i].temperature
         theta = net.goodness_fn.threshold_for(width)
-        scale = 2.0 / temperature / (width if mean else 1)  # dL/dg's factor in dL/dpre
+        scale = pre_grad_scale(width, mean, temperature)  # dL/dg's factor in dL/dpre
         if rows == 1:  # one logit: Python's float arithmetic costs less than a NumPy call
             z = (theta - float(g[0]) if n_pos else float(g[0]) - theta) / temperature
             loss = max(z, 0.0) + math.log1p(math.exp(-abs(z)))  # softplus(z)
@@ -328,9 +235,8 @@ def step(net, pos: torch.Tensor | None, neg: torch.Tensor | None):
             z *= sign  # theta - g on positive rows
             if temperature != 1.0:
                 z /= temperature
-            softplus = np.logaddexp(0.0, z)
+            softplus, coef = logistic(z)
             loss = np.dot(softplus, size)  # each phase's mean, summed
-            coef = np.exp(z - softplus)  # sigmoid(z), without overflow
             coef *= signed
             coef *= scale
             grad_pre = h * coef[:, None]
@@ -344,9 +250,7 @@ def step(net, pos: torch.Tensor | None, neg: torch.Tensor | None):
             loss += np.dot(push, pre_pos[0] if n_pos == 1 else pos_mean @ pre_pos)
             grad_pre[:n_pos] += push if n_pos == 1 else push / n_pos
         losses[i] = loss
-        grad_weight, grad_bias = plan.grad_arrays[i]
-        np.matmul(grad_pre.T, x, out=grad_weight)
-        np.matmul(_ones(rows), grad_pre, out=grad_bias)
+        local_grads(grad_pre, x, out=plan.grad_arrays[i])
         x = normed
     if net.grad_sync is not None:  # the weights' and biases' gradients, bottom layer first
         net.grad_sync([grad for pair in plan.grads for grad in pair])
