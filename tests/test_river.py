@@ -14,7 +14,7 @@ from river.datasets import synth
 
 from ffstream.data.synthetic import sensor_stream
 from ffstream.river import FFAnomalyDetector, FFClassifier, PiecewiseLinearEncoder
-from ffstream.river._engine import LeanFF, sigmoid
+from ffstream.river._engine import RiverFF, sigmoid
 
 
 def test_classifier_passes_check_estimator():
@@ -222,8 +222,8 @@ def test_a_huge_lr_is_capped_and_overflow_still_raises_without_changing_anything
     for _ in range(500):  # the step cap keeps even lr=1e4 from diverging
         x = {"a": rng.gauss(0, 1), "b": rng.gauss(0, 1)}
         model.learn_one(x, x["a"] > 0)
-    assert all(np.isfinite(w).all() for w in model._net._w)
-    model._net._b[0][:] = np.inf  # activities that overflow anyway
+    assert all(np.isfinite(w).all() for w, _ in model._net._params)
+    model._net._params[0][1][:] = np.inf  # activities that overflow anyway
     before = pickle.dumps((model._net, model._columns))
     with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="smaller lr"):
         model.learn_one({"a": 1.0, "b": 1.0}, True)
@@ -231,24 +231,29 @@ def test_a_huge_lr_is_capped_and_overflow_still_raises_without_changing_anything
 
 
 # ----------------------------------------------------------------------- weight averaging
+def _flat(pairs) -> list[np.ndarray]:
+    """Weights then biases of ``(weight, bias)`` pairs, as numpy copies."""
+    return [t.detach().numpy().copy() for t in [w for w, _ in pairs] + [b for _, b in pairs]]
+
+
 def test_weight_average_follows_the_warmed_up_recursion():
-    net = LeanFF(3, (4, 2), lr=0.3, seed=0, ema_decay=0.9)
-    expected = [w.clone() for w in net.weights + net.biases]
+    net = RiverFF(3, (4, 2), lr=0.3, seed=0, ema_decay=0.9)
+    expected = _flat(net._parameters())
     z = np.array([[1.0, -0.5, 2.0], [0.2, 0.1, -1.0]])
     for step in range(1, 40):
         ins, acts, good = net.forward(z)
         net.update(ins, acts, [np.array([-0.5, 0.5]) * sigmoid(1.0 - g) for g in good])
         decay = min(0.9, (1 + step) / (10 + step))
-        expected = [decay * a + (1 - decay) * w for a, w in zip(expected, net.weights + net.biases)]
-    averages = net.avg_weights + net.avg_biases
+        expected = [decay * a + (1 - decay) * w for a, w in zip(expected, _flat(net._parameters()))]
+    averages = _flat(net.average)
     assert len(averages) == len(expected) == 4
     for avg, want in zip(averages, expected):
-        assert np.allclose(avg.numpy(), want.numpy())
-    assert not np.allclose(net.avg_weights[0].numpy(), net.weights[0].numpy())
+        assert np.allclose(avg, want)
+    assert not np.allclose(averages[0], _flat(net._parameters())[0])
     exported = net.to_ffnet().layers[0].transform.weight.detach().double()
-    assert np.allclose(exported.numpy(), net.avg_weights[0].numpy(), atol=1e-6)
+    assert np.allclose(exported.numpy(), averages[0], atol=1e-6)
     with pytest.raises(ValueError, match="no weight average"):
-        LeanFF(3, (4,), lr=0.3, seed=0).forward(z, averaged=True)
+        RiverFF(3, (4,), lr=0.3, seed=0).forward(z, averaged=True)
 
 
 def test_classifier_predicts_with_the_average_and_learns_as_without_it():
@@ -260,13 +265,14 @@ def test_classifier_predicts_with_the_average_and_learns_as_without_it():
         for model in (averaged, latest):
             model.predict_proba_one(x)  # exercises the cached forward pass of learn_one
             model.learn_one(x, y)
-    for w, v in zip(averaged._net.weights, latest._net.weights):
-        assert torch.equal(w, v)  # the average never feeds back into learning
+    for w, v in zip(_flat(averaged._net._parameters()), _flat(latest._net._parameters())):
+        assert np.array_equal(w, v)  # the average never feeds back into learning
     x = data[-1][0]
     assert averaged.predict_proba_one(x) != latest.predict_proba_one(x)
-    latest._net.weights = [w.clone() for w in averaged._net.avg_weights]
-    latest._net.biases = [b.clone() for b in averaged._net.avg_biases]
-    latest._net._make_views()
+    with torch.no_grad():
+        for (w, b), (aw, ab) in zip(latest._net._parameters(), averaged._net.average):
+            w.copy_(aw)
+            b.copy_(ab)
     assert latest.predict_proba_one(x) == averaged.predict_proba_one(x)
 
 
@@ -285,14 +291,16 @@ def test_weight_average_grows_with_features_and_classes_and_unpickles_old_nets()
     model.learn_one({"a": 1.0}, "x")
     model.learn_one({"a": 0.5, "b": 2.0}, "y")  # a new feature and a new class
     net = model._net
-    assert [w.shape for w in net.avg_weights] == [w.shape for w in net.weights] == [(8, 4)]
+    shapes = [w.shape for w, _ in net.average], [w.shape for w, _ in net._parameters()]
+    assert shapes[0] == shapes[1] == [(8, 4)]
     assert set(model.predict_proba_one({"a": 1.0, "b": 1.0})) == {"x", "y"}
-    state = net.__getstate__()
-    for name in ("ema_decay", "steps", "avg_weights", "avg_biases"):
-        del state[name]  # a net pickled before weight averaging existed
-    old = LeanFF.__new__(LeanFF)
+    weights, biases = ([p.detach().clone() for p in ps] for ps in zip(*net._parameters()))
+    # a LeanFF (the net before RiverFF) pickled before weight averaging existed
+    state = {"weights": weights, "biases": biases, "lr": 1.0, "normalize_input": True}
+    old = RiverFF.__new__(RiverFF)
     old.__setstate__(state)
-    assert old.avg_weights is None and old.forward(np.ones((1, 4)))[2][0].shape == (1,)
+    assert old.average is None and old.forward(np.ones((1, 4)))[2][0].shape == (1,)
+    assert np.array_equal(old.forward(np.ones((1, 4)))[2][0], net.forward(np.ones((1, 4)))[2][0])
 
 
 @pytest.mark.parametrize("ema_decay", [-0.1, 1.0, math.nan])
@@ -300,7 +308,7 @@ def test_bad_ema_decay_is_refused(ema_decay):
     with pytest.raises(ValueError, match="ema_decay"):
         FFClassifier(ema_decay=ema_decay)
     with pytest.raises(ValueError, match="ema_decay"):
-        LeanFF(2, (2,), lr=0.1, seed=0, ema_decay=ema_decay)
+        RiverFF(2, (2,), lr=0.1, seed=0, ema_decay=ema_decay)
 
 
 def test_the_readout_corrects_goodness_on_a_linear_concept():

@@ -1,10 +1,12 @@
-"""The river engine (``LeanFF``, numpy) computes what the torch ``FFNet`` computes.
+"""The river estimators' net (``RiverFF``: the core's layers on the NumPy FF engine of
+``ffstream.ff._numpy``) computes what the torch ``FFNet`` computes.
 
 On the same weights, batch and dream labels: the same goodness per layer, the same SGD update
-(``LeanFF.update`` with ``dL/dgoodness`` of FFNet's logistic loss against ``FFNet.step``) and,
-through the estimators, the same predictions, scores and learning steps. ``LeanFF`` is float64
-and the exported ``FFNet`` float32, so the start weights are rounded to float32 first (both
-nets then start from the very same numbers) and values are compared with float32 tolerances.
+(``RiverFF.update`` with ``dL/dgoodness`` of FFNet's logistic loss against ``FFNet.step``, also
+through autograd) and, through the estimators, the same predictions, scores and learning steps.
+``RiverFF`` is float64 and the exported ``FFNet`` float32, so the start weights are rounded to
+float32 first (both nets then start from the very same numbers) and values are compared with
+float32 tolerances.
 """
 
 import numpy as np
@@ -13,30 +15,37 @@ import torch
 import torch.nn.functional as F
 
 from ffstream.ff import LinearReadout, Logistic
+from ffstream.ff._numpy import logistic_dgood
 from ffstream.ff.objectives import Objective
 from ffstream.river import FFAnomalyDetector, FFClassifier
-from ffstream.river._engine import LeanFF, LeanReadout, logistic_dgood
+from ffstream.river._engine import LeanReadout, RiverFF
 
 N_FEATURES, N_CLASSES = 5, 3
 
 
-def _as_float32(net: LeanFF) -> None:
+def _pairs(net: RiverFF) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Each layer's (weight, bias), detached: the memory the numpy views share."""
+    return [(w.detach(), b.detach()) for w, b in net._parameters()]
+
+
+def _as_float32(net: RiverFF) -> None:
     """Round every weight of ``net`` to float32 in place (the numpy views share the memory)."""
-    for t in net.weights + net.biases + (net.avg_weights or []) + (net.avg_biases or []):
-        t.copy_(t.float().double())
+    for pair in _pairs(net) + (net.average or []):
+        for t in pair:
+            t.copy_(t.float().double())
 
 
-def _lean(hidden=(16, 12), lr=0.3, max_step=None, seed=1) -> LeanFF:
-    net = LeanFF(N_FEATURES + N_CLASSES, hidden, lr=lr, seed=seed, max_step=max_step)
+def _lean(hidden=(16, 12), lr=0.3, max_step=None, seed=1) -> RiverFF:
+    net = RiverFF(N_FEATURES + N_CLASSES, hidden, lr=lr, seed=seed, max_step=max_step)
     generator = torch.Generator().manual_seed(seed)
-    for b in net.biases:  # non-zero biases, so their update is checked too
+    for _, b in _pairs(net):  # non-zero biases, so their update is checked too
         b.copy_(0.1 * torch.randn(b.shape, generator=generator, dtype=torch.float64))
     _as_float32(net)
     return net
 
 
-def _sgd_ffnet(net: LeanFF, autograd: bool = False, **options):
-    """The exported net, with the optimizer that makes LeanFF's update.
+def _sgd_ffnet(net: RiverFF, autograd: bool = False, **options):
+    """The exported net, with the optimizer that makes RiverFF's update.
 
     ``autograd`` turns off FFNet's closed-form step (where it has one), so that ``step``
     backpropagates through its loss: the definition the closed forms are checked against.
@@ -77,10 +86,10 @@ def _logistic_dgood(good, n_pos: int):
     return [g.grad[:, layer].numpy().copy() for layer in range(g.shape[1])]
 
 
-def _steps(net: LeanFF, ffnet, before):
-    """Per layer: (LeanFF's weight and bias change, FFNet's), in float64."""
+def _steps(net: RiverFF, ffnet, before):
+    """Per layer: (RiverFF's weight and bias change, FFNet's), in float64."""
     out = []
-    for layer, (w0, b0), w, b in zip(ffnet.layers, before, net.weights, net.biases):
+    for layer, (w0, b0), (w, b) in zip(ffnet.layers, before, _pairs(net)):
         torch_w = layer.transform.weight.detach().double() - w0
         torch_b = layer.transform.bias.detach().double() - b0
         out.append(
@@ -89,14 +98,14 @@ def _steps(net: LeanFF, ffnet, before):
     return out
 
 
-def _assert_same_step(net: LeanFF, ffnet, before) -> None:
+def _assert_same_step(net: RiverFF, ffnet, before) -> None:
     for lean_step, torch_step in _steps(net, ffnet, before):
         assert lean_step.abs().max() > 1e-3  # the step is not trivially zero
         torch.testing.assert_close(lean_step, torch_step, rtol=0.0, atol=2e-6)
 
 
-def _weights(net: LeanFF):
-    return [(w.clone(), b.clone()) for w, b in zip(net.weights, net.biases)]
+def _weights(net: RiverFF):
+    return [(w.clone(), b.clone()) for w, b in _pairs(net)]
 
 
 # ----------------------------------------------------------------------- the engine
@@ -153,12 +162,13 @@ def test_max_step_is_the_same_update_with_a_capped_step_size_per_layer():
     for net in (plain, high):
         ins, acts, good = net.forward(rows)
         net.update(ins, acts, _logistic_dgood(good, n_pos=len(pos)))
-    for a, b in zip(plain.weights + plain.biases, high.weights + high.biases):
-        assert torch.equal(a, b)
+    for a, b in zip(_pairs(plain), _pairs(high)):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
 
     net = _lean(lr=0.3, max_step=0.4)  # caps 0.4 (above lr) and 0.15 (below lr)
     ffnet = _sgd_ffnet(net)
     caps = [0.3, 0.4 * 12 / (2 * 16)]
+    assert net.step_sizes == caps
     for group, lr in zip(ffnet.optimizer.param_groups, caps):
         group["lr"] = lr
     before = _weights(net)
@@ -168,7 +178,7 @@ def test_max_step_is_the_same_update_with_a_capped_step_size_per_layer():
     _assert_same_step(net, ffnet, before)
     # From the same weights and rows, the step is proportional to the step size of its layer.
     for layer, ratio in enumerate((1.0, 0.15 / 0.3)):
-        capped, uncapped = (n.weights[layer] - before[layer][0] for n in (net, plain))
+        capped, uncapped = (_pairs(n)[layer][0] - before[layer][0] for n in (net, plain))
         torch.testing.assert_close(capped, ratio * uncapped, rtol=1e-9, atol=1e-12)
 
 
@@ -194,7 +204,7 @@ def _classifier_rows(model: FFClassifier, x: dict) -> np.ndarray:
     return rows
 
 
-def _spy_forward(net: LeanFF) -> list:
+def _spy_forward(net: RiverFF) -> list:
     """Record (a copy of) the rows of every forward pass of ``net``."""
     seen, forward = [], net.forward
 
@@ -353,18 +363,18 @@ def test_anomaly_awake_sleep_makes_positive_steps_then_one_step_on_the_dreams():
     detector = FFAnomalyDetector(hidden=(16,), mode="awake-sleep", seed=0)
     stream = [x for x, _ in _stream(64)]
     seen = []
-    original = LeanFF.update
+    original = RiverFF.update
 
     def spy(net, ins, acts, dgood):
         seen.append(np.sign(dgood[0]).tolist())
         return original(net, ins, acts, dgood)
 
-    LeanFF.update = spy
+    RiverFF.update = spy
     try:
         for x in stream:
             detector.learn_one(x)
     finally:
-        LeanFF.update = original
+        RiverFF.update = original
     assert len(seen) == 64 + 2  # one awake step a sample, one sleep step per 32 samples
     awake = [s for s in seen if len(s) == 1]
     assert len(awake) == 64 and all(s == [-1.0] for s in awake)  # pushed up, alone
@@ -378,18 +388,18 @@ def test_classifier_awake_sleep_pushes_true_labels_awake_and_wrong_labels_asleep
     for x, y in samples[:2]:  # every class and feature known before the spy
         model.learn_one(x, y)
     seen = []
-    original = LeanFF.update
+    original = RiverFF.update
 
     def spy(net, ins, acts, dgood):
         seen.append(np.sign(dgood[0]))
         return original(net, ins, acts, dgood)
 
-    LeanFF.update = spy
+    RiverFF.update = spy
     try:
         for x, y in samples[2:]:
             model.learn_one(x, y)
     finally:
-        LeanFF.update = original
+        RiverFF.update = original
     awake = [s for s in seen if len(s) == N_CLASSES]
     asleep = [s for s in seen if len(s) > N_CLASSES]
     assert len(awake) == 62 and all((s <= 0).all() and (s < 0).sum() == 1 for s in awake)
@@ -397,3 +407,47 @@ def test_classifier_awake_sleep_pushes_true_labels_awake_and_wrong_labels_asleep
     for sleep in asleep:
         per_sample = sleep.reshape(32, N_CLASSES)  # only the wrong labels are pushed down
         assert ((per_sample >= 0).all(1) & ((per_sample == 0).sum(1) == 1)).all()
+
+
+def test_binary_classifier_sleep_is_an_ffnet_step_on_the_wrong_labels_as_dreams():
+    # Mode awake-sleep: the samples since the last sleep wait in the core's RecentMemory, and
+    # the core's EveryN schedule calls the sleep: one step that pushes down every sample's
+    # wrong label. The loss sums over the dreams where Logistic averages: lr times their count.
+    model = FFClassifier(hidden=(16, 12), lr=0.5, mode="awake-sleep", readout_lr=None, seed=0)
+    stream = [(x, y % 2) for x, y in _stream(96)]
+    for x, y in stream[:95]:
+        model.learn_one(x, y)
+    assert len(model._awake) == 31 and model._schedule.frames == 32  # one sample to the sleep
+    targets = model._awake.labels[:31].tolist()
+    x, y = stream[95]
+    targets.append(model._class_index[y])
+    net, befores, original = model._net, [], RiverFF.update
+
+    def spy(self, ins, acts, dgood):
+        befores.append(_weights(self))
+        return original(self, ins, acts, dgood)
+
+    rows = _spy_forward(net)
+    RiverFF.update = spy
+    try:
+        model.learn_one(x, y)
+    finally:
+        RiverFF.update = original
+        del net.forward
+    assert len(befores) == 2 and len(model._awake) == 0  # the awake step, then the sleep
+    assert rows[-1].shape == (32 * 2, N_FEATURES + 2)  # both labels' copy of every sample
+    dreams = rows[-1][[2 * i + 1 - target for i, target in enumerate(targets)]]
+    ffnet = net.to_ffnet(averaged=False, optimizer="sgd", lr=32 * net.lr, momentum=0.0)
+    ffnet.peer_norm = 0.0
+    with torch.no_grad():
+        for layer, (w, b) in zip(ffnet.layers, befores[1]):
+            layer.transform.weight.copy_(w)
+            layer.transform.bias.copy_(b)
+    rounded = [(w.float().double(), b.float().double()) for w, b in befores[1]]
+    ffnet.step(neg=_t(dreams))
+    for (lean_step, torch_step), (w0, b0), (w1, b1) in zip(
+        _steps(net, ffnet, rounded), befores[1], _pairs(net)
+    ):
+        assert lean_step.abs().max() > 1e-3
+        mine = torch.cat([(w1 - w0).flatten(), b1 - b0])
+        torch.testing.assert_close(mine, torch_step, rtol=0.0, atol=2e-5)

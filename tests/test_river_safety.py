@@ -1,6 +1,7 @@
 """ffstream.river, safe by contract: many classes, wild values, bad input and bad parameters."""
 
 import math
+import pathlib
 import pickle
 import random
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from ffstream.river import FFAnomalyDetector, FFClassifier, PiecewiseLinearEncoder
-from ffstream.river._engine import LeanFF, sigmoid
+from ffstream.river._engine import RiverFF, sigmoid
 
 
 def _learner(model):
@@ -26,7 +27,7 @@ def test_hundreds_of_classes_never_diverge():
     proba = model.predict_proba_one({"a": 0.3, "b": -0.2})
     assert len(proba) == 200 and math.isclose(sum(proba.values()), 1.0)
     assert all(math.isfinite(p) for p in proba.values())
-    assert all(np.isfinite(w).all() for w in model._net._w)
+    assert all(np.isfinite(w).all() for w, _ in model._net._params)
 
 
 def test_a_hundred_and_twenty_learnable_classes_are_learned():
@@ -44,16 +45,17 @@ def test_a_hundred_and_twenty_learnable_classes_are_learned():
 def test_step_cap_bounds_the_first_layer_and_leaves_small_steps_alone():
     z = np.random.default_rng(0).normal(size=(3, 40))
     nets = [
-        LeanFF(40, (8,), lr=1.0, seed=0, max_step=2.0),
-        LeanFF(40, (8,), lr=0.2, seed=0),  # the cap: 2 * 8 / (2 * 40) = 0.2
-        LeanFF(40, (8,), lr=0.1, seed=0, max_step=2.0),
-        LeanFF(40, (8,), lr=0.1, seed=0),
+        RiverFF(40, (8,), lr=1.0, seed=0, max_step=2.0),
+        RiverFF(40, (8,), lr=0.2, seed=0),  # the cap: 2 * 8 / (2 * 40) = 0.2
+        RiverFF(40, (8,), lr=0.1, seed=0, max_step=2.0),
+        RiverFF(40, (8,), lr=0.1, seed=0),
     ]
     for net in nets:
         ins, acts, good = net.forward(z)
         net.update(ins, acts, [np.array([-1.0, 0.5, 0.5]) * sigmoid(1.0 - g) for g in good])
-    assert np.allclose(nets[0]._w[0], nets[1]._w[0])
-    assert np.array_equal(nets[2]._w[0], nets[3]._w[0])  # under the cap: unchanged
+    assert nets[0].step_sizes == nets[1].step_sizes == [0.2]
+    assert np.allclose(nets[0]._params[0][0], nets[1]._params[0][0])
+    assert np.array_equal(nets[2]._params[0][0], nets[3]._params[0][0])  # under the cap: unchanged
 
 
 # ----------------------------------------------------------------------- wild values
@@ -140,6 +142,25 @@ def test_a_model_pickled_with_the_old_standardiser_unpickles():
     assert scaler.clip == twin.clip == 5.0  # the estimator's clip, not the standardiser's own
     twin.learn_one({"a": 2.0, "b": 1.0}, 0)  # and it learns on
     assert scaler.seen.tolist() == [51.0, 51.0]
+
+
+def test_models_pickled_before_the_one_numpy_engine_load_and_learn_on_as_they_would_have():
+    # tests/data/river-before-riverff.pkl: models pickled by the code before RiverFF (their
+    # nets a LeanFF, the classifier's awake samples its own list: 13 of them, pending a
+    # sleep), what they predicted then, and what they predicted after learning on from there.
+    path = pathlib.Path(__file__).parent / "data" / "river-before-riverff.pkl"
+    saved = pickle.loads(path.read_bytes())
+    for name, blob in saved["pickles"].items():
+        model = pickle.loads(blob)
+        assert isinstance(model._net, RiverFF)
+        probe = saved["data"][-1][0]
+        out = model.predict_proba_one if isinstance(model, FFClassifier) else model.score_one
+        assert out(probe) == pytest.approx(saved["before"][name], abs=1e-12), name
+        if name == "awake-sleep":
+            assert len(model._awake) == model._schedule._since == 13
+        for x, y in saved["data"][45:]:
+            _learner(model)(x) if isinstance(model, FFAnomalyDetector) else model.learn_one(x, y)
+        assert out(probe) == pytest.approx(saved["after"][name], abs=1e-9), name
 
 
 # ----------------------------------------------------------------------- bad input

@@ -1,14 +1,18 @@
-"""The lean per-frame FF engine behind the river estimators (internal).
+"""The river estimators' FF net: the core's layers, learning through its NumPy engine (internal).
 
 River calls an estimator once per sample, so every microsecond of per-call overhead counts:
-torch's eager dispatch costs ~4-5 µs per operation on a CPU, which alone caps a batch-1 FF update
-at a few thousand samples per second. :class:`LeanFF` therefore keeps its parameters as torch
-tensors (the source of truth, what :meth:`to_ffnet` exports) and runs the per-sample arithmetic on
-zero-copy numpy views of the same memory, with the closed-form local gradients of the logistic
-FF loss instead of autograd. The arithmetic is the one of :class:`ffstream.ff.FFNet` with
-``goodness="mean"`` (threshold 1 per layer): each layer sees the RMS-normalised, constant
-activities of the layer below and learns only from its own loss. It can also keep an exponential
-moving average of its weights (Polyak averaging) to predict with.
+torch's eager dispatch costs ~4-5 µs per operation on a CPU, and even ``FFNet.step``'s NumPy
+backend (its plan checks, the fused optimizer kernel) costs about twice a river update here.
+:class:`RiverFF` therefore holds the core's layers (float64
+:class:`~ffstream.ff.FFLinear`, whose parameters are the only copy of the weights) and runs
+:class:`~ffstream.ff.FFNet`'s arithmetic (``goodness="mean"``, threshold 1, SGD without
+momentum) on zero-copy NumPy views of them through :mod:`ffstream.ff._numpy`, the library's one
+NumPy FF engine, which ``FFNet`` itself runs on small batches. What river needs besides: a weight
+per row of the loss (the classifier weighs wrong labels), a forward pass that ``learn`` reuses
+from ``predict``, inputs that grow as features and classes appear, a cap on each layer's step,
+and an exponential moving average of the weights to predict with (Polyak averaging). It makes
+no torch optimizer: the first one a process makes imports ``torch._dynamo``, which takes seconds.
+``tests/test_river_engine_equivalence.py`` checks it against ``FFNet``'s torch path.
 
 Samples are standardised by the library's one standardiser,
 :class:`~ffstream.stream.standardizer.InputStandardizer`, through
@@ -22,28 +26,31 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 from ffstream._checks import check_ema_decay
+from ffstream.ff import FFLinear, FFNet, Goodness
+from ffstream.ff._numpy import (
+    layer_pass,
+    local_grads,
+    logistic,
+    pre_grad_scale,
+    rms_rows,
+)
 
-__all__ = ["LeanFF", "LeanReadout", "RunningStandardizer", "logistic_dgood", "sigmoid"]
-
-_EPS = 1e-8
+__all__ = ["LeanReadout", "RiverFF", "RunningStandardizer", "sigmoid"]
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """Logistic function (``exp`` overflows harmlessly to 0 for very negative ``z``)."""
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))
+    """Logistic function, without overflow (:func:`ffstream.ff._numpy.logistic`).
+
+    >>> sigmoid(np.array([0.0])).tolist()
+    [0.5]
+    """
+    return logistic(z)[1]
 
 
-def logistic_dgood(good: np.ndarray, sign) -> np.ndarray:
-    """``dL/dgoodness`` of ``softplus(sign * (good - 1))`` summed over rows: ``sign`` is -1 for
-    positive rows, +1 for negative ones (``ffstream.ff.Logistic`` averages each phase instead:
-    divide by the rows of the phase)."""
-    return sign * sigmoid(sign * (good - 1.0))
-
-
-class LeanFF:
+class RiverFF:
     """A small fully-connected FF net with closed-form local updates on a few rows at a time.
 
     Parameters
@@ -71,9 +78,17 @@ class LeanFF:
         grows with it, and past about 2 a single update overshoots: activities blow up or die.
         The cap bounds the factor by ``max_step`` and leaves smaller steps as they are.
 
+    Attributes
+    ----------
+    layers
+        The float64 :class:`~ffstream.ff.FFLinear` layers that hold the weights, bottom first.
+    step_sizes
+        Each layer's SGD step: ``lr``, capped by ``max_step``.
+
     Examples
     --------
-    >>> net = LeanFF(4, (8,), lr=0.5, seed=0)
+    >>> from ffstream.ff._numpy import logistic_dgood
+    >>> net = RiverFF(4, (8,), lr=0.5, seed=0)
     >>> z = np.array([[1.0, -0.5, 0.3, 0.0]])
     >>> before = net.forward(z)[2][0][0]
     >>> for _ in range(20):
@@ -84,7 +99,7 @@ class LeanFF:
 
     The average trails the weights it follows:
 
-    >>> net = LeanFF(4, (8,), lr=0.5, seed=0, ema_decay=0.9)
+    >>> net = RiverFF(4, (8,), lr=0.5, seed=0, ema_decay=0.9)
     >>> start = net.forward(z)[2][0][0]
     >>> for _ in range(20):
     ...     ins, acts, good = net.forward(z)
@@ -107,44 +122,71 @@ class LeanFF:
         check_ema_decay(ema_decay)
         generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
         sizes = [int(in_features), *map(int, hidden)]
-        self.weights = [
+        weights = [
             torch.randn(b, a, generator=generator, dtype=torch.float64) / math.sqrt(a)
             for a, b in zip(sizes[:-1], sizes[1:])
         ]
-        self.biases = [torch.zeros(b, dtype=torch.float64) for b in sizes[1:]]
-        self.lr = float(lr)
-        self.normalize_input = normalize_input
-        self.ema_decay = ema_decay
-        self.max_step = max_step
-        self.steps = 0
-        keep = ema_decay is not None
-        self.avg_weights = [w.clone() for w in self.weights] if keep else None
-        self.avg_biases = [b.clone() for b in self.biases] if keep else None
-        self._make_views()
+        biases = [torch.zeros(b, dtype=torch.float64) for b in sizes[1:]]
+        self._setup(weights, biases, float(lr), normalize_input, ema_decay, max_step)
+
+    def _setup(self, weights, biases, lr, normalize_input, ema_decay, max_step, steps=0, avg=None):
+        """Hold ``weights`` and ``biases`` (bottom first) in fresh float64 ``FFLinear`` layers."""
+        with torch.random.fork_rng(devices=[]):  # nn.Linear's own init draws from the global
+            layers = [FFLinear(w.shape[1], w.shape[0]) for w in weights]  # generator: restored
+        self.layers = nn.ModuleList(layers).to(torch.float64)
+        with torch.no_grad():
+            for layer, w, b in zip(self.layers, weights, biases):
+                layer.transform.weight.copy_(w)
+                layer.transform.bias.copy_(b)
+        self.lr, self.normalize_input, self.ema_decay = lr, normalize_input, ema_decay
+        self.max_step, self.steps = max_step, steps
+        if ema_decay is not None and avg is None:  # the average starts at the weights
+            avg = [(w.detach().clone(), b.detach().clone()) for w, b in self._parameters()]
+        self.average = avg
+        self._set_step_sizes()
+
+    def _parameters(self) -> list[tuple[nn.Parameter, nn.Parameter]]:
+        return [(layer.transform.weight, layer.transform.bias) for layer in self.layers]
 
     # numpy views share memory with the torch tensors; they are rebuilt, never pickled.
-    _VIEWS = ("_w", "_b", "_aw", "_ab")
+    _VIEWS = ("_params", "_avg")
 
     def _make_views(self) -> None:
-        self._w = [w.numpy() for w in self.weights]
-        self._b = [b.numpy() for b in self.biases]
-        keep = self.avg_weights is not None
-        self._aw = [w.numpy() for w in self.avg_weights] if keep else None
-        self._ab = [b.numpy() for b in self.avg_biases] if keep else None
+        self._params = [(w.detach().numpy(), b.detach().numpy()) for w, b in self._parameters()]
+        keep = self.average is not None
+        self._avg = [(w.numpy(), b.numpy()) for w, b in self.average] if keep else None
+
+    def _set_step_sizes(self) -> None:
+        """Each layer's SGD step: ``lr``, capped by ``max_step``."""
+        self.step_sizes = [
+            self.lr
+            if self.max_step is None
+            else min(self.lr, self.max_step * w.shape[0] / (2.0 * w.shape[1]))
+            for w, _ in self._parameters()
+        ]
+        self._make_views()
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
 
     def __setstate__(self, state: dict) -> None:
-        # Nets pickled before weight averaging existed keep none.
-        old = {"ema_decay": None, "steps": 0, "avg_weights": None, "avg_biases": None}
-        state = {**old, "max_step": None, **state}
+        if "weights" in state:  # a LeanFF: pickled before the layers were the core's FFLinear
+            old = {"ema_decay": None, "steps": 0, "avg_weights": None, "max_step": None, **state}
+            avg = old["avg_weights"] and list(zip(old["avg_weights"], old["avg_biases"]))
+            options = (old["normalize_input"], old["ema_decay"], old["max_step"], old["steps"])
+            self._setup(state["weights"], state["biases"], state["lr"], *options, avg=avg)
+            return
         self.__dict__.update(state)
         self._make_views()
 
     @property
     def in_features(self) -> int:
-        return self.weights[0].shape[1]
+        return self._params[0][0].shape[1]
+
+    @property
+    def widths(self) -> list[int]:
+        """Units of every layer, bottom first."""
+        return [w.shape[0] for w, _ in self._params]
 
     def forward(self, z: np.ndarray, scale: float | None = None, averaged: bool = False):
         """Inputs, activities and mean goodness of every layer for rows ``z`` (``(rows, in)``).
@@ -154,57 +196,50 @@ class LeanFF:
         for all rows (it skips that computation). ``averaged`` runs the moving average of the
         weights instead (it needs ``ema_decay``). Nothing is learned.
         """
-        if averaged and self._aw is None:
+        if averaged and self._avg is None:
             raise ValueError("this net keeps no weight average: give it an ema_decay")
-        weights, biases = (self._aw, self._ab) if averaged else (self._w, self._b)
         if scale is not None:
-            a = z * scale
+            x = z * scale
         elif self.normalize_input:
-            a = z * (1.0 / np.sqrt(np.einsum("ij,ij->i", z, z) / z.shape[1] + _EPS))[:, None]
+            x = rms_rows(z)
         else:
-            a = z
+            x = z
         ins, acts, good = [], [], []
-        for w, b in zip(weights, biases):
-            ins.append(a)
-            h = a @ w.T
-            h += b
-            np.maximum(h, 0.0, out=h)
-            g = (h * h).sum(1)
-            g *= 1.0 / h.shape[1]
+        for _, h, sum_sq, normed in layer_pass(self._avg if averaged else self._params, x, False):
+            ins.append(x)
             acts.append(h)
-            good.append(g)
-            a = h * (1.0 / np.sqrt(g + _EPS))[:, None]  # mean goodness = mean square: RMS norm
+            good.append(sum_sq / h.shape[1])
+            x = normed
         return ins, acts, good
 
     def update(self, ins, acts, dgood) -> None:
         """One local SGD step per layer, given ``dL/dgoodness`` per row for every layer.
 
-        ``goodness = mean(h ** 2)`` so ``dL/dpre = dL/dg * 2 h / width`` (zero where the ReLU is
-        off); no gradient crosses a layer boundary. The step of each layer is ``lr``, capped
-        by ``max_step``.
+        The gradients are ``FFNet``'s closed form (:func:`~ffstream.ff._numpy.local_grads`),
+        each layer's step its entry of :attr:`step_sizes`, folded into ``dL/dpre``. Nothing
+        crosses a layer boundary.
         """
         if not all(np.isfinite(h).all() for h in acts):
             raise FloatingPointError(
                 f"the FF net diverged (its activities overflowed) with lr={self.lr}: use a "
                 "smaller lr. This update was not applied."
             )
-        for w, b, a, h, dg in zip(self._w, self._b, ins, acts, dgood):
-            lr = self.lr
-            if self.max_step is not None:
-                lr = min(lr, self.max_step * h.shape[1] / (2.0 * a.shape[1]))
-            dpre = h * (dg * (2.0 * lr / h.shape[1]))[:, None]  # lr * dL/dpre
-            w -= dpre.T @ a
-            b -= dpre.sum(0)
+        for (w, b), x, h, dg, lr in zip(self._params, ins, acts, dgood, self.step_sizes):
+            grad_pre = h * (dg * (lr * pre_grad_scale(h.shape[1], mean=True)))[:, None]
+            grad_w, grad_b = local_grads(grad_pre, x)
+            w -= grad_w
+            b -= grad_b
         self.steps += 1
-        if self._aw is not None:
+        if self._avg is not None:
             self._average()
 
     def _average(self) -> None:
         """Move the weight average towards the weights just updated."""
         decay = min(self.ema_decay, (1.0 + self.steps) / (10.0 + self.steps))
-        for avg, new in zip(self._aw + self._ab, self._w + self._b):
-            avg *= decay
-            avg += (1.0 - decay) * new
+        for avg, new in zip(self._avg, self._params):
+            for a, n in zip(avg, new):
+                a *= decay
+                a += (1.0 - decay) * n
 
     def grow_inputs(self, at: int, n: int, init: np.ndarray | None = None) -> None:
         """Insert ``n`` input columns before column ``at``, with zero weights (or ``init``).
@@ -212,39 +247,42 @@ class LeanFF:
         A new input with zero weights leaves every pre-activation unchanged (up to the RMS
         normalisation of the input row, which it enters); it starts learning at the next update.
         """
-        w = self.weights[0]
-        new = torch.zeros(w.shape[0], n, dtype=w.dtype)
+        linear = self.layers[0].transform
+        new = torch.zeros(linear.out_features, n, dtype=torch.float64)
         if init is not None:
-            new.copy_(torch.as_tensor(init, dtype=w.dtype))
-        self.weights[0] = _insert_columns(w, at, new)
-        if self.avg_weights is not None:  # the average starts the new columns where they start
-            self.avg_weights[0] = _insert_columns(self.avg_weights[0], at, new)
-        self._make_views()
+            new.copy_(torch.as_tensor(init, dtype=torch.float64))
+        linear.weight = nn.Parameter(_insert_columns(linear.weight.detach(), at, new))
+        linear.in_features += n
+        if self.average is not None:  # the average starts the new columns where they start
+            w, b = self.average[0]
+            self.average[0] = (_insert_columns(w, at, new), b)
+        self._set_step_sizes()
 
-    def to_ffnet(self, averaged: bool | None = None, **options):
-        """The weights as a :class:`ffstream.ff.FFNet` (``goodness="mean"``), in float32.
+    def to_ffnet(self, averaged: bool | None = None, **options) -> FFNet:
+        """The weights as a float32 :class:`ffstream.ff.FFNet` (``goodness="mean"``).
 
         ``averaged`` exports the moving average; ``None`` (the default) exports it when the net
         keeps one, since it is what predicts. ``options`` go to ``FFNet.mlp``: with
-        ``optimizer="sgd", lr=net.lr, momentum=0.0, peer_norm=0.0`` its ``step`` is :meth:`update`.
+        ``optimizer="sgd", lr=net.lr, momentum=0.0, peer_norm=0.0`` its ``step`` is
+        :meth:`update` (below the step cap).
         """
-        from ffstream.ff import FFNet, Goodness
-
         if averaged is None:
-            averaged = self.avg_weights is not None
-        if averaged and self.avg_weights is None:
+            averaged = self.average is not None
+        if averaged and self.average is None:
             raise ValueError("this net keeps no weight average: give it an ema_decay")
-        weights, biases = (
-            (self.avg_weights, self.avg_biases) if averaged else (self.weights, self.biases)
-        )
-        sizes = [self.in_features, *(w.shape[0] for w in weights)]
-        options = {"goodness": Goodness("mean"), "normalize_input": self.normalize_input, **options}
-        net = FFNet.mlp(sizes, seed=0, **options)
+        pairs = self.average if averaged else self._parameters()
+        options = {"goodness": Goodness("mean"), "normalize_input": self.normalize_input,
+                   **options}  # fmt: skip
+        net = FFNet.mlp([self.in_features, *self.widths], seed=0, **options)
         with torch.no_grad():
-            for layer, w, b in zip(net.layers, weights, biases):
+            for layer, (w, b) in zip(net.layers, pairs):
                 layer.transform.weight.copy_(w)
                 layer.transform.bias.copy_(b)
         return net
+
+
+#: What river models pickled before :class:`RiverFF` hold (unpickled as a RiverFF).
+LeanFF = RiverFF
 
 
 class LeanReadout:

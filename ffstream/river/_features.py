@@ -16,10 +16,21 @@ import torch
 from ffstream.river._engine import RunningStandardizer
 from ffstream.stream.standardizer import InputStandardizer
 
-__all__ = ["MODES", "FeatureColumns", "as_number", "check_features", "check_label", "check_mode"]
+__all__ = [
+    "MODES",
+    "SLEEP_EVERY",
+    "FeatureColumns",
+    "as_number",
+    "check_features",
+    "check_label",
+    "check_mode",
+]
 
 #: how a river front end schedules its negatives (see FFClassifier and FFAnomalyDetector)
 MODES = ("interleaved", "awake-sleep")
+
+#: samples between sleeps in mode "awake-sleep" (the core's ``EveryN`` schedule)
+SLEEP_EVERY = 32
 
 
 def _sort_key(name: Hashable) -> tuple[str, str]:

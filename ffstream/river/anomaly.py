@@ -6,10 +6,12 @@ import numpy as np
 from river import base
 
 from ffstream._checks import check_hidden, check_int, check_positive, check_seed
+from ffstream.ff._numpy import logistic_dgood
 from ffstream.river._dreaming import DreamSupply
-from ffstream.river._engine import LeanFF, logistic_dgood, sigmoid
-from ffstream.river._features import FeatureColumns, check_features, check_mode
+from ffstream.river._engine import RiverFF, sigmoid
+from ffstream.river._features import SLEEP_EVERY, FeatureColumns, check_features, check_mode
 from ffstream.stream.dreams import HybridDreams
+from ffstream.stream.schedules import EveryN
 
 __all__ = ["FFAnomalyDetector"]
 
@@ -44,8 +46,9 @@ class FFAnomalyDetector(base.AnomalyDetector):
     positive-only updates from making every input "good". The memory and the dreams are the
     learner core's (:class:`~ffstream.stream.memory.RecentMemory`,
     :class:`~ffstream.stream.dreams.HybridDreams` with ``magnify=0.5``), made 32 samples at a
-    time; the layers run :class:`~ffstream.ff.FFNet`'s arithmetic in NumPy (``LeanFF``;
-    ``tests/test_river_engine_equivalence.py`` checks that both compute the same).
+    time; the layers are an :class:`~ffstream.ff.FFNet` learning through the library's NumPy
+    FF engine (``ffstream.ff._numpy``; ``tests/test_river_engine_equivalence.py`` checks it
+    against the torch path).
 
     Features that appear later get new input columns with zero weights; missing features count
     as their running mean (0 after standardisation). Bad input is refused before anything is
@@ -109,16 +112,18 @@ class FFAnomalyDetector(base.AnomalyDetector):
         self.seed = seed
         self._check_params()
         self._columns = FeatureColumns()
-        self._net: LeanFF | None = None
+        self._net: RiverFF | None = None
         self._rng = np.random.default_rng(seed)
         self._supply: DreamSupply | None = None  # made with the net: `memory` may be set by hand
-        self._awake = 0  # samples since the last sleep (mode "awake-sleep")
+        self._schedule = EveryN(frames=SLEEP_EVERY)  # the sleeps of mode "awake-sleep"
 
     def __setstate__(self, state: dict) -> None:
         if "_memory" in state:  # pickled by ffstream 0.1: a numpy ring of recent samples
             state["_supply"] = _supply_from_ring(state)
         state.setdefault("mode", "interleaved")  # pickled before there was a choice: as it was
-        state.setdefault("_awake", 0)
+        if "_schedule" not in state:  # pickled with its own count of samples since a sleep
+            state["_schedule"] = EveryN(frames=SLEEP_EVERY)
+            state["_schedule"].load_state_dict({"since": state.pop("_awake", 0)})
         self.__dict__.update(state)
         self._columns.scaler.clip = self.clip  # a standardiser converted from 0.1 has its own
 
@@ -181,8 +186,7 @@ class FFAnomalyDetector(base.AnomalyDetector):
         self._step(np.concatenate(rows), n_pos=1)
         self._supply.remember(u)
         self._columns.scaler.update_array(v, present)
-        self._awake += 1
-        if self.mode == "awake-sleep" and self._awake >= self._supply.batch:
+        if self.mode == "awake-sleep" and self._schedule.after_observe(1, None) != 0:
             self._sleep()
 
     def _step(self, z: np.ndarray, n_pos: int) -> None:
@@ -194,8 +198,7 @@ class FFAnomalyDetector(base.AnomalyDetector):
     def _sleep(self) -> None:
         """As many dreams as samples since the last sleep, pushed down in one update (the
         logistic loss sums over rows: the same push as that many interleaved negatives)."""
-        dreams = [self._supply.next_dream() for _ in range(self._awake)]
-        self._awake = 0
+        dreams = [self._supply.next_dream() for _ in range(self._schedule.frames)]
         rows = [self._frame(d) for d in dreams if d is not None]  # none before two memories
         if rows:
             self._step(np.concatenate(rows), 0)
@@ -203,8 +206,9 @@ class FFAnomalyDetector(base.AnomalyDetector):
     def _build(self) -> None:
         seed = self.seed if self.seed is not None else int(self._rng.integers(2**31))
         self._columns.scaler.clip = self.clip
-        self._net = LeanFF(len(self._columns) + 1, self.hidden, lr=self.lr, seed=seed)
-        self._supply = DreamSupply(self.memory, HybridDreams(magnify=_MAGNIFY), seed=seed)
+        self._net = RiverFF(len(self._columns) + 1, self.hidden, lr=self.lr, seed=seed)
+        dreams = HybridDreams(magnify=_MAGNIFY)
+        self._supply = DreamSupply(self.memory, dreams, seed=seed, batch=SLEEP_EVERY)
 
 
 def _supply_from_ring(state: dict) -> DreamSupply:

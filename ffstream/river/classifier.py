@@ -6,19 +6,27 @@ import math
 from collections.abc import Hashable
 
 import numpy as np
+import torch
 from river import base
 
 from ffstream._checks import check_ema_decay, check_hidden, check_positive, check_seed
-from ffstream.river._engine import LeanFF, LeanReadout, logistic_dgood
-from ffstream.river._features import FeatureColumns, check_features, check_label, check_mode
+from ffstream.ff._numpy import logistic_dgood
+from ffstream.river._engine import LeanReadout, RiverFF
+from ffstream.river._features import (
+    SLEEP_EVERY,
+    FeatureColumns,
+    check_features,
+    check_label,
+    check_mode,
+)
+from ffstream.stream.memory import RecentMemory
+from ffstream.stream.schedules import EveryN
 
 __all__ = ["FFClassifier"]
 
 #: Largest factor by which one update may change a row's pre-activations relative to its
-#: activities (``LeanFF``'s ``max_step``): above about 2 a positive update overshoots.
+#: activities (``RiverFF``'s ``max_step``): above about 2 a positive update overshoots.
 _MAX_STEP = 2.0
-
-_SLEEP_EVERY = 32  # samples between sleeps in mode "awake-sleep"
 
 
 class FFClassifier(base.Classifier):
@@ -64,7 +72,7 @@ class FFClassifier(base.Classifier):
     a new one-hot column with fresh random weights, which only the new class's copy of the frame
     reads, so what was learned for the other classes is kept. Each class adds an input column,
     so the step of the first layer is capped to keep one update from overshooting when there
-    are many classes (``max_step`` of ``LeanFF``); with few classes the cap is above ``lr``.
+    are many classes (``max_step`` of ``RiverFF``); with few classes the cap is above ``lr``.
 
     Parameters
     ----------
@@ -85,8 +93,10 @@ class FFClassifier(base.Classifier):
         ``"interleaved"`` (the default): each update pushes the true label's copy up and the
         wrong labels' down. ``"awake-sleep"``: each sample pushes its true label's copy up
         alone, and every 32 samples a sleep pushes down the wrong labels of those samples in
-        one update. On the validation seeds of ``ffstream bench streams`` awake-sleep won on
-        most streams but lost badly on the non-linear concept, so interleaved is the default.
+        one update (the learner core's :class:`~ffstream.stream.schedules.EveryN` schedule;
+        the samples wait in its :class:`~ffstream.stream.memory.RecentMemory`). On the
+        validation seeds of ``ffstream bench streams`` awake-sleep won on most streams but
+        lost badly on the non-linear concept, so interleaved is the default.
     seed
         Seeds the initial weights (and the weights of classes that appear later).
 
@@ -103,9 +113,12 @@ class FFClassifier(base.Classifier):
 
     Notes
     -----
-    The per-sample path runs closed-form local gradients on numpy views of the torch weights
-    (see ``ffstream.river._engine``): torch's per-operation dispatch would cost more than the
-    whole update of a net this small.
+    The layers are the core's (:class:`~ffstream.ff.FFLinear`) and learn through the
+    library's NumPy FF engine (``ffstream.ff._numpy``, which :class:`~ffstream.ff.FFNet` runs
+    on small batches too) on views of their weights, with closed-form local gradients (see
+    ``ffstream.river._engine``): torch's per-operation dispatch would cost more than the whole
+    update of a net this small. ``tests/test_river_engine_equivalence.py`` checks that it
+    computes what ``FFNet``'s torch path computes.
 
     Bad input is refused before anything is learned: ``NaN``/``inf``, non-numeric values and
     integers too large for a float raise ``ValueError`` naming the feature; a sample that is not
@@ -147,12 +160,13 @@ class FFClassifier(base.Classifier):
         self._columns = FeatureColumns()
         self._classes: list[Hashable] = []
         self._class_index: dict[Hashable, int] = {}
-        self._net: LeanFF | None = None
+        self._net: RiverFF | None = None
         self._readout: LeanReadout | None = None
         self._rows: np.ndarray | None = None  # (classes, features + classes) input rows
         self._rng = np.random.default_rng(seed)
         self._cache: tuple | None = None  # forward pass of predict_proba_one, for learn_one
-        self._pending: list[tuple[np.ndarray, int]] = []  # awake since the last sleep
+        # mode "awake-sleep": the core's schedule, and the samples awake since the last sleep
+        self._schedule, self._awake = _awake_sleep([])
 
     @classmethod
     def _unit_test_params(cls):
@@ -187,13 +201,14 @@ class FFClassifier(base.Classifier):
         if "readout_lr" not in state:  # pickled before the readout: it predicts as it did
             state.update(readout_lr=None, _readout=None)
         state.setdefault("mode", "interleaved")  # pickled before there was a choice
-        state.setdefault("_pending", [])
+        if "_schedule" not in state:  # pickled with its own list of awake samples
+            state["_schedule"], state["_awake"] = _awake_sleep(state.pop("_pending", []))
         self.__dict__.update(state)
         self._columns.scaler.clip = self.clip  # a standardiser converted from 0.1 has its own
 
     def _build(self) -> None:
         self._columns.scaler.clip = self.clip
-        self._net = LeanFF(
+        self._net = RiverFF(
             len(self._columns) + len(self._classes),
             self.hidden,
             lr=self.lr,
@@ -219,14 +234,15 @@ class FFClassifier(base.Classifier):
             self._make_rows()
         if self._readout is not None:
             self._readout.grow_inputs(at, len(names))
+        self._awake.widen(len(names))  # appended: 0 (the running mean) in the awake samples
 
     def _add_class(self, label: Hashable) -> None:
         self._class_index[label] = len(self._classes)
         self._classes.append(label)
         if self._net is not None:
-            w = self._net.weights[0]
-            init = self._rng.standard_normal((w.shape[0], 1)) / np.sqrt(w.shape[1] + 1)
-            self._net.grow_inputs(w.shape[1], 1, init=init)
+            fan_in = self._net.in_features
+            init = self._rng.standard_normal((self._net.widths[0], 1)) / np.sqrt(fan_in + 1)
+            self._net.grow_inputs(fan_in, 1, init=init)
             self._make_rows()
         if self._readout is not None:
             self._readout.grow_classes(1)
@@ -295,12 +311,13 @@ class FFClassifier(base.Classifier):
         if self._readout is not None:  # from what it read before the layers learn
             self._readout.step(u, target, logits)
         weights = self._row_weights(good, target)
-        if self.mode == "awake-sleep":
+        asleep_later = self.mode == "awake-sleep"
+        if asleep_later:
             weights *= self._signs[target] < 0  # awake: the true label's row alone
-            self._pending.append((u, target))
+            _remember(self._awake, u, target)
         self._net.update(ins, acts, self._dgood(good, target, weights))
         self._columns.scaler.update_array(v, present)
-        if len(self._pending) >= _SLEEP_EVERY:
+        if asleep_later and self._schedule.after_observe(1, None) != 0:
             self._sleep()
 
     def _row_weights(self, good: list[np.ndarray], target: int) -> np.ndarray:
@@ -325,18 +342,34 @@ class FFClassifier(base.Classifier):
     def _sleep(self) -> None:
         """Mode ``"awake-sleep"``: the wrong labels of the samples since the last sleep, pushed
         down in one update (the loss sums over rows: the push of their interleaved negatives)."""
-        pending, self._pending = self._pending, []
+        n = len(self._awake)
+        frames, targets = self._awake.frames[:n].numpy(), self._awake.labels[:n].tolist()
+        self._awake.clear()
         c, d = len(self._classes), len(self._columns)
-        rows = np.zeros((len(pending) * c, d + c))
-        for i, (u, _) in enumerate(pending):
-            rows[i * c : (i + 1) * c, : len(u)] = u
-            rows[i * c : (i + 1) * c, d:] = self.label_strength * np.eye(c)
+        rows = np.zeros((n * c, d + c))
+        rows[:, :d] = np.repeat(frames, c, axis=0)
+        rows[:, d:] = np.tile(self.label_strength * np.eye(c), (n, 1))
         ins, acts, good = self._net.forward(rows)
         dgood = [np.empty(len(rows)) for _ in good]
-        for i, (_, target) in enumerate(pending):
+        for i, target in enumerate(targets):
             part = slice(i * c, (i + 1) * c)
             mine = [g[part] for g in good]
             weights = self._row_weights(mine, target) * (self._signs[target] > 0)
             for out, dg in zip(dgood, self._dgood(mine, target, weights)):
                 out[part] = dg
         self._net.update(ins, acts, dgood)
+
+
+def _awake_sleep(pending: list[tuple[np.ndarray, int]]) -> tuple[EveryN, RecentMemory]:
+    """The sleep schedule of mode ``"awake-sleep"`` and the memory of the samples awake since
+    the last sleep, holding ``pending`` ``(standardised sample, class)`` pairs."""
+    schedule, memory = EveryN(frames=SLEEP_EVERY), RecentMemory(SLEEP_EVERY)
+    for u, target in pending:
+        _remember(memory, u, target)
+    schedule.load_state_dict({"since": len(pending)})
+    return schedule, memory
+
+
+def _remember(memory: RecentMemory, u: np.ndarray, target: int) -> None:
+    # a ring draws no random slots: it needs no generator
+    memory.add(torch.from_numpy(u[None]), torch.tensor([target]), None)
