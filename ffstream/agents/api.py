@@ -225,7 +225,7 @@ class AgentAPI:
     @torch.no_grad()
     def choose(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
         """Action indices for a batch of raw observations; the agent is left as it was (its
-        running normaliser and training generator included)."""
+        standardiser and training generator included)."""
         index = self.q_values(obs).argmax(1)
         if not deterministic:  # the process's generator: the agent's own stays untouched
             index = self._epsilon_greedy(index, None)
