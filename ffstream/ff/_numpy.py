@@ -4,7 +4,7 @@ This module is the library's one NumPy engine of Forward-Forward layers: the lay
 (:func:`layer_pass`), the logistic loss and its derivative (:func:`logistic`,
 :func:`logistic_dgood`) and each layer's local gradients (:func:`pre_grad_scale`,
 :func:`local_grads`). ``FFNet``'s no-grad paths below run it, and so do the river estimators'
-nets (:mod:`ffstream.river._engine`), which hold an ``FFNet`` and apply its SGD step here.
+nets (:mod:`ffstream.river._engine`: the core's ``FFLinear`` layers, stepped by SGD).
 
 On a small net at a small batch every torch op costs a few microseconds of dispatch, several times
 its arithmetic. Where the closed form of :mod:`ffstream.ff._fast` applies and the work is small,

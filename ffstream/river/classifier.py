@@ -372,4 +372,5 @@ def _awake_sleep(pending: list[tuple[np.ndarray, int]]) -> tuple[EveryN, RecentM
 
 def _remember(memory: RecentMemory, u: np.ndarray, target: int) -> None:
     # a ring draws no random slots: it needs no generator
-    memory.add(torch.from_numpy(u[None]), torch.tensor([target]), None)
+    label = torch.from_numpy(np.array([target], dtype=np.int64))  # cheaper than torch.tensor
+    memory.add(torch.from_numpy(u[None]), label, None)
