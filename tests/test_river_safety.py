@@ -267,3 +267,14 @@ def test_a_detector_pickled_with_its_old_ring_of_samples_unpickles():
     assert recent == [[4.0, 5.0], [6.0, 7.0], [0.0, 1.0], [2.0, 3.0]]
     old.learn_one({"a": 1.0, "b": 2.0})  # and it learns and scores on
     assert 0.0 <= old.score_one({"a": 1.0, "b": 2.0}) <= 1.0
+
+
+@pytest.mark.parametrize("cls", [FFClassifier, FFAnomalyDetector])
+def test_the_estimators_leave_torchs_global_generator_alone(cls):
+    import torch
+
+    model, state = cls(hidden=(8,), seed=0), torch.get_rng_state()
+    for t in range(40):  # builds the net, grows it, sleeps
+        x = {"a": float(t % 5), **({"b": 1.0} if t > 10 else {})}
+        model.learn_one(x, t % 3) if cls is FFClassifier else model.learn_one(x)
+    assert torch.equal(torch.get_rng_state(), state)
