@@ -35,6 +35,7 @@ multiples of the sleep period would put every row right after a sleep).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +45,7 @@ from benchmarks.continual_heads import MultiHeadScenario, TaskHeads
 from benchmarks.continual_protocol import evaluate, make_method, run_scenario
 from benchmarks.continual_report import combine, markdown_table, plot_results, report_table
 from benchmarks.continual_split import validation_scenario
-from benchmarks.lab import Column, Context, Run
+from benchmarks.lab import Column, Context, Page, Run, is_number
 from ffstream.data import Scenario
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "run_scenario",
     "runs",
     "scenarios_of_seed",
+    "table",
 ]
 
 #: ``(data, cfg, seed) -> scenarios``: a suite's scenarios of one seed, on the CPU, where
@@ -73,7 +75,7 @@ Builder = Callable[[dict, Any, int], list[Scenario]]
 #: Said on every continual suite's page while records of the earlier protocol remain.
 LEGACY_NOTE = (
     "Tables with `backprop*` rows predate issue 20's protocol (reservoir replay of 10 frames, "
-    "FF tuned on test and scored right after a sleep)."
+    "FF tuned on test, scored right after a sleep)."
 )
 
 #: the per-stream numbers recorded for each scenario besides the per-view summaries
@@ -97,6 +99,17 @@ def columns(views: dict[str, str], extra: tuple[Column, ...] = ()) -> tuple[Colu
             out.append(Column(f"{view}.anytime_accuracy", f"{label} anytime %", scale=100))
         out.append(Column(f"{view}.forgetting", f"{label} forgetting", scale=100))
     return (*out, *extra)
+
+
+def table(page: Page, records: list[dict[str, Any]], order: list[Run]) -> str:
+    """A preset's table on BENCHMARKS.md: :func:`benchmarks.render.summary_table` without the
+    columns none of ``records`` measured (records of the earlier protocol lack some)."""
+    from benchmarks.render import summary_table  # the renderer imports the suites
+
+    kept = tuple(
+        c for c in page.columns if any(is_number(r["metrics"].get(c.metric)) for r in records)
+    )
+    return summary_table(dataclasses.replace(page, columns=kept), records, order)
 
 
 def scenarios_of_seed(cfg: ContinualConfig, seed: int, ctx: Context, build: Builder):
