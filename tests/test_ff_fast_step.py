@@ -169,3 +169,21 @@ def test_other_layers_and_objectives_keep_autograd(monkeypatch):
     frozen.layers[0].transform.bias.requires_grad_(False)
     assert not _fast.closed_form_applies(frozen, torch.randn(2, 5))
     assert not _fast.closed_form_applies(FFNet.mlp([5, 8], seed=0), torch.randn(2, 5).double())
+
+
+def test_closed_form_refuses_a_layer_with_parameters_of_its_own():
+    """A layer subclass with a head (the agent's) has gradients the closed form never writes:
+    it must take the autograd path, or the optimiser would apply stale head gradients."""
+    from torch import nn
+
+    from ffstream.ff import FFLinear, FFNet
+    from ffstream.ff._fast import closed_form_applies
+
+    class WithHead(FFLinear):
+        def __init__(self, a, b):
+            super().__init__(a, b)
+            self.head = nn.Linear(b, 2)
+
+    net = FFNet([WithHead(4, 8)])
+    assert not closed_form_applies(net, torch.zeros(1, 4))
+    assert closed_form_applies(FFNet.mlp([4, 8], seed=0), torch.zeros(1, 4))

@@ -174,3 +174,15 @@ def test_an_infinite_horizon_and_winsor_give_the_plain_running_moments_forever()
     feed(s, x)
     assert torch.allclose(s.mean, x.double().mean(0).float(), rtol=1e-4)
     assert torch.allclose(s.var, x.double().var(0, unbiased=False).float(), rtol=1e-3)
+
+
+def test_refresh_derives_the_scale_again_after_an_in_place_change():
+    """A collective averaging the estimates in place must not leave a stale cached scale."""
+    s = InputStandardizer(2)
+    for value in torch.randn(50, 1, 2, generator=torch.Generator().manual_seed(0)):
+        s.update(value)
+    frame = torch.tensor([[1.0, 1.0]])
+    before = s(frame)
+    s.var.mul_(4.0)  # what an average across ranks may do: same tensor, new values
+    s.refresh()
+    torch.testing.assert_close(s(frame), before / 2)

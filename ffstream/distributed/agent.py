@@ -88,7 +88,6 @@ class DataParallelAgent(Replicas):
         self.loop_steps = 0
         agent.rng.manual_seed(agent.seed + 1 + self.rank)  # its own exploration and replays
         self._join()
-        self._rescale()
 
     def model_tensors(self) -> list[torch.Tensor]:
         """The Q layers, their targets and the observation standardiser's statistics."""
@@ -98,16 +97,8 @@ class DataParallelAgent(Replicas):
             out += [t for t in module.state_dict().values() if t.is_floating_point()]
         return out
 
-    def sync(self) -> None:
-        """Average every rank's model now (collective), as :meth:`Replicas.sync`."""
-        super().sync()
-        self._rescale()
-
-    def _rescale(self) -> None:
-        """After a collective changed the standardiser's statistics in place: reloading them
-        makes it derive its scale from them again."""
-        standardizer = self.agent.standardizer
-        standardizer.load_state_dict(standardizer.state_dict())
+    def _changed_in_place(self) -> None:
+        self.agent.standardizer.refresh()  # its cached scale derives from its estimates
 
     def position(self) -> tuple[int]:
         """Loop steps: equal on every rank that steps in turn with the others."""

@@ -144,6 +144,10 @@ class DataParallelLearner(Replicas):
         """Frames seen and sleeps: equal on every rank that gets batches of the same size."""
         return self.learner.frames_seen, self.learner.sleeps
 
+    def _changed_in_place(self) -> None:
+        if self.learner.standardizer is not None:  # its cached scale derives from its estimates
+            self.learner.standardizer.refresh()
+
     def _net_hook(self, grads: list[torch.Tensor]) -> None:
         self._exchange(grads + _net_companions(self.learner), "all-reduce of the FF layers")
 

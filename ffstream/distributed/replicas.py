@@ -64,6 +64,7 @@ class Replicas(ABC):
     def _join(self) -> None:
         """Start from rank 0's model on every rank (collective)."""
         broadcast(self.model_tensors(), group=self.group)
+        self._changed_in_place()
 
     def _begin(self) -> None:
         self._exchanges = 0
@@ -71,6 +72,12 @@ class Replicas(ABC):
     def _exchange(self, tensors: list[torch.Tensor], what: str) -> None:
         average(tensors, (*self.position(), self._exchanges), what=what, group=self.group)
         self._exchanges += 1
+        self._changed_in_place()
+
+    @abstractmethod
+    def _changed_in_place(self) -> None:
+        """After a collective wrote into the model's tensors: what caches values derived
+        from them derives them again."""
 
     def _advanced(self, frames: int) -> None:
         """``"average"`` mode averages once ``every`` frames have passed since the last."""

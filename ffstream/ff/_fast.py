@@ -46,10 +46,11 @@ def closed_form_applies(net, x: torch.Tensor, *, bf16: bool = False) -> bool:
     """Whether ``net``'s update of batch ``x`` has the closed form of :func:`closed_form_grads`.
 
     Every layer a plain fully-connected ReLU layer (no pool, no norm, float32 weights that all
-    learn), every objective exactly :class:`~ffstream.ff.objectives.Logistic`, the goodness
-    exactly :class:`~ffstream.ff.goodness.Goodness`, and no bfloat16 autocast unless ``bf16``
-    (the caller runs the closed form under the net's autocast). Subclasses are
-    refused: they may override what the closed form assumes. So are transforms or parameters
+    learn, no parameters besides them), every objective exactly
+    :class:`~ffstream.ff.objectives.Logistic`, the goodness exactly
+    :class:`~ffstream.ff.goodness.Goodness`, and no bfloat16 autocast unless ``bf16`` (the
+    caller runs the closed form under the net's autocast). Subclasses are refused: they may
+    override what the closed form assumes. So are transforms or parameters
     with hooks, which only the autograd path calls.
     """
     if type(net.goodness_fn) is not Goodness or x.dtype != torch.float32:
@@ -64,6 +65,7 @@ def closed_form_applies(net, x: torch.Tensor, *, bf16: bool = False) -> bool:
         linear = layer.transform
         if (
             type(linear) is not nn.Linear
+            or _parameter_count(layer) != 2  # a head of its own: the closed form misses it
             or layer.pool
             or layer.norm is not None
             or type(layer).activate is not FFLayer.activate
@@ -78,6 +80,10 @@ def closed_form_applies(net, x: torch.Tensor, *, bf16: bool = False) -> bool:
         ):
             return False
     return True
+
+
+def _parameter_count(module: nn.Module) -> int:
+    return sum(1 for _ in module.parameters())
 
 
 def _has_grad_hooks(p: torch.Tensor) -> bool:

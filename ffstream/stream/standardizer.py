@@ -143,7 +143,12 @@ class InputStandardizer(nn.Module):
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:
         super()._load_from_state_dict(*args, **kwargs)
-        self._views = None  # the cached scale derives from the variance just loaded
+        self.refresh()  # the cached scale derives from the variance just loaded
+
+    def refresh(self) -> None:
+        """Derive the cached scale again: after something else changed the estimates in place
+        (a collective averaging them across ranks)."""
+        self._views = None
         self._warm = False
 
     def restore_count(self, count: int) -> None:
@@ -205,8 +210,7 @@ class InputStandardizer(nn.Module):
 
     def count_update(self, n: int) -> None:
         """The host side of an update of ``n`` frames made by :meth:`update_buffers`."""
-        self._views = None  # its cached scale is stale
-        self._warm = False
+        self.refresh()  # its cached scale is stale
         self.count += n
 
     def standardize_tensor(self, x: torch.Tensor, present: torch.Tensor | None = None):
