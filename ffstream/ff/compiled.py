@@ -21,10 +21,55 @@ import torch
 
 from ffstream.ff._fast import closed_form_applies, closed_form_grads
 
-__all__ = ["MODES", "CompiledStep"]
+__all__ = ["MODES", "CompiledStep", "Graphed"]
 
 #: ``torch.compile``'s modes: ``"reduce-overhead"`` adds CUDA graphs (on CUDA tensors only).
 MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+class Graphed:
+    """A function of tensors through ``torch.compile``, kept safe from CUDA-graph memory.
+
+    In mode ``"reduce-overhead"`` a call replays CUDA graphs whose outputs, and the gradients
+    they wrote, live in memory the next replay overwrites: each call marks a new iteration and
+    returns copies of its outputs, and :meth:`release` drops the gradients once the optimisers
+    have applied them. In the other modes both are no-ops.
+
+    Parameters
+    ----------
+    fn
+        Returns a tuple of tensors (or None in places).
+    mode
+        One of :data:`MODES`.
+
+    Examples
+    --------
+    >>> double = Graphed(lambda x: (2 * x, None), "default")
+    >>> double.mode, double.graphs
+    ('default', False)
+    """
+
+    def __init__(self, fn, mode: str):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
+        self.graphs = mode == "reduce-overhead"
+        self._fn = torch.compile(fn, mode=mode)
+
+    def __call__(self, *args) -> tuple:
+        if self.graphs:  # a new iteration: its graphs may reuse the last one's memory
+            torch.compiler.cudagraph_mark_step_begin()
+        out = self._fn(*args)
+        if self.graphs:  # graph outputs are overwritten by the next replay: keep copies
+            out = tuple(None if t is None else t.clone() for t in out)
+        return out
+
+    def release(self, *optimizers: torch.optim.Optimizer) -> None:
+        """After ``optimizers`` applied the gradients a call wrote: with graphs those live in
+        graph memory, so they are dropped and nothing may read them later."""
+        if self.graphs:
+            for optimizer in optimizers:
+                optimizer.zero_grad(set_to_none=True)
 
 
 class CompiledStep:
@@ -54,26 +99,18 @@ class CompiledStep:
     """
 
     def __init__(self, mode: str = "default"):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self._grads = Graphed(_closed_form, mode)
         self.mode = mode
-        self._graphs = mode == "reduce-overhead"
-        self._grads = torch.compile(_closed_form, mode=mode)
 
     def step(self, net, pos: torch.Tensor | None, neg: torch.Tensor | None):
         """One update of ``net`` (its ``step`` checked the input): a ``StepStats``, or None,
         having changed nothing, where the closed form does not apply."""
         if not closed_form_applies(net, pos if pos is not None else neg, bf16=True):
             return None
-        if self._graphs:  # a new iteration: its graphs may reuse the last one's memory
-            torch.compiler.cudagraph_mark_step_begin()
         losses, goodness = self._grads(net, pos, neg)
-        if self._graphs:  # graph outputs are overwritten by the next replay: keep copies
-            losses, goodness = losses.clone(), goodness.clone()
         n_pos = 0 if pos is None else pos.shape[0]
         stats = net.apply_grads(losses, goodness, n_pos, neg is not None)
-        if self._graphs:  # the gradients live in graph memory: nothing may read them later
-            net.optimizer.zero_grad(set_to_none=True)
+        self._grads.release(net.optimizer)
         return stats
 
 

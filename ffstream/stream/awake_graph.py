@@ -24,7 +24,7 @@ import contextlib
 import torch
 
 from ffstream.ff._fast import closed_form_applies, closed_form_grads
-from ffstream.ff.compiled import MODES
+from ffstream.ff.compiled import Graphed
 
 __all__ = ["AwakeGraph"]
 
@@ -43,7 +43,8 @@ class AwakeGraph:
     ----------
     mode
         One of :data:`~ffstream.ff.compiled.MODES`; ``"reduce-overhead"`` records a CUDA
-        graph (on CUDA tensors; on a CPU it compiles as ``"default"``).
+        graph (on CUDA tensors; on a CPU it compiles as ``"default"``), handled by
+        :class:`~ffstream.ff.compiled.Graphed`.
 
     Examples
     --------
@@ -54,11 +55,8 @@ class AwakeGraph:
     """
 
     def __init__(self, mode: str = "reduce-overhead"):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self._tensor_work = Graphed(_awake_tensor_work, mode)
         self.mode = mode
-        self._graphs = mode == "reduce-overhead"
-        self._tensor_work = torch.compile(_awake_tensor_work, mode=mode)
 
     @staticmethod
     def covers(core, x: torch.Tensor, labels: torch.Tensor | None) -> bool:
@@ -75,22 +73,16 @@ class AwakeGraph:
         if not self.covers(core, x, labels):
             return None
         learns_readout = labels is not None and core.readout_learns == "always"
-        if self._graphs:  # a new iteration: its graph may reuse the last one's memory
-            torch.compiler.cudagraph_mark_step_begin()
         with torch.no_grad(), _torch_paths(core.net):
-            out = self._tensor_work(core, x, labels, learns_readout)
-        if self._graphs:  # graph outputs are overwritten by the next replay: keep copies
-            out = tuple(None if t is None else t.clone() for t in out)
-        x, scores, losses, goodness = out
+            x, scores, losses, goodness = self._tensor_work(core, x, labels, learns_readout)
         if core.standardizer is not None:
             core.standardizer.count_update(x.shape[0])
         stats = core.net.apply_grads(losses, goodness, x.shape[0], False)
+        optimizers = [core.net.optimizer]
         if learns_readout:
             core.readout.apply_grads()
-        if self._graphs:  # the gradients live in graph memory: nothing may read them later
-            core.net.optimizer.zero_grad(set_to_none=True)
-            if learns_readout:
-                core.readout.optimizer.zero_grad(set_to_none=True)
+            optimizers.append(core.readout.optimizer)
+        self._tensor_work.release(*optimizers)
         return x, scores, stats.pos_goodness
 
 
