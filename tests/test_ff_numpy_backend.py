@@ -2,12 +2,16 @@
 
 import copy
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import assert_same_stats
 from torch import nn
 
 from ffstream.ff import FFConv2d, FFLinear, FFNet, Goodness, Logistic, _numpy
+from ffstream.ff._numpy import softmax_minus_onehot, wrong_label_belief
+from ffstream.ff.negatives import hard_wrong_labels
 from ffstream.stream import EveryN, StreamLearner
 
 
@@ -267,3 +271,36 @@ def test_readout_numpy_step_matches_torch_sgd(monkeypatch, options, with_logits)
         assert state_a.keys() == state_b.keys()
         for key in state_a:
             torch.testing.assert_close(state_a[key], state_b[key])
+
+
+def test_softmax_minus_onehot_is_the_cross_entropy_gradient_per_row_and_batch():
+    logits = torch.randn(5, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    labels = torch.tensor([0, 3, 1, 1, 2])
+    leaf = logits.clone().requires_grad_(True)
+    loss = F.cross_entropy(leaf, labels, reduction="sum")
+    loss.backward()
+    grad, per_row = softmax_minus_onehot(logits.numpy(), labels.numpy())
+    np.testing.assert_allclose(grad, leaf.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(per_row.sum(), loss.item(), rtol=1e-12)
+    row_grad, row_loss = softmax_minus_onehot(logits[1].numpy(), 3)  # one row, an int label
+    np.testing.assert_array_equal(row_grad, grad[1])
+    assert row_loss == per_row[1]
+
+
+def test_wrong_label_belief_is_the_distribution_hard_wrong_labels_draws_from():
+    # The river front ends weigh wrong labels by this belief; the core's dreams draw one hard
+    # wrong label from it. Same scores: the draws' frequencies approach the belief.
+    scores = np.array([2.0, 0.5, -1.0, 1.5])
+    belief = wrong_label_belief(scores, 0)
+    assert belief[0] == 0.0 and belief.sum() == pytest.approx(1.0)
+    n = 40_000
+    drawn = hard_wrong_labels(
+        torch.from_numpy(scores).float().expand(n, 4),
+        torch.zeros(n, dtype=torch.long),
+        torch.Generator().manual_seed(0),
+    )
+    frequencies = np.bincount(drawn.numpy(), minlength=4) / n
+    np.testing.assert_allclose(frequencies, belief, atol=0.01)
+    batch = wrong_label_belief(np.stack([scores, scores[::-1]]), np.array([0, 2]))
+    np.testing.assert_allclose(batch[0], belief)
+    assert batch[1, 2] == 0.0

@@ -45,7 +45,9 @@ __all__ = [
     "logistic_dgood",
     "pre_grad_scale",
     "rms_rows",
+    "softmax_minus_onehot",
     "step",
+    "wrong_label_belief",
 ]
 
 _EPS = 1e-8  # rms_normalize's epsilon (ffstream.ff.layers)
@@ -138,6 +140,54 @@ def logistic_dgood(good: np.ndarray, sign, threshold: float = 1.0) -> np.ndarray
     [-0.5, 0.5]
     """
     return sign * logistic(sign * (good - threshold))[1]
+
+
+def _at_labels(a: np.ndarray, labels):
+    """The index of each row's label in ``a``: one row (``labels`` an int) or a batch."""
+    return labels if a.ndim == 1 else (np.arange(a.shape[0]), labels)
+
+
+def softmax_minus_onehot(logits: np.ndarray, labels) -> tuple[np.ndarray, np.ndarray]:
+    """The cross-entropy's gradient at ``logits`` (softmax minus the label's one-hot) and the
+    loss, -log p(label), per row: what :class:`~ffstream.ff.readout.LinearReadout`'s NumPy
+    step and the river front ends' readout both learn from.
+
+    ``logits`` is one row (``labels`` an int) or a batch (``labels`` an int array).
+
+    Examples
+    --------
+    >>> grad, loss = softmax_minus_onehot(np.array([0.0, 0.0]), 1)
+    >>> grad.tolist(), round(float(loss), 4)
+    ([0.5, -0.5], 0.6931)
+    """
+    z = logits - logits.max(-1, keepdims=True)
+    p = np.exp(z)
+    total = p.sum(-1, keepdims=True)
+    p /= total
+    at = _at_labels(z, labels)
+    # -log softmax of the label, without log(0) when its probability underflows
+    loss = np.log(total[..., 0]) - z[at]
+    p[at] -= 1.0
+    return p, loss
+
+
+def wrong_label_belief(scores: np.ndarray, labels) -> np.ndarray:
+    """How plausible the model finds each wrong label: the softmax of ``scores`` over the
+    labels other than the true one (which gets 0).
+
+    :func:`~ffstream.ff.negatives.hard_wrong_labels` draws a hard negative label from this
+    distribution; a learner that weighs every wrong label by it learns from their expectation.
+    ``scores`` is one row (``labels`` an int) or a batch.
+
+    Examples
+    --------
+    >>> wrong_label_belief(np.array([5.0, 1.0, 1.0]), 0).tolist()
+    [0.0, 0.5, 0.5]
+    """
+    masked = np.array(scores, dtype=np.float64)
+    masked[_at_labels(masked, labels)] = -math.inf
+    belief = np.exp(masked - masked.max(-1, keepdims=True))
+    return belief / belief.sum(-1, keepdims=True)
 
 
 def pre_grad_scale(width: int, mean: bool, temperature: float = 1.0) -> float:

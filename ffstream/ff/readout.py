@@ -18,6 +18,7 @@ from ffstream.ff._fast import (
     plain_optimizer,
     run_fused,
 )
+from ffstream.ff._numpy import softmax_minus_onehot
 
 __all__ = ["LinearReadout"]
 
@@ -173,17 +174,11 @@ def _numpy_step(readout: LinearReadout, features, y, logits) -> torch.Tensor | N
     key, names = plain
     f = features.detach().numpy()
     labels = y.detach().numpy()
-    rows = np.arange(f.shape[0])
     z = logits.detach().numpy() if logits is not None else f @ weight.detach().numpy().T
     if logits is None:
         z = z + bias.detach().numpy()
-    z = z - z.max(1, keepdims=True)
-    p = np.exp(z)
-    total = p.sum(1, keepdims=True)
-    p /= total
-    # -log softmax of the true class, without log(0) when its probability underflows
-    loss = (np.log(total[:, 0]) - z[rows, labels]).sum() / f.shape[0]
-    p[rows, labels] -= 1.0
+    p, loss = softmax_minus_onehot(z, labels)
+    loss = loss.sum() / f.shape[0]
     p /= f.shape[0]  # the loss is a batch mean
     params = [weight, bias]
     lists = [params, [torch.from_numpy(p.T @ f), torch.from_numpy(p.sum(0))]]

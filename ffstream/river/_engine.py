@@ -36,6 +36,7 @@ from ffstream.ff._numpy import (
     logistic,
     pre_grad_scale,
     rms_rows,
+    softmax_minus_onehot,
 )
 
 __all__ = ["LeanReadout", "RiverFF", "RunningStandardizer", "sigmoid"]
@@ -313,9 +314,7 @@ class LeanReadout:
 
     def step(self, f: np.ndarray, target: int, logits: np.ndarray) -> None:
         """One SGD step of cross-entropy at ``logits`` (softmax minus one-hot, times ``f``)."""
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
-        p[target] -= 1.0
+        p, _ = softmax_minus_onehot(logits, target)
         p *= self.lr
         self.weight -= np.outer(p, f)
         self.bias -= p

@@ -10,7 +10,7 @@ import torch
 from river import base
 
 from ffstream._checks import check_ema_decay, check_hidden, check_positive, check_seed
-from ffstream.ff._numpy import logistic_dgood
+from ffstream.ff._numpy import logistic_dgood, wrong_label_belief
 from ffstream.river._engine import LeanReadout, RiverFF
 from ffstream.river._features import (
     SLEEP_EVERY,
@@ -324,13 +324,10 @@ class FFClassifier(base.Classifier):
         """How much each label's row counts: 1 for the true label; each wrong label weighted
         by how plausible the model finds it (hard negatives in expectation; 1 when there is
         only one wrong label)."""
-        weights = np.ones(len(self._classes))
-        if len(self._classes) > 2:
-            score = sum(good)
-            score[target] = -math.inf  # the softmax over the wrong labels only
-            weights = np.exp(score - score.max())
-            weights /= weights.sum()
-            weights[target] = 1.0
+        if len(self._classes) <= 2:
+            return np.ones(len(self._classes))
+        weights = wrong_label_belief(sum(good), target)
+        weights[target] = 1.0
         return weights
 
     def _dgood(self, good: list[np.ndarray], target: int, weights: np.ndarray) -> list:
