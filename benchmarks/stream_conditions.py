@@ -1,11 +1,11 @@
 """The conditions of ``stream-mnist``: the ways of learning the stream it compares.
 
 A condition is an FF schedule (with or without positive replay, with further
-:class:`~ffstream.stream.StreamLearner` keywords) or the online backprop baseline. The suite runs
-one of two selections of them:
+:class:`~ffstream.stream.StreamLearner` keywords) or an online backprop baseline (with or without
+experience replay). The suite runs one of two selections of them:
 
 - :func:`suite_conditions` (the default): interleaved FF, awake/sleep FF at each
-  ``sleep_every``, the naive no-replay ablation and backprop;
+  ``sleep_every``, the naive no-replay ablation, and backprop without and with replay;
 - :func:`ablation_conditions` (``--ablation``): one lever of the design at a time around the
   default awake/sleep learner.
 
@@ -39,12 +39,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Condition:
-    """One way of learning the stream: an FF schedule (with or without replay), or backprop."""
+    """One way of learning the stream: an FF schedule or backprop, with or without replay."""
 
     name: str
     kind: str  # "ff" or "backprop"
     schedule: Callable[[], Schedule] | None = None  # a fresh schedule per run (they keep state)
-    replay: bool = True
+    replay: bool = True  # FF: remembered frames as positives asleep; backprop: experience replay
     options: Callable[[], dict[str, Any]] = dict  # more StreamLearner keywords, made fresh
     about: str = ""  # what the condition changes, for the page
 
@@ -76,7 +76,16 @@ def suite_conditions(sleep_every: tuple[int, ...], ablation_sleep_every: int) ->
     out = [_interleaved()]
     out += [_sleep(n, f"ff-sleep-{n}", f"a full sleep every {n} frames") for n in sleep_every]
     out.append(_no_replay(ablation_sleep_every))
-    out.append(Condition("backprop-mlp", "backprop", about="online backprop, tuned lr"))
+    out.append(
+        Condition("backprop-mlp", "backprop", replay=False, about="online backprop, tuned lr")
+    )
+    out.append(
+        Condition(
+            "backprop-replay",
+            "backprop",
+            about="online backprop with experience replay: FF's memory, replay and steps",
+        )
+    )
     return out
 
 

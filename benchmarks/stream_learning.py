@@ -3,14 +3,16 @@
 Every learner predicts each batch of frames *before* it learns from it (prequential,
 test-then-train) and goes over the stream exactly once; afterwards it is scored on the test set.
 The FF learners are :class:`~ffstream.stream.StreamLearner` with its own defaults unless the
-config overrides them; the baseline is an online backprop MLP of the same layer sizes plus a
-10-way output, one step per batch, its optimizer and learning rate picked from a small grid by
-prequential accuracy on the first frames of the stream.
+config overrides them. The baselines are an online backprop MLP of the same layer sizes plus a
+10-way output, and the same MLP with experience replay from a memory as large as FF's
+(:func:`replay_plan`, :func:`make_replay`); each picks its optimizer and learning rate from a
+small grid by prequential accuracy on the first frames of the stream.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,10 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks._common import IMAGE_SUITE_LEARNER
+from benchmarks.continual_config import ContinualConfig
+from benchmarks.continual_replay import ERMethod
 from benchmarks.mnist_ff import backprop_twin
 from benchmarks.stream_conditions import Condition
 from ffstream.data import load_mnist, shuffled_stream, to_unit_float
-from ffstream.stream import StreamLearner
+from ffstream.stream import ReservoirMemory, StreamLearner
 
 __all__ = [
     "accuracy_curve",
@@ -30,14 +34,18 @@ __all__ = [
     "load_stream",
     "make_backprop",
     "make_learner",
+    "make_replay",
+    "online_backprop",
     "parse_grid",
-    "stream_backprop",
+    "prequential",
+    "replay_plan",
     "stream_ff",
     "test_accuracy",
     "tune_backprop",
 ]
 
 OnBatch = Callable[[int, int], None]  # (frames, right) after every batch
+Observe = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # predict a batch, learn from it
 
 
 # ---------------------------------------------------------------------------- data
@@ -95,33 +103,38 @@ def make_learner(cond: Condition, cfg: Any, device: str, seed: int = 0) -> Strea
     )
 
 
-def stream_ff(learner: StreamLearner, x, y, batch: int, on_batch: OnBatch) -> torch.Tensor:
-    """Observe the stream ``batch`` frames at a time; returns the per-frame hits (0/1)."""
+def prequential(observe: Observe, x, y, batch: int, on_batch: OnBatch) -> torch.Tensor:
+    """Go over the stream ``batch`` frames at a time; ``observe(x, y)`` predicts a batch, then
+    learns from it, and returns the predictions. Returns the per-frame hits (0/1)."""
     hits = torch.zeros(len(x), dtype=torch.bool)
-    x = x.view(len(x), *learner.frame_shape)
     for i in range(0, len(x), batch):
-        out = learner.observe(x[i : i + batch], y[i : i + batch])
-        hit = (out.prediction == y[i : i + batch]).cpu()
+        yb = y[i : i + batch]
+        hit = (observe(x[i : i + batch], yb) == yb).cpu()
         hits[i : i + batch] = hit
         on_batch(len(hit), int(hit.sum()))
     return hits
 
 
+def stream_ff(learner: StreamLearner, x, y, batch: int, on_batch: OnBatch) -> torch.Tensor:
+    """Observe the stream ``batch`` frames at a time; returns the per-frame hits (0/1)."""
+    frames = x.view(len(x), *learner.frame_shape)
+    return prequential(lambda a, b: learner.observe(a, b).prediction, frames, y, batch, on_batch)
+
+
 # ---------------------------------------------------------------------------- backprop
-def stream_backprop(model, optimizer, x, y, batch: int, on_batch: OnBatch) -> torch.Tensor:
-    """Online backprop: predict a batch (prequential), then one cross-entropy step on it."""
-    hits = torch.zeros(len(x), dtype=torch.bool)
-    for i in range(0, len(x), batch):
-        xb, yb = x[i : i + batch], y[i : i + batch]
+def online_backprop(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Observe:
+    """Online backprop as :func:`prequential`'s ``observe``: predict a batch, then one
+    cross-entropy step on it."""
+
+    def observe(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         logits = model(xb)
-        hit = (logits.detach().argmax(1) == yb).cpu()
-        hits[i : i + batch] = hit
         loss = F.cross_entropy(logits, yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        on_batch(len(hit), int(hit.sum()))
-    return hits
+        return logits.detach().argmax(1)
+
+    return observe
 
 
 def make_backprop(sizes: tuple[int, ...], optimizer: str, lr: float, seed: int, device: str):
@@ -150,16 +163,19 @@ def parse_grid(grid: tuple[str, ...]) -> list[tuple[str, float]]:
     return out
 
 
-def tune_backprop(grid, frames: int, sizes, x, y, batch: int, seed: int, device: str, advance):
+def tune_backprop(
+    grid, frames: int, make: Callable[[str, float], Observe], x, y, batch: int, advance
+):
     """Pick the backprop (optimizer, lr) by prequential accuracy on the stream's first frames.
 
+    ``make(optimizer, lr)`` is a fresh learner's ``observe`` (:func:`prequential`);
     ``advance(k)`` is called after every batch of ``k`` frames (progress).
     """
     n = min(frames, len(x))
     results = []
     for optimizer_name, lr in grid:
-        model, optimizer = make_backprop(sizes, optimizer_name, lr, seed, device)
-        hits = stream_backprop(model, optimizer, x[:n], y[:n], batch, lambda k, _r: advance(k))
+        observe = make(optimizer_name, lr)
+        hits = prequential(observe, x[:n], y[:n], batch, lambda k, _r: advance(k))
         results.append(
             {
                 "optimizer": optimizer_name,
@@ -169,6 +185,80 @@ def tune_backprop(grid, frames: int, sizes, x, y, batch: int, seed: int, device:
         )
     best = max(results, key=lambda g: g["prequential_accuracy"])
     return {"tune_frames": n, "metric": "prequential accuracy", "grid": results, "chosen": best}
+
+
+# ---------------------------------------------------------------------------- replay
+def replay_plan(cfg: Any) -> dict[str, Any]:
+    """What the suite's FF learner keeps and replays, which ``backprop-replay`` matches.
+
+    FF's memory is ``memory_capacity`` long-term frames plus up to ``recent_capacity`` frames
+    since its last sleep; per ``observe()`` call it makes one awake step on the incoming batch
+    and, since a full sleep makes as many steps as there were awake ones, on average one sleep
+    step on ``sleep_batch`` replayed frames (beside as many dreams). The baseline stores as many
+    frames (a reservoir, or class-balanced where FF's long-term memory is), makes as many steps
+    per batch (two, each on the incoming batch and half FF's replayed frames, rounded up), and
+    shifts and averages as FF does.
+
+    Examples
+    --------
+    >>> from benchmarks.stream_mnist import QUICK
+    >>> plan = replay_plan(QUICK)
+    >>> plan["memory_frames"], plan["steps_per_batch"], plan["replayed_per_step"]
+    (3000, 2, 16)
+    """
+    ff = {**learner_defaults(), **IMAGE_SUITE_LEARNER, **learner_overrides(cfg)}
+    steps = 2
+    return {
+        "memory_frames": ff["memory_capacity"] + ff["recent_capacity"],
+        "memory": "class-balanced" if ff["balanced_memory"] else "reservoir",
+        "steps_per_batch": steps,
+        "replayed_per_step": math.ceil(ff["sleep_batch"] / steps),
+        "replay_shift": ff["replay_shift"],
+        "ema_decay": ff["ema_decay"],
+        "ff": {
+            name: ff[name]
+            for name in ("memory_capacity", "recent_capacity", "sleep_batch", "long_term_share")
+        },
+    }
+
+
+class _StreamER(ERMethod):
+    """ER of the continual suites with a tuned optimizer and, if asked, a reservoir memory."""
+
+    def __init__(self, plan: dict[str, Any], sizes, optimizer: str, lr: float, seed, device):
+        cfg = ContinualConfig(
+            hidden=tuple(sizes[1:]),
+            memory=plan["memory_frames"],
+            replay_batch=plan["replayed_per_step"],
+            bp_updates=plan["steps_per_batch"],
+            replay_shift=plan["replay_shift"],
+            ema_decay=plan["ema_decay"],
+            bp_lr=lr,
+        )
+        super().__init__(cfg, sizes[0], 10, seed, image_shape=(28, 28), device=device)
+        if optimizer == "adam":
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
+        if plan["memory"] == "reservoir":
+            self.memory = ReservoirMemory(plan["memory_frames"])
+
+
+def make_replay(plan: dict[str, Any], sizes, optimizer: str, lr: float, seed: int, device: str):
+    """The backprop MLP (``sizes`` then a 10-way output) with experience replay as ``plan``
+    (:func:`replay_plan`) says: :class:`~benchmarks.continual_replay.ERMethod`, whose every
+    step is one cross-entropy over the incoming batch and ``replayed_per_step`` remembered
+    frames, ``steps_per_batch`` steps per batch. ``observe(x, y)`` predicts, learns and
+    remembers; ``predict(x, None)`` predicts (with the weight average, if kept).
+
+    Examples
+    --------
+    >>> plan = {"memory_frames": 20, "memory": "reservoir", "steps_per_batch": 2,
+    ...         "replayed_per_step": 4, "replay_shift": 0, "ema_decay": None}
+    >>> method = make_replay(plan, (6, 8), "adam", 1e-3, seed=0, device="cpu")
+    >>> _ = method.observe(torch.rand(30, 6), torch.arange(30) % 10)
+    >>> len(method.memory), method.steps, method.replayed()[0].shape
+    (20, 2, torch.Size([4, 6]))
+    """
+    return _StreamER(plan, sizes, optimizer, lr, seed, device)
 
 
 # ---------------------------------------------------------------------------- scores

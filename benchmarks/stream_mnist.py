@@ -12,7 +12,16 @@ goes over the stream exactly once, predicting every frame *before* learning from
   negatives);
 - ``ff-sleep-N-no-replay``: the naive separated-phase ablation, sleeping on dream negatives only;
 - ``backprop-mlp``: an online backprop MLP of the same layer sizes plus a 10-way output, its
-  optimizer and learning rate picked from ``bp_grid`` on the first frames of the stream;
+  optimizer and learning rate picked from ``bp_grid`` on the first frames of the stream
+  (prequential accuracy on the first ``bp_tune_frames``), one step per batch;
+- ``backprop-replay``: the same MLP, tuned the same way, with what FF gets
+  (:func:`~benchmarks.stream_learning.replay_plan`): experience replay
+  (:class:`~benchmarks.continual_replay.ERMethod`) from a memory of as many frames as FF's
+  long-term and recent memories hold together (3,000 by default; a reservoir, as FF's long-term
+  memory), FF's replay shift and weight average when it has them, and FF's two steps per batch
+  (one awake, one asleep on average), each a cross-entropy over the incoming batch and half
+  FF's sleep batch of replayed frames (16 of 32 by default), so it replays as many frames per
+  batch as FF; its record's ``replay`` says what it stored, replayed and stepped;
 - ``--ablation`` selects instead one lever of the design at a time around the default learner.
 
 Each run's ``frames_per_s`` is the speed of its whole pass, prediction included; the front
@@ -48,8 +57,11 @@ from benchmarks.stream_learning import (
     load_stream,
     make_backprop,
     make_learner,
+    make_replay,
+    online_backprop,
     parse_grid,
-    stream_backprop,
+    prequential,
+    replay_plan,
     stream_ff,
     test_accuracy,
     tune_backprop,
@@ -159,7 +171,8 @@ PAGE = Page(
         "afterwards. `ff-interleaved` makes a positive and a negative update on every frame; "
         "`ff-sleep-N` learns positives awake and sleeps every N frames on replayed memories "
         "beside dreams (`-no-replay`: dreams only); `backprop-mlp` is an online MLP of the same "
-        "sizes."
+        "sizes, and `backprop-replay` the same MLP with experience replay from a memory of as "
+        "many frames as FF's, two steps per batch as FF makes, replaying as many frames."
     ),
     command="ffstream bench stream-mnist",
     columns=(
@@ -276,26 +289,48 @@ def _learn_ff(cond: Condition, cfg, seed, batch, data, device, progress, on_batc
 def _learn_backprop(cond: Condition, cfg, seed, batch, data, device, progress, on_batch):
     x, y = data["x"], data["y"]
     sizes = (784, *_hidden(cfg))
+    plan = replay_plan(cfg) if cond.replay else None
+
+    def make(optimizer: str, lr: float):
+        """A fresh learner: its ``observe``, how it predicts the test set, what it recorded."""
+        if plan is None:
+            model, opt = make_backprop(sizes, optimizer, lr, seed, device)
+            return online_backprop(model, opt), lambda t: model(t).argmax(1), dict
+        method = make_replay(plan, sizes, optimizer, lr, seed, device)
+
+        def replay() -> dict[str, Any]:  # what it kept and replayed, and the steps it made
+            return {
+                **plan,
+                "frames_per_step": batch + plan["replayed_per_step"],  # once it remembers any
+                "replayed_per_batch": plan["steps_per_batch"] * plan["replayed_per_step"],
+                "stored_frames": len(method.memory),
+                "steps": method.steps,
+                "steps_per_frame": method.steps / len(x),
+            }
+
+        return method.observe, lambda t: method.predict(t, None), lambda: {"replay": replay()}
+
     grid = parse_grid(cfg.bp_grid)
     n = min(cfg.bp_tune_frames, len(x))
-    task = progress.add_task(f"tune backprop b{batch}", total=n * len(grid), status="")
+    task = progress.add_task(f"tune {cond.name} b{batch}", total=n * len(grid), status="")
     tuning = tune_backprop(
-        grid, n, sizes, x, y, batch, seed, device, lambda k: progress.advance(task, k)
+        grid, n, lambda o, lr: make(o, lr)[0], x, y, batch, lambda k: progress.advance(task, k)
     )
     chosen = tuning["chosen"]
     progress.update(task, status=f"{chosen['optimizer']} lr {chosen['lr']:g}")
     start = time.perf_counter()
-    model, optimizer = make_backprop(sizes, chosen["optimizer"], chosen["lr"], seed, device)
-    hits = stream_backprop(model, optimizer, x, y, batch, on_batch)
+    observe, predict, recorded = make(chosen["optimizer"], chosen["lr"])
+    hits = prequential(observe, x, y, batch, on_batch)
     sync(device)
     stream_s = time.perf_counter() - start
-    accuracy = test_accuracy(lambda t: model(t).argmax(1), data["x_test"], data["y_test"])
+    accuracy = test_accuracy(predict, data["x_test"], data["y_test"])
     return {
         "hits": hits,
         "metrics": {"test_accuracy": accuracy, "tuned_lr": chosen["lr"]},
         "stream_s": stream_s,
         "tuning": tuning,
         "sizes": [*sizes, 10],
+        **recorded(),
     }
 
 

@@ -2,7 +2,8 @@
 
 The files are written with :func:`ffstream.data.write_idx` in the official layout; their
 checksums are not the official ones, so the suite runs with ``--no-verify``. The tests check the
-shape of the records, not accuracy.
+shape of the records, not accuracy; the replaying backprop baseline is also checked on its own,
+on a tiny generated task.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import bench_args, fresh_results, write_fake_mnist
 from rich.console import Console
 
 from benchmarks import load_suite, stream_mnist
 from benchmarks.lab import config_identity, run_suite
 from benchmarks.stream_conditions import ablation_conditions, selected_conditions, suite_conditions
-from benchmarks.stream_learning import make_learner
+from benchmarks.stream_learning import make_learner, make_replay, replay_plan
 from ffstream import cli
 from ffstream.config import config_from_args
 from ffstream.stream import StreamLearner
@@ -54,6 +56,7 @@ def test_run_writes_a_complete_record_per_condition_and_batch(data_dir):
         "ff-sleep-10000",
         "ff-sleep-1000-no-replay",
         "backprop-mlp",
+        "backprop-replay",
     ]
     for r in records:
         assert r["suite"] == "stream-mnist" and r["seed"] == 0
@@ -80,6 +83,14 @@ def test_run_writes_a_complete_record_per_condition_and_batch(data_dir):
     assert len(tuning["grid"]) == len(stream_mnist.QUICK.bp_grid)
     assert tuning["chosen"] in tuning["grid"] and tuning["tune_frames"] == N_TRAIN
     assert runs[("backprop-mlp", "batch 30")]["details"]["sizes"] == [784, 32, 32, 10]
+    assert "replay" not in runs[("backprop-mlp", "batch 10")]["details"]
+    for batch in (10, 30):
+        replay = runs[("backprop-replay", f"batch {batch}")]["details"]["replay"]
+        assert replay["memory_frames"] == 3_000 and replay["stored_frames"] == N_TRAIN
+        assert replay["replayed_per_step"] == 16 and replay["replayed_per_batch"] == 32
+        assert replay["frames_per_step"] == batch + 16
+        assert replay["steps"] == 2 * (N_TRAIN // batch)  # two steps per observed batch
+        assert replay["steps_per_frame"] == pytest.approx(2 / batch)
 
     # the combined --out JSON keeps the suite's earlier layout
     assert combined["suite"] == "stream-mnist" and combined["preset"].startswith("custom-")
@@ -193,3 +204,52 @@ def test_default_widths_are_the_learners_for_an_mnist_frame():
     from benchmarks.stream_mnist import FULL, QUICK, _hidden
 
     assert _hidden(FULL) == _hidden(QUICK) == StreamLearner(784, 10).config.hidden
+
+
+def test_replay_plan_matches_what_ff_stores_and_replays(data_dir):
+    cfg = _config(bench_args("stream-mnist", data_dir, "--quick"))
+    ff = make_learner(selected_conditions(cfg)[2], cfg, "cpu")  # ff-sleep-1000
+    plan = replay_plan(cfg)
+    assert plan["memory_frames"] == ff.memory.capacity + ff.recent.capacity
+    assert plan["memory"] == "reservoir" and plan["ema_decay"] is None
+    # two steps per batch (FF: one awake, one asleep on average) replay FF's sleep batch
+    assert plan["steps_per_batch"] * plan["replayed_per_step"] == ff.sleep_batch
+    argv = ["--sleep-batch", "8", "--replay-shift", "1"]
+    plan = replay_plan(_config(bench_args("stream-mnist", data_dir, *argv)))
+    assert plan["replayed_per_step"] == 4 and plan["replay_shift"] == 1
+
+
+def _separable(n: int, seed: int):
+    """``n`` frames of 10 classes, each a noisy copy of its class's random prototype (the same
+    prototypes for every ``seed``)."""
+    prototypes = torch.rand(10, 784, generator=torch.Generator().manual_seed(99))
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 10, (n,), generator=g)
+    return (prototypes[y] + 0.3 * torch.rand(n, 784, generator=g)).clamp(0, 1), y
+
+
+@pytest.mark.parametrize("shift", [0, 1])
+def test_backprop_replay_stores_its_capacity_replays_as_stated_and_learns(shift):
+    plan = {
+        "memory_frames": 40,
+        "memory": "reservoir",
+        "steps_per_batch": 2,
+        "replayed_per_step": 5,
+        "replay_shift": shift,
+        "ema_decay": None,
+    }
+    method = make_replay(plan, (784, 32), "adam", 1e-3, seed=0, device="cpu")
+    frames_seen = []  # frames in each forward pass: predictions and steps alike
+    method.model.register_forward_pre_hook(lambda _m, args: frames_seen.append(len(args[0])))
+    x, y = _separable(300, seed=1)
+    right = 0
+    for i in range(0, 300, 3):
+        right += int((method.observe(x[i : i + 3], y[i : i + 3]) == y[i : i + 3]).sum())
+        assert len(method.memory) <= 40
+    assert len(method.memory) == method.memory.capacity == 40
+    assert method.steps == 2 * 100
+    # the first batch steps on itself alone; then predict 3, step on 3 + 5 twice
+    assert frames_seen[:3] == [3, 3, 3] and frames_seen[3:] == [3, 8, 8] * 99
+    x_test, y_test = _separable(200, seed=2)
+    accuracy = float((method.predict(x_test, None) == y_test).float().mean())
+    assert right / 300 > 0.3 and accuracy > 0.5  # chance is 0.1
