@@ -171,8 +171,7 @@ PAGE = Page(
         "afterwards. `ff-interleaved` makes a positive and a negative update on every frame; "
         "`ff-sleep-N` learns positives awake and sleeps every N frames on replayed memories "
         "beside dreams (`-no-replay`: dreams only); `backprop-mlp` is an online MLP of the same "
-        "sizes, and `backprop-replay` the same MLP with experience replay from a memory of as "
-        "many frames as FF's, two steps per batch as FF makes, replaying as many frames."
+        "sizes."
     ),
     command="ffstream bench stream-mnist",
     columns=(
