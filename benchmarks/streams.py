@@ -135,6 +135,9 @@ class Config:
     ff_standardize: bool | None = option(
         None, "StreamLearner's standardize, to compare settings ('none': its default)"
     )
+    ff_long_term_share: float | None = option(
+        None, "StreamLearner's long_term_share, to compare settings ('none': its default)"
+    )
     ff_readout_reads_input: bool | None = option(
         None, "StreamLearner's readout_reads_input, to compare settings ('none': its default)"
     )

@@ -334,7 +334,7 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     quick = continual.make_method("ff", permuted_mnist.QUICK, 4, 3, seed=0).learner
     assert quick.predict_with == "readout"
     assert quick.config["lr"] == IMAGE_SUITE_LEARNER["lr"] != 1.5e-4  # the image suites' lr
-    assert default.learner.long_term_share == 0.5  # Split-MNIST keeps the learner's default
+    assert default.learner.long_term_share == 0.5  # Split-MNIST's own, chosen on validation
     learner = _learner(permuted_mnist, data_dir, "--ff-predict-with", "readout")
     assert learner.predict_with == "readout"
     learner = _learner(split_mnist, data_dir, "--ff-predict-with", "goodness")

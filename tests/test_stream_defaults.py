@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ffstream.data.generators import linear_stream
+from ffstream.data.generators import abrupt_stream, linear_stream
 from ffstream.stream import StreamLearner
 
 
@@ -43,3 +43,15 @@ def test_the_learner_recovers_from_an_outlier_burst():
     # its memory, so a little of it stays)
     before, after = hits[2000:3000].mean(), hits[4500:5000].mean()
     assert after >= before - 0.04, (before, after)
+
+
+def test_the_learner_follows_an_abrupt_concept_change():
+    # The same frames, relabelled by a new random map at frame 4,000: three thousand frames
+    # later it answers nearly as well as it did three thousand frames into the first concept.
+    # Its memories of the old concept must not hold it back (a sleep that recalls them too
+    # much keeps it several points lower for thousands of frames).
+    x, y = abrupt_stream(8000, seed=12, at=4000)
+    hits = prequential_hits(StreamLearner(16, 4, seed=12), x, y)
+    first, second = hits[2000:3000].mean(), hits[6000:7000].mean()
+    assert second >= first - 0.06, (first, second)
+    assert hits[7000:].mean() > 0.9

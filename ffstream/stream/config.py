@@ -71,7 +71,9 @@ class LearnerConfig:
     memory_capacity: int = option(2000, "long-term memory in frames")
     balanced_memory: bool = option(False, "equal share of the long-term memory per class")
     recent_capacity: int = option(1000, "short-term memory of the frames since the last sleep")
-    long_term_share: float = option(0.5, "share of each sleep batch recalled from long-term memory")
+    long_term_share: float = option(
+        0.25, "share of each sleep batch recalled from long-term memory"
+    )
     replay: bool = option(True, "replay remembered frames as positives while asleep")
     sleep_batch: int = option(32, "remembered frames per sleep step")
     replay_shift: int = option(0, "random shift in pixels of each frame replayed in sleep")
