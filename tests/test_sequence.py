@@ -150,3 +150,13 @@ def test_checkpoint_resume_is_bit_identical_and_refuses_foreign_files(tmp_path):
     other = SequenceLearner(7, context=2, hidden=(16, 16))
     with pytest.raises(ValueError, match="another config"):
         other.load_state_dict(torch.load(tmp_path / "seq.ckpt", weights_only=True))
+
+
+def test_sleep_recalls_half_from_long_term_memory_whatever_the_core_default():
+    # The sequence suite measured a sleep that draws half its replay from long-term memory;
+    # StreamLearner's own default (chosen on drifting streams) does not carry over.
+    from ffstream.stream import LearnerConfig
+
+    learner = SequenceLearner(vocab_size=7, seed=0)
+    assert learner.core.long_term_share == 0.5
+    assert LearnerConfig(in_features=4, num_classes=2).long_term_share != 0.5
