@@ -99,6 +99,9 @@ def summary_table(page: Page, records: list[dict[str, Any]], order: list[Run] = 
     return "\n".join(lines)
 
 
+_COMMITS_SHOWN = 3  # commits a provenance line names
+
+
 def _provenance(records: list[dict[str, Any]]) -> str:
     envs = [r["environment"] for r in records]
     devices = sorted({e["device_name"] for e in envs})
@@ -111,8 +114,10 @@ def _provenance(records: list[dict[str, Any]]) -> str:
         f"Measured {span} on {'; '.join(devices)}, torch {', '.join(torch_versions)}, "
         f"ffstream {', '.join(ours)}"
     )
-    if commits:
-        text += f", commit {', '.join(commits)}"
+    if commits:  # the records name each one; the page names a few
+        shown = ", ".join(commits[:_COMMITS_SHOWN])
+        more = len(commits) - _COMMITS_SHOWN
+        text += f", commit {shown}" + (f" and {more} more" if more > 0 else "")
     loads = sorted(e["load_average"] for e in envs if e.get("load_average") is not None)
     if loads:
         text += f", load average {loads[0]:.1f}" + (
