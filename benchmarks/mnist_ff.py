@@ -40,6 +40,7 @@ from typing import Any
 from torch import nn
 
 from benchmarks._supervised import MnistData, check_positive, run_supervised
+from benchmarks.continual_baselines import mlp
 from benchmarks.lab import Column, Context, Page, Run
 from ffstream.config import option
 from ffstream.ff import FFNet, Goodness, OneHotOverlay, SupervisedFF
@@ -154,11 +155,9 @@ def build_model(cfg: Config, seed: int, device: str) -> SupervisedFF:
 
 
 def backprop_twin(sizes: tuple[int, ...], num_classes: int = 10) -> nn.Sequential:
-    """An ordinary MLP of the same shape (ReLU hidden layers) plus a linear output layer."""
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers, nn.Linear(sizes[-1], num_classes))
+    """An ordinary MLP of the same shape (ReLU hidden layers) plus a linear output layer: the
+    continual baselines' :func:`~benchmarks.continual_baselines.mlp`."""
+    return mlp(sizes[0], tuple(sizes[1:]), num_classes)
 
 
 def run_one(cfg: Config, run: Run, ctx: Context) -> dict[str, Any]:
