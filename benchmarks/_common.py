@@ -24,6 +24,7 @@ from rich.progress import (
 from torch import nn
 
 from ffstream.data import identify_dataset, load_mnist, to_unit_float
+from ffstream.ff._fast import fused_optimizer
 
 #: The ``StreamLearner`` settings the image suites (stream-, split-, permuted- and
 #: rotated-MNIST) were measured and tuned with: the learner's defaults before the streams suite
@@ -174,7 +175,7 @@ def time_backprop_epoch(
     counted.
     """
     model = model.to(x.device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = fused_optimizer(torch.optim.Adam, model.parameters(), lr=lr)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(x.device)
 
     def step(idx: torch.Tensor) -> None:

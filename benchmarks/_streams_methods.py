@@ -25,6 +25,7 @@ from river import anomaly, forest, linear_model, multiclass, neighbors, preproce
 
 from benchmarks._memory import peak_rss_mb
 from ffstream.data.generators import NUM_CLASSES, STREAM_KINDS, river_stream
+from ffstream.ff._fast import fused_optimizer
 from ffstream.river import FFAnomalyDetector, FFClassifier
 from ffstream.stream import Interleaved, StreamLearner
 from ffstream.stream.config import default_hidden
@@ -69,7 +70,7 @@ class OnlineMLP:
             for a, b in zip(widths[:-1], widths[1:]):
                 layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
             self.net = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-1], num_classes))
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
+        self.optimizer = fused_optimizer(torch.optim.Adam, self.net.parameters(), lr=lr)
         # The library's standardiser, as a plain running mean and variance: equal weights for
         # every frame (no horizon) and no winsorising.
         self.scaler = InputStandardizer(in_features, horizon=math.inf, winsor=math.inf, clip=5.0)

@@ -9,6 +9,8 @@ batch of ``batch_size`` frames it first predicts the batch (the prequential answ
 sleep step per batch), then (the replaying methods of :mod:`benchmarks.continual_replay`) offers the
 batch to its memory. With ``--ema-decay`` it predicts and is scored with an exponential moving
 average of its weights, moved after every SGD step as FF's is after every awake and sleep step.
+Its SGD runs torch's fused kernel, as FF's layers' optimizer does (the same arithmetic; on a
+small net the per-tensor loop would cost more than the step itself).
 
 In a multi-head scenario (:mod:`benchmarks.continual_heads`) the output layer's rows are grouped
 into one head per task, and every loss of a frame is over its own head (:meth:`MLPMethod.logits`).
@@ -27,6 +29,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from benchmarks.continual_config import ContinualConfig
 from benchmarks.continual_heads import TaskHeads
+from ffstream.ff._fast import fused_optimizer
 
 __all__ = ["EWCMethod", "MLPMethod", "mlp"]
 
@@ -81,7 +84,7 @@ class MLPMethod:
         self.model = mlp(in_features, cfg.hidden, num_classes).to(device)
         self.heads = heads
         self.lr = cfg.method_lr(self.name)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.lr)
+        self.optimizer = fused_optimizer(torch.optim.SGD, self.model.parameters(), lr=self.lr)
         self.updates = cfg.bp_updates
         self.ema_decay = cfg.ema_decay
         self.averaged = self._new_average()

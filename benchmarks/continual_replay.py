@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from benchmarks.continual_baselines import MLPMethod
 from benchmarks.continual_ff import replayed_shape
 from ffstream.data import random_shift
+from ffstream.ff._fast import fused_optimizer
 from ffstream.stream import ClassBalancedMemory
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ class GDumbMethod(ReplayMethod):
         else:
             steps = math.ceil(self.epochs * size / self.step_frames)
         self.model.load_state_dict(self.initial)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.lr)
+        self.optimizer = fused_optimizer(torch.optim.SGD, self.model.parameters(), lr=self.lr)
         self.averaged = self._new_average()
         frames, labels = self.memory.frames[:size], self.memory.labels[:size]
         order = torch.empty(0, dtype=torch.long)

@@ -25,6 +25,7 @@ from benchmarks.continual_replay import ERMethod
 from benchmarks.mnist_ff import backprop_twin
 from benchmarks.stream_conditions import Condition
 from ffstream.data import load_mnist, shuffled_stream, to_unit_float
+from ffstream.ff._fast import fused_optimizer
 from ffstream.stream import ReservoirMemory, StreamLearner
 
 __all__ = [
@@ -142,7 +143,7 @@ def make_backprop(sizes: tuple[int, ...], optimizer: str, lr: float, seed: int, 
     torch.manual_seed(seed)
     model = backprop_twin(sizes).to(device)
     opt_class = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[optimizer]
-    return model, opt_class(model.parameters(), lr=lr)
+    return model, fused_optimizer(opt_class, model.parameters(), lr=lr)
 
 
 def parse_grid(grid: tuple[str, ...]) -> list[tuple[str, float]]:
@@ -237,7 +238,7 @@ class _StreamER(ERMethod):
         )
         super().__init__(cfg, sizes[0], 10, seed, image_shape=(28, 28), device=device)
         if optimizer == "adam":
-            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
+            self.optimizer = fused_optimizer(torch.optim.Adam, self.model.parameters(), lr=lr)
         if plan["memory"] == "reservoir":
             self.memory = ReservoirMemory(plan["memory_frames"])
 

@@ -428,3 +428,31 @@ def test_the_report_configuration_has_its_own_table_with_intervals(suite):
     assert rows[1].startswith("| er | 3 | 82.0 ± 2.0 | 77.0 to 87.0 |")
     assert "1 other configuration in" in page  # the report's own folder is not counted
     assert suite.REPORT.seeds == (0, 1, 2, 3, 4) and 100 not in suite.REPORT.seeds
+
+
+def _runs_a_batched_kernel(optimizer: torch.optim.Optimizer) -> bool:
+    return all(group.get("fused") or group.get("foreach") for group in optimizer.param_groups)
+
+
+@pytest.mark.parametrize("name", ["er", "er-ace", "der++", "gdumb", "naive", "ewc"])
+def test_baselines_step_with_the_kernels_ff_steps_with(name):
+    # FF's layers step with fused kernels (ffstream.ff._fast.fused_optimizer); a baseline on the
+    # per-tensor loop would spend most of a small net's step in Python, and be slower for it.
+    cfg = continual.ContinualConfig(hidden=(8,), memory=20, replay_batch=4, gdumb_epochs=1)
+    method = continual.make_method(name, cfg, 16, 3, seed=0)
+    x, y = torch.rand(10, 16), torch.arange(10) % 3
+    method.observe(x, y)
+    if name == "gdumb":
+        method.end_task()  # its only training, with an optimizer made afresh
+    assert _runs_a_batched_kernel(method.optimizer)
+
+
+def test_the_fused_kernel_makes_the_step_the_plain_loop_makes():
+    cfg = continual.ContinualConfig(hidden=(8,), memory=20)
+    x, y = torch.rand(10, 16), torch.arange(10) % 3
+    plain = continual.make_method("naive", cfg, 16, 3, seed=0)
+    plain.optimizer = torch.optim.SGD(plain.model.parameters(), lr=plain.lr, foreach=False)
+    fused = continual.make_method("naive", cfg, 16, 3, seed=0)
+    plain.observe(x, y), fused.observe(x, y)
+    for a, b in zip(plain.model.parameters(), fused.model.parameters(), strict=True):
+        torch.testing.assert_close(a, b)

@@ -19,7 +19,7 @@ from rich.console import Console
 from benchmarks import load_suite, stream_mnist
 from benchmarks.lab import config_identity, run_suite
 from benchmarks.stream_conditions import ablation_conditions, selected_conditions, suite_conditions
-from benchmarks.stream_learning import make_learner, make_replay, replay_plan
+from benchmarks.stream_learning import make_backprop, make_learner, make_replay, replay_plan
 from ffstream import cli
 from ffstream.config import config_from_args
 from ffstream.stream import StreamLearner
@@ -253,3 +253,12 @@ def test_backprop_replay_stores_its_capacity_replays_as_stated_and_learns(shift)
     x_test, y_test = _separable(200, seed=2)
     accuracy = float((method.predict(x_test, None) == y_test).float().mean())
     assert right / 300 > 0.3 and accuracy > 0.5  # chance is 0.1
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_both_backprop_conditions_step_with_the_kernels_ff_steps_with(optimizer):
+    plan = replay_plan(stream_mnist.QUICK)
+    _model, alone = make_backprop((784, 32), optimizer, 1e-3, seed=0, device="cpu")
+    replaying = make_replay(plan, (784, 32), optimizer, 1e-3, seed=0, device="cpu").optimizer
+    for opt in (alone, replaying):
+        assert all(group["fused"] or group["foreach"] for group in opt.param_groups)
