@@ -53,6 +53,7 @@ from benchmarks._streams_table import table
 from benchmarks.lab import Column, Context, Page, Run, select
 from ffstream.config import option
 from ffstream.data.generators import NUM_CLASSES, STREAM_KINDS
+from ffstream.stream.config import LearnerConfig
 
 __all__ = [
     "DESCRIPTION",
@@ -196,6 +197,11 @@ class Config:
     ff_readout_reads_input: bool | None = option(
         None, "StreamLearner's readout_reads_input, to compare settings ('none': its default)"
     )
+    ff_ema_decay: float | None = option(
+        None,
+        "StreamLearner's ema_decay (a predicting weight average), to compare settings "
+        "('none': its default, off)",
+    )
 
     def learner_options(self) -> dict[str, Any]:
         """Settings of ``StreamLearner`` that differ from its defaults in this config."""
@@ -222,6 +228,10 @@ class Config:
                     f"seed {seed} is not a {self.split} seed ({self.split} seeds: "
                     f"{', '.join(map(str, allowed))}; {other} seeds are never mixed in)"
                 )
+        try:  # the learner's own checks, before any run starts rather than halfway through
+            LearnerConfig(in_features=1, **self.learner_options())
+        except ValueError as err:
+            raise ValueError(f"an --ff-* setting: {err}") from None
 
 
 FULL = Config(memory=True)

@@ -59,7 +59,7 @@ def test_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     for (task, _, _), record in records.items():
         metrics, details = record["metrics"], record["details"]
         learner_options = ("lr", "weight_decay", "readout_lr", "readout_decay", "standardize")
-        learner_options += ("long_term_share",)
+        learner_options += ("long_term_share", "ema_decay")
         expected = {"frames": 300, "split": "validation", "ff_readout_reads_input": None}
         expected |= {f"ff_{name}": None for name in learner_options}
         assert record["config"] == expected
@@ -132,6 +132,8 @@ def test_a_bad_flag_is_refused_by_the_parser(capsys, flag, value, message):
         (["--split", "validation", "--seeds", "100"], "seed 100 is not a validation seed"),
         (["--frames", "50"], "--frames must be at least 100"),
         (["--seed-count", "0"], "--seed-count must be at least 1"),
+        (["--ff-ema-decay", "1.5"], "an --ff-* setting: ema_decay must be None or in [0, 1)"),
+        (["--ff-lr", "-1"], "an --ff-* setting: lr must be"),
     ],
 )
 def test_a_bad_setting_is_a_clear_error(tmp_path, capsys, extra, message):
@@ -149,12 +151,12 @@ def test_learner_options_reach_the_learner(monkeypatch):
     monkeypatch.setattr(
         _streams_methods, "StreamLearner", lambda *a, **kw: made.append(kw) or real(*a, **kw)
     )
-    cfg = streams.Config(frames=100, ff_readout_decay=0.003)
-    assert cfg.learner_options() == {"readout_decay": 0.003}
+    cfg = streams.Config(frames=100, ff_readout_decay=0.003, ff_ema_decay=0.999)
+    assert cfg.learner_options() == {"readout_decay": 0.003, "ema_decay": 0.999}
     assert streams.Config(frames=100).learner_options() == {}
     x, y = _streams_methods.make_stream("linear", 100, 0)
     _streams_methods.run_method("ff-stream", "linear", x, y, 0, cfg.learner_options())
-    assert made and made[0]["readout_decay"] == 0.003
+    assert made and made[0]["readout_decay"] == 0.003 and made[0]["ema_decay"] == 0.999
 
 
 def test_the_seed_note_names_methods_and_streams_that_differ_from_the_usual_count():
