@@ -453,6 +453,7 @@ def test_the_fused_kernel_makes_the_step_the_plain_loop_makes():
     plain = continual.make_method("naive", cfg, 16, 3, seed=0)
     plain.optimizer = torch.optim.SGD(plain.model.parameters(), lr=plain.lr, foreach=False)
     fused = continual.make_method("naive", cfg, 16, 3, seed=0)
-    plain.observe(x, y), fused.observe(x, y)
+    plain.observe(x, y)
+    fused.observe(x, y)
     for a, b in zip(plain.model.parameters(), fused.model.parameters(), strict=True):
         torch.testing.assert_close(a, b)

@@ -101,7 +101,7 @@ def test_methods_are_seeded_and_deterministic():
         again = methods.run_method(method, "linear", x, y, seed=5)
         assert first["curve"] == again["curve"], method
     assert methods.run_method("mlp", "linear", x, y, seed=0)["hidden"] == [64, 64]
-    mlp_steps = methods.OnlineMLP(16, 4, seed=0).optimizer  # FF's fused kernels, as FF's layers
+    mlp_steps = methods.OnlineMLP(16, 4, seed=0).optimizer  # the kernels FF's layers step with
     assert all(group["fused"] or group["foreach"] for group in mlp_steps.param_groups)
 
 
