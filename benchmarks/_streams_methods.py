@@ -24,6 +24,7 @@ import torch
 from river import anomaly, forest, linear_model, multiclass, neighbors, preprocessing, tree, utils
 
 from benchmarks._memory import peak_rss_mb
+from benchmarks.continual_baselines import mlp
 from ffstream.data.generators import NUM_CLASSES, STREAM_KINDS, river_stream
 from ffstream.ff._fast import fused_optimizer
 from ffstream.river import FFAnomalyDetector, FFClassifier
@@ -63,13 +64,9 @@ class OnlineMLP:
 
     def __init__(self, in_features: int, num_classes: int, seed: int, lr: float = 1e-3):
         self.hidden = default_hidden(in_features)
-        widths = (in_features, *self.hidden)
-        layers: list[torch.nn.Module] = []
         with torch.random.fork_rng(devices=[]):  # seed the init without moving the global RNG
             torch.manual_seed(seed)
-            for a, b in zip(widths[:-1], widths[1:]):
-                layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-            self.net = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-1], num_classes))
+            self.net = mlp(in_features, self.hidden, num_classes)
         self.optimizer = fused_optimizer(torch.optim.Adam, self.net.parameters(), lr=lr)
         # The library's standardiser, as a plain running mean and variance: equal weights for
         # every frame (no horizon) and no winsorising.

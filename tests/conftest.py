@@ -80,6 +80,11 @@ def is_moved_copy(frames: torch.Tensor, stored: torch.Tensor, shape: tuple[int, 
     return some_move, unmoved
 
 
+def runs_a_batched_kernel(optimizer: torch.optim.Optimizer) -> bool:
+    """Every parameter group steps with a fused or multi-tensor kernel, as FF's layers do."""
+    return all(group.get("fused") or group.get("foreach") for group in optimizer.param_groups)
+
+
 def assert_same_stats(a, b):
     """Two FFNet StepStats agree: losses, and positive and negative goodness where present."""
     torch.testing.assert_close(a.losses, b.losses)

@@ -14,7 +14,13 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import bench_args, fresh_results, is_moved_copy, write_fake_mnist
+from conftest import (
+    bench_args,
+    fresh_results,
+    is_moved_copy,
+    runs_a_batched_kernel,
+    write_fake_mnist,
+)
 from rich.console import Console
 
 from benchmarks import (
@@ -430,10 +436,6 @@ def test_the_report_configuration_has_its_own_table_with_intervals(suite):
     assert suite.REPORT.seeds == (0, 1, 2, 3, 4) and 100 not in suite.REPORT.seeds
 
 
-def _runs_a_batched_kernel(optimizer: torch.optim.Optimizer) -> bool:
-    return all(group.get("fused") or group.get("foreach") for group in optimizer.param_groups)
-
-
 @pytest.mark.parametrize("name", ["er", "er-ace", "der++", "gdumb", "naive", "ewc"])
 def test_baselines_step_with_the_kernels_ff_steps_with(name):
     # FF's layers step with fused kernels (ffstream.ff._fast.fused_optimizer); a baseline on the
@@ -444,7 +446,7 @@ def test_baselines_step_with_the_kernels_ff_steps_with(name):
     method.observe(x, y)
     if name == "gdumb":
         method.end_task()  # its only training, with an optimizer made afresh
-    assert _runs_a_batched_kernel(method.optimizer)
+    assert runs_a_batched_kernel(method.optimizer)
 
 
 def test_the_fused_kernel_makes_the_step_the_plain_loop_makes():
