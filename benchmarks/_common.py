@@ -38,6 +38,8 @@ IMAGE_SUITE_LEARNER: dict[str, Any] = {
     "weight_decay": 0.0,
     "standardize": False,
     "readout_reads_input": False,
+    "ema_decay": None,  # a suite that averages its weights says so (--ema-decay)
+    "ema_fallback_window": None,  # and its average always predicts, as it did when measured
 }
 
 __all__ = [

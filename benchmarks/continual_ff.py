@@ -99,7 +99,9 @@ class FFMethod:
                 "use --ff-predict-with readout"
             )
         recent = min(cfg.sleep_every, cfg.memory // 2)
-        extra = {**IMAGE_SUITE_LEARNER, **({} if cfg.ff_lr is None else {"lr": cfg.ff_lr})}
+        extra = {**IMAGE_SUITE_LEARNER, "ema_decay": cfg.ema_decay}
+        if cfg.ff_lr is not None:
+            extra["lr"] = cfg.ff_lr
         self.frame_shape = replayed_shape(cfg, image_shape) or (in_features,)
         schedule = EveryN(recent)
         self.phase = sleep_phase(seed, recent)
@@ -119,7 +121,6 @@ class FFMethod:
             sleep_batch=cfg.ff_sleep_batch,
             long_term_share=cfg.ff_long_term_share,
             replay_shift=cfg.replay_shift,
-            ema_decay=cfg.ema_decay,
             device=device,
             seed=seed,
             **extra,

@@ -154,7 +154,9 @@ def _learner(data: dict[str, torch.Tensor], spec: dict[str, Any]) -> StreamLearn
     if spec["mode"] not in PIPELINE:
         return StreamLearner(features, classes, device="cpu", seed=spec["seed"])
     hidden = default_hidden(features)[:1] * PIPELINE_LAYERS
-    learner = StreamLearner(features, classes, hidden=hidden, device="cpu", seed=spec["seed"])
+    learner = StreamLearner(  # a pipeline cannot keep the weight average (pipeline_refusals)
+        features, classes, hidden=hidden, ema_decay=None, device="cpu", seed=spec["seed"]
+    )
     if spec["mode"] != "pipeline-1-process-fresh":  # the pipeline's default staleness
         learner.score_staleness = spec["nproc"] * PIPELINE_GROUP
     return learner

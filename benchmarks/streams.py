@@ -200,7 +200,11 @@ class Config:
     ff_ema_decay: float | None = option(
         None,
         "StreamLearner's ema_decay (a predicting weight average), to compare settings "
-        "('none': its default, off)",
+        "('none': its default)",
+    )
+    ff_ema_fallback_window: int | None = option(
+        None,
+        "StreamLearner's ema_fallback_window, to compare settings ('none': its default)",
     )
 
     def learner_options(self) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def test_suite_runs_end_to_end_and_resumes(tmp_path, capsys):
     for (task, _, _), record in records.items():
         metrics, details = record["metrics"], record["details"]
         learner_options = ("lr", "weight_decay", "readout_lr", "readout_decay", "standardize")
-        learner_options += ("long_term_share", "ema_decay")
+        learner_options += ("long_term_share", "ema_decay", "ema_fallback_window")
         expected = {"frames": 300, "split": "validation", "ff_readout_reads_input": None}
         expected |= {f"ff_{name}": None for name in learner_options}
         assert record["config"] == expected

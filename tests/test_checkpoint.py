@@ -83,6 +83,26 @@ def test_file_holds_the_versioned_schema_and_round_trips(tmp_path):
 BEFORE_0_2 = {"standardize": False, "readout_reads_input": False, "weight_decay": 0.0}
 
 
+def test_a_file_from_before_the_average_kept_score_predicts_with_its_average(tmp_path):
+    a = trained(ema_decay=0.9, ema_fallback_window=None, **BEFORE_0_2)
+    payload = a.state_dict()
+    del payload["config"]["ema_fallback_window"]  # written before these existed
+    del payload["state"]["averaged"]["live_lead"]
+    torch.save({**payload, "checksum": checksum(payload)}, tmp_path / "old.ckpt")
+    b = StreamLearner.load(tmp_path / "old.ckpt", device="cpu")
+    assert b.config.ema_fallback_window is None and b.config == a.config
+    continues_alike(a, b)
+
+
+def test_the_average_s_score_against_the_weights_is_saved(tmp_path):
+    a = trained(n=60, ema_decay=0.99, ema_fallback_window=5)
+    a.averaged.live_lead.fill_(0.5)  # the weights that learn are well ahead
+    a.save(tmp_path / "a.ckpt")
+    b = StreamLearner.load(tmp_path / "a.ckpt", device="cpu")
+    assert float(b.averaged.live_lead) == 0.5 and not b.averaged.trusted
+    continues_alike(a, b)
+
+
 def test_a_file_of_ffstream_0_1_0_still_loads(tmp_path):
     a = trained(**BEFORE_0_2)
     payload = a.state_dict()

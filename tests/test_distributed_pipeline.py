@@ -26,8 +26,10 @@ def _data(n: int = FRAMES, seed: int = 1):
 
 
 def _learner(classes: int | None = 3, **kw) -> StreamLearner:
-    """A tiny 4-layer learner that sleeps every 40 frames (4 sleeps over the stream)."""
+    """A tiny 4-layer learner that sleeps every 40 frames (4 sleeps over the stream), without
+    the weight average, which a pipeline refuses."""
     kw.setdefault("hidden", (12, 12, 12, 12))
+    kw.setdefault("ema_decay", None)
     return StreamLearner(6, classes, seed=0, device="cpu", schedule=EveryN(40), **kw)
 
 
@@ -231,7 +233,7 @@ def test_what_cannot_be_pipelined_is_refused_naming_it(one_rank, kwargs, name):
 
 
 def test_bad_pipeline_settings_are_refused_naming_them(one_rank):
-    drifting = StreamLearner(6, 3, hidden=(8, 8), device="cpu", schedule=OnDrift())
+    drifting = StreamLearner(6, 3, hidden=(8, 8), device="cpu", schedule=OnDrift(), ema_decay=None)
     with pytest.raises(ValueError, match="schedule"):
         PipelineLearner(drifting)
     for kwargs, name in (({"staleness": -1}, "staleness"), ({"depth": 0}, "depth")):

@@ -283,8 +283,8 @@ def _learn_blobs(learner, n=150):
 
 @pytest.mark.parametrize("schedule", [EveryN(40), OnDrift(drift.ADWIN(), max_frames=60)])
 def test_weight_average_predicts_and_never_feeds_back_into_learning(schedule):
-    averaged = small(schedule=copy.deepcopy(schedule), ema_decay=0.9)
-    latest = small(schedule=copy.deepcopy(schedule))
+    averaged = small(schedule=copy.deepcopy(schedule), ema_decay=0.9, ema_fallback_window=None)
+    latest = small(schedule=copy.deepcopy(schedule), ema_decay=None)
     x, reported = _learn_blobs(averaged)
     _, latest_reported = _learn_blobs(latest)
     assert averaged.sleeps == latest.sleeps > 0
@@ -303,7 +303,7 @@ def test_weight_average_predicts_and_never_feeds_back_into_learning(schedule):
 
 def test_unlabelled_learner_scores_novelty_with_the_weight_average():
     x = torch.rand(60, 12, generator=torch.Generator().manual_seed(0))
-    averaged, latest = small(None, ema_decay=0.9), small(None)
+    averaged, latest = small(None, ema_decay=0.9), small(None, ema_decay=None)
     for learner in (averaged, latest):
         for i in range(0, 60, 5):
             learner.observe(x[i : i + 5])
@@ -328,6 +328,39 @@ def test_weight_average_follows_every_awake_and_sleep_step():
 def test_bad_ema_decay_is_refused(ema_decay):
     with pytest.raises(ValueError, match="ema_decay"):
         small(ema_decay=ema_decay)
+
+
+def test_weight_average_steps_aside_after_a_change_and_predicts_again_when_level():
+    learner = small(schedule=EveryN(40), ema_decay=0.99, ema_fallback_window=20)
+    x, y = blobs(1200, 3, 12)
+    for i in range(0, 300, 5):
+        learner.observe(x[i : i + 5], y[i : i + 5])
+    assert learner.averaged.trusted  # a still stream: the average is not behind, and predicts
+    assert not torch.equal(learner.class_scores(x), learner.class_scores(x, latest=True))
+    flipped = (y + 1) % 3  # the concept changes: every class takes the next one's place
+    trusted = []
+    for i in range(300, 1200, 5):
+        seen = learner.observe(x[i : i + 5], flipped[i : i + 5])
+        trusted.append(learner.averaged.trusted)
+        if not trusted[-1]:  # what it predicts then is the weights that learn
+            assert torch.equal(learner.class_scores(x), learner.class_scores(x, latest=True))
+    assert not all(trusted)  # it stepped aside after the change
+    assert trusted[-1]  # and the average, caught up, predicts again
+    assert seen.prediction is not None
+
+
+def test_weight_average_without_fallback_always_predicts():
+    learner = small(ema_decay=0.99, ema_fallback_window=None)
+    x, y = blobs(200, 3, 12)
+    for i in range(0, 200, 5):
+        learner.observe(x[i : i + 5], (y[i : i + 5] + i // 100) % 3)
+    assert learner.averaged.trusted and float(learner.averaged.live_lead) == 0.0
+
+
+@pytest.mark.parametrize("window", [0, -5, 2.5, "500"])
+def test_bad_ema_fallback_window_is_refused(window):
+    with pytest.raises(ValueError, match="ema_fallback_window"):
+        small(ema_decay=0.9, ema_fallback_window=window)
 
 
 def test_balanced_memory_gives_late_classes_their_share():

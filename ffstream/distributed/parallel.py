@@ -44,7 +44,9 @@ def model_tensors(learner: StreamLearner) -> list[torch.Tensor]:
     """Every floating-point tensor of ``learner``'s model, in a fixed order: the layers (and
     their mean activities), the readout, the weight average and the input standardiser.
 
-    What ranks must agree on; not the optimiser states, memories or generator.
+    What ranks must agree on; not the optimiser states, memories or generator, nor the weight
+    average's running score against the weights (``live_lead``): each rank keeps score on the
+    frames it sees, so each decides for itself whether its average predicts.
 
     Examples
     --------
@@ -56,7 +58,8 @@ def model_tensors(learner: StreamLearner) -> list[torch.Tensor]:
     out = []
     for module in modules:
         if module is not None:
-            out += [t for t in module.state_dict().values() if t.is_floating_point()]
+            state = module.state_dict()
+            out += [t for k, t in state.items() if t.is_floating_point() and k != "live_lead"]
     return out
 
 

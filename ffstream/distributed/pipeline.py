@@ -91,7 +91,7 @@ class PipelineLearner:
     >>> import tempfile
     >>> store = dist.FileStore(tempfile.mktemp(), 1)
     >>> dist.init_process_group("gloo", store=store, rank=0, world_size=1)
-    >>> PipelineLearner(StreamLearner(4, 2, hidden=(8, 8), device="cpu"))
+    >>> PipelineLearner(StreamLearner(4, 2, hidden=(8, 8), device="cpu", ema_decay=None))
     Traceback (most recent call last):
     ...
     ValueError: a layer pipeline needs at least 2 ranks, got 1 (one process: set score_staleness)

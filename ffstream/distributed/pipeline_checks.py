@@ -17,14 +17,16 @@ def pipeline_refusals(learner: StreamLearner) -> list[str]:
 
     Examples
     --------
-    >>> pipeline_refusals(StreamLearner(4, 2, hidden=(8, 8), device="cpu"))
+    >>> pipeline_refusals(StreamLearner(4, 2, hidden=(8, 8), device="cpu", ema_decay=None))
     []
-    >>> pipeline_refusals(StreamLearner(4, 2, hidden=(8, 8), device="cpu", ema_decay=0.9))
-    ['ema_decay (the weight average predicts from every layer at once)']
+    >>> pipeline_refusals(StreamLearner(4, 2, hidden=(8, 8), device="cpu"))
+    ['ema_decay (the weight average predicts from every layer at once: pass ema_decay=None)']
     """
     cfg, out = learner.config, []
     if cfg.ema_decay is not None:
-        out.append("ema_decay (the weight average predicts from every layer at once)")
+        out.append(
+            "ema_decay (the weight average predicts from every layer at once: pass ema_decay=None)"
+        )
     if cfg.num_classes and cfg.predict_with != "readout":
         out.append("predict_with='goodness' (its scores sum every layer's goodness of every label)")
     if cfg.readout_learns != "always":

@@ -101,6 +101,7 @@ _BEFORE_THEY_EXISTED = {
     "weight_decay": 0.0,
     "standardize": False,
     "readout_reads_input": False,
+    "ema_fallback_window": None,  # their average always predicted
 }
 
 
@@ -166,6 +167,10 @@ def check_learner_state(learner: LearnerCore, state: Any) -> dict[str, Any]:
             state["averaged"] = {
                 k: v for k, v in averaged.items() if not k.startswith("module.readout.")
             }
+    averaged = state["averaged"]
+    if learner.averaged is not None and isinstance(averaged, dict) and "live_lead" not in averaged:
+        # saved before the average kept score against the weights: it starts level
+        state = {**state, "averaged": {**averaged, "live_lead": torch.zeros(())}}
     for name, module in (("readout", learner.readout), ("averaged", learner.averaged)):
         if module is None and state[name] is not None:
             raise ValueError(f"the checkpoint holds a {name}, this learner has none")

@@ -106,7 +106,12 @@ class LearnerConfig:
         "whose goodness predict_with='goodness' sums",
         choices=("above-first", "all"),
     )
-    ema_decay: float | None = option(None, "decay of the predicting weight average ('none': off)")
+    ema_decay: float | None = option(0.999, "decay of the predicting weight average ('none': off)")
+    ema_fallback_window: int | None = option(
+        500,
+        "frames over which the weight average must be right as often as the weights that "
+        "learn, or they predict instead ('none': the average always predicts)",
+    )
     seed: int | None = option(0, "seed of the weights and every random choice ('none': fresh)")
 
     def __post_init__(self) -> None:
@@ -230,6 +235,10 @@ def _normalise(cfg: LearnerConfig) -> dict[str, Any]:
     for name in ("readout_decay", "weight_decay"):
         out[name] = check_float(getattr(cfg, name), name, lambda v: v >= 0, "a finite number >= 0")
     out["ema_decay"] = check_ema_decay(cfg.ema_decay)
+    if cfg.ema_fallback_window is not None:
+        out["ema_fallback_window"] = check_int(
+            cfg.ema_fallback_window, "ema_fallback_window", low=1, what="an int >= 1 or None"
+        )
     check_choices(cfg)
     out["seed"] = check_seed(cfg.seed)
     return out

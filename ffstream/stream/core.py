@@ -18,10 +18,10 @@ import threading
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ffstream.ff import FFNet, Goodness, LinearReadout, OneHotAppend
 from ffstream.stream._calls import check_threads, cpu_threads, locked, resolve_device
+from ffstream.stream.average import GuardedAverage
 from ffstream.stream.config import LearnerConfig
 from ffstream.stream.dreams import Dreams, DreamSource, HybridDreams, WrongLabelDreams
 from ffstream.stream.memory import ClassBalancedMemory, RecentMemory, ReservoirMemory
@@ -127,9 +127,7 @@ class LearnerCore(SleepPhase):
             self._learning["readout"] = self.readout
         self.averaged = None
         if cfg.ema_decay is not None:
-            self.averaged = AveragedModel(
-                self._learning, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)
-            )
+            self.averaged = GuardedAverage(self._learning, cfg.ema_decay, cfg.ema_fallback_window)
 
     def _build_sleep(self, cfg: LearnerConfig, schedule, dreams) -> None:
         """Schedule, dreams and memories."""
@@ -205,9 +203,13 @@ class LearnerCore(SleepPhase):
         return self.net.goodness_with_grad(x) if grad else self.net.goodness(x)
 
     def _predictor(self) -> tuple[FFNet, LinearReadout | None]:
-        """The layers and readout that predict and score: the weight average, if kept."""
-        if self.averaged is None:
+        """The layers and readout that predict and score: the weight average, if kept and
+        not behind the weights that learn (:class:`~ffstream.stream.average.GuardedAverage`)."""
+        if self.averaged is None or not self.averaged.trusted:
             return self.net, self.readout
+        return self._average()
+
+    def _average(self) -> tuple[FFNet, LinearReadout | None]:
         modules = self.averaged.module
         return modules["net"], None if self.readout is None else modules["readout"]
 
@@ -299,7 +301,9 @@ class LearnerCore(SleepPhase):
         prediction = scores.argmax(1) if scores is not None else None
         reported = prediction
         if prediction is not None and self.averaged is not None:  # the average before it moves
-            reported = self._class_scores(x, *self._predictor()).argmax(1)
+            averaged = self._class_scores(x, *self._average()).argmax(1)
+            reported = averaged if self.averaged.trusted else prediction
+            self.averaged.compare(prediction == labels, averaged == labels)
         self._update_average()
 
         self.memory.add(x, labels, self.generator)

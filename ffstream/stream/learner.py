@@ -137,12 +137,21 @@ class StreamLearner(LearnerCore):
     ema_decay
         Predict and score with an exponential moving average of the weights (layers and
         readout; ``torch.optim.swa_utils.AveragedModel``), updated after every awake and sleep
-        step with this decay; learning moves the weights themselves and never reads the
-        average. The average smooths the jitter of constant-step updates, which raises final
-        accuracy on the continual suites (``--ema-decay``). It trails the weights by about
-        ``1 / (1 - ema_decay)`` steps, though, so right after an abrupt change it answers as
-        before, and prequential accuracy (the answers given while the stream runs) falls.
-        ``None`` (the default) predicts with the latest weights.
+        step with this decay (0.999 by default); learning moves the weights themselves and
+        never reads the average. The average smooths the jitter of constant-step updates,
+        which raises accuracy wherever the stream holds still (on the streams suite's
+        validation seeds most of all under label noise). It trails the weights by about
+        ``1 / (1 - ema_decay)`` steps, though, so right after a change it answers as before:
+        ``ema_fallback_window`` lets the weights answer until it catches up. ``None``
+        predicts with the latest weights, and saves the average's forward pass per step.
+    ema_fallback_window
+        With ``ema_decay``, on labelled frames: the average predicts only while the weights
+        that learn have not been right more often over about this many recent frames (an
+        exponential average of the difference in their hits, with a tolerance of one frame);
+        otherwise those weights predict, until the average catches up. So the average
+        smooths where the stream holds still and steps aside after a change. ``None``: the
+        average always predicts (the continual suites, which score it after each task).
+        Unlabelled learners have no answers to compare: their average always scores.
     device
         ``"cpu"``, ``"cuda"``, ... or ``"auto"``.
     threads
@@ -212,7 +221,8 @@ class StreamLearner(LearnerCore):
         goodness: Literal["sum", "mean"] = "sum",
         predict_with: Literal["goodness", "readout"] = "readout",
         goodness_layers: Literal["all", "above-first"] = "above-first",
-        ema_decay: float | None = None,
+        ema_decay: float | None = 0.999,
+        ema_fallback_window: int | None = 500,
         device: str | torch.device | None = "auto",
         threads: int | None = 1,
         seed: int | None = 0,
@@ -286,7 +296,7 @@ class StreamLearner(LearnerCore):
         Remembers the frames, advances the schedule and sleeps when it is due. Bad input raises
         ``ValueError`` before anything changes. Everything that learns (hard negatives, the
         schedule's error signal) reads the weights themselves; with ``ema_decay`` the
-        prediction returned is the weight average's.
+        prediction returned is the weight average's (see ``ema_fallback_window``).
         """
         x = self.check_frames(x)
         if y is None and self.num_classes is not None:

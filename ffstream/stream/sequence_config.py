@@ -92,6 +92,7 @@ class SequenceConfig:
             predict_with="goodness",
             standardize=False,  # one-hot contexts are already in the units the layers want
             weight_decay=0.0,
+            ema_decay=None,  # the sequence suite measured the latest weights' predictions
             seed=self.seed,
         )
 

@@ -1,0 +1,82 @@
+"""The predicting weight average, and the check that hands prediction back when it lags.
+
+An exponential moving average of the weights predicts better than the weights themselves on a
+stream that holds still: it smooths the jitter of constant-step updates. After the stream
+changes it answers as before for about ``1 / (1 - decay)`` steps, while the weights that learn
+have already moved on. :class:`GuardedAverage` keeps both honest on labelled frames: it keeps a
+running score of which of the two was right more often over the last ``window`` frames or so,
+and the learner predicts with the average only while it is not behind by a frame or more.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
+
+__all__ = ["GuardedAverage"]
+
+
+class GuardedAverage(AveragedModel):
+    """An exponential moving average of ``learning`` that predicts only while it is not behind.
+
+    Parameters
+    ----------
+    learning
+        The modules that learn; the average starts as their copy.
+    decay
+        Weight of the old average at each :meth:`update_parameters` call, in ``[0, 1)``.
+    window
+        Frames (roughly) over which :meth:`compare` weighs the answers of the weights that learn
+        against the average's: an exponential average of the difference in their hits with rate
+        ``1 / window``. ``None``: the average always predicts.
+
+    Examples
+    --------
+    >>> live = nn.Linear(2, 2)
+    >>> average = GuardedAverage(live, decay=0.99, window=10)
+    >>> average.trusted
+    True
+    >>> for _ in range(5):  # the weights that learn get every frame right, the average none
+    ...     average.compare(torch.tensor([True]), torch.tensor([False]))
+    >>> average.trusted, round(float(average.live_lead), 3)  # ahead by 4.1 frames in 10
+    (False, 0.41)
+    """
+
+    live_lead: torch.Tensor
+
+    def __init__(self, learning: nn.Module, decay: float, window: int | None):
+        # torch's get_ema_multi_avg_fn returns a closure, which cannot be pickled or deep-
+        # copied with the learner; a partial of a module-level function can.
+        super().__init__(learning, multi_avg_fn=functools.partial(_ema_step, decay))
+        self.window = window
+        # How much more often the weights that learn were right than the average, recently
+        # (a buffer: it is saved and restored with the average).
+        self.register_buffer("live_lead", torch.zeros((), device=self.n_averaged.device))
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the average predicts: the weights that learn are not ahead of it by a frame
+        or more in ``window`` (a tolerance, since the lead of a start or a change only fades,
+        and on a stream where both are always right it would never quite reach zero)."""
+        return self.window is None or float(self.live_lead) * self.window < 1.0
+
+    @torch.no_grad()
+    def compare(self, live_correct: torch.Tensor, average_correct: torch.Tensor) -> None:
+        """Score a batch of labelled frames: which answers (one bool per frame) were right.
+
+        A batch of ``n`` frames moves the lead as ``n`` single frames with its mean gap would.
+        """
+        if self.window is None:
+            return
+        gap = live_correct.float().mean() - average_correct.float().mean()
+        kept = (1.0 - 1.0 / self.window) ** live_correct.numel()
+        self.live_lead.mul_(kept).add_((1.0 - kept) * gap.to(self.live_lead.device))
+
+
+@torch.no_grad()
+def _ema_step(decay: float, averaged: list[torch.Tensor], current: list[torch.Tensor], _) -> None:
+    """Move each averaged tensor toward its current one: ``avg += (1 - decay) * (cur - avg)``."""
+    torch._foreach_lerp_(averaged, current, 1.0 - decay)
