@@ -51,8 +51,11 @@ def model_tensors(learner: StreamLearner) -> list[torch.Tensor]:
     Examples
     --------
     >>> learner = StreamLearner(4, 2, hidden=(8,), device="cpu", standardize=False)
-    >>> [tuple(t.shape) for t in model_tensors(learner)]  # the layer's, then the readout's
+    >>> shapes = [tuple(t.shape) for t in model_tensors(learner)]
+    >>> shapes[:5]  # the layer's, then the readout's
     [(8,), (8, 6), (8,), (2, 12), (2,)]
+    >>> shapes[5:] == shapes[:5]  # then the weight average's copies of them
+    True
     """
     modules = [learner.net, learner.readout, learner.averaged, learner.standardizer]
     out = []
