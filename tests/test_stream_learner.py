@@ -582,3 +582,12 @@ def test_a_memory_widened_by_new_features_pads_its_frames_with_zeros():
     assert memory.frames[:2].tolist() == [[1.0, 1.0, 0.0, 0.0]] * 2
     memory.add(torch.full((1, 4), 5.0), None, torch.Generator())
     assert len(memory) == 3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_weight_average_keeps_score_beside_the_weights_on_a_gpu():
+    learner = small(device="cuda", ema_decay=0.99, ema_fallback_window=20)
+    x, y = blobs(40, 3, 12)
+    seen = learner.observe(x, y)
+    assert learner.averaged.live_lead.device.type == "cuda"
+    assert seen.prediction.device.type == "cuda"

@@ -53,15 +53,23 @@ class GuardedAverage(AveragedModel):
         super().__init__(learning, multi_avg_fn=functools.partial(_ema_step, decay))
         self.window = window
         # How much more often the weights that learn were right than the average, recently
-        # (a buffer: it is saved and restored with the average).
-        self.register_buffer("live_lead", torch.zeros((), device=self.n_averaged.device))
+        # (a buffer: it is saved and restored with the average). It lives beside the weights,
+        # so keeping score never waits for a GPU.
+        device = next(learning.parameters()).device
+        self.register_buffer("live_lead", torch.zeros((), device=device))
 
     @property
     def trusted(self) -> bool:
         """Whether the average predicts: the weights that learn are not ahead of it by a frame
         or more in ``window`` (a tolerance, since the lead of a start or a change only fades,
         and on a stream where both are always right it would never quite reach zero)."""
-        return self.window is None or float(self.live_lead) * self.window < 1.0
+        return bool(self.trusted_tensor())
+
+    def trusted_tensor(self) -> torch.Tensor:
+        """:attr:`trusted` as a 0-d bool tensor on the weights' device (no host sync)."""
+        if self.window is None:
+            return torch.ones((), dtype=torch.bool, device=self.live_lead.device)
+        return self.live_lead * self.window < 1.0
 
     @torch.no_grad()
     def compare(self, live_correct: torch.Tensor, average_correct: torch.Tensor) -> None:
@@ -73,7 +81,7 @@ class GuardedAverage(AveragedModel):
             return
         gap = live_correct.float().mean() - average_correct.float().mean()
         kept = (1.0 - 1.0 / self.window) ** live_correct.numel()
-        self.live_lead.mul_(kept).add_((1.0 - kept) * gap.to(self.live_lead.device))
+        self.live_lead.mul_(kept).add_((1.0 - kept) * gap)
 
 
 @torch.no_grad()

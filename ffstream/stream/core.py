@@ -302,7 +302,7 @@ class LearnerCore(SleepPhase):
         reported = prediction
         if prediction is not None and self.averaged is not None:  # the average before it moves
             averaged = self._class_scores(x, *self._average()).argmax(1)
-            reported = averaged if self.averaged.trusted else prediction
+            reported = torch.where(self.averaged.trusted_tensor(), averaged, prediction)
             self.averaged.compare(prediction == labels, averaged == labels)
         self._update_average()
 
