@@ -74,8 +74,8 @@ Builder = Callable[[dict, Any, int], list[Scenario]]
 
 #: Said on every continual suite's page while records of the earlier protocol remain.
 LEGACY_NOTE = (
-    "Tables with `backprop*` rows predate issue 20's protocol (reservoir replay of 10 frames, "
-    "FF tuned on test, scored right after a sleep)."
+    "Tables with `backprop*` rows predate issue 20's protocol (FF tuned on test, scored "
+    "after a sleep; 10-frame reservoir replay)."
 )
 
 #: the per-stream numbers recorded for each scenario besides the per-view summaries

@@ -91,9 +91,9 @@ PAGE = Page(
     measures=(
         "Each stationary stream of the streams suite for 200,000 frames, and the linear one for "
         "1,000,000 (`ff-stream-long`), through `StreamLearner(features, classes)` with its "
-        "defaults, test-then-train. The last 10% window minus the best earlier one (points; at "
-        "or above -0.5 is no decline), resident memory growth from the second window to the "
-        "last, and the largest FF weight at the end."
+        "defaults, test-then-train. The last 10% window minus the best earlier one (pp; -0.5 "
+        "or above: no decline), RSS growth from the second window to the last, and the "
+        "largest FF weight at the end."
     ),
     command="ffstream bench soak",
     columns=(
@@ -104,9 +104,8 @@ PAGE = Page(
         Column("frames_per_s", "frames/s", digits=0),
     ),
     notes=(
-        "One seed per stream (100, a report seed of the streams suite); one CPU thread. The "
-        "records predate commit f3a3b71, which made the weight average (`ema_decay` 0.999 "
-        "with `ema_fallback_window` 500) a default: they measure the learner without it."
+        "One seed per stream (100, a report seed of the streams suite); one CPU thread. "
+        "Records older than commit f3a3b71 predate the default weight average."
     ),
     curve_labels=("frames", "accuracy in each 10% of the stream"),
 )

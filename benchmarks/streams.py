@@ -268,10 +268,9 @@ QUICK = Config(frames=2_000, seed_count=1)
 PAGE = Page(
     title="Streams of every kind: defaults against river's baselines",
     measures=(
-        "Twelve generated streams (`ffstream.data.generators`): linear, non-linear, low-, "
-        "high-dimensional and mixed-scale concepts, abrupt, gradual and recurring drift, "
-        "class-incremental arrival, label noise, outlier bursts, and an unlabelled sensor feed "
-        "with faults. Each method learns one frame at a time with its defaults: `StreamLearner` "
+        "Twelve generated streams (`ffstream.data.generators`): stationary, drifting, "
+        "class-incremental, noisy, and an unlabelled sensor feed with faults. Each method "
+        "learns one frame at a time with its defaults: `StreamLearner` "
         "(awake/sleep, `Interleaved`), `FFClassifier` (`ff-river`), river's scaled logistic "
         "regression, Hoeffding adaptive tree, adaptive random forest and scaled kNN, and an "
         "online MLP of the learner's widths. Prequential accuracy, its last 10%, frames/s and "
@@ -287,13 +286,9 @@ PAGE = Page(
         Column("peak_rss_mb", "peak memory MiB", digits=0),
     ),
     notes=(
-        "Report seeds 100-104; defaults are chosen on validation seeds 0-2 (`--split "
-        "validation`, other configurations, never in these tables). Peak memory includes the "
-        "interpreter, torch, river and the stream. `ff-stream` on the labelled streams runs at "
-        "the defaults of commit f3a3b71 (the weight average that steps aside after a change; "
-        "the sensor score, the awake step's novelty, reads the weights that learn); "
-        "`ff-stream-interleaved` records are older, at the defaults without it (each record "
-        "holds its commit)."
+        "Report seeds 100-104; defaults chosen on validation seeds 0-2 (`--split validation`, "
+        "never in these tables). Peak memory includes the interpreter, torch, river and the "
+        "stream. Interleaved rows older than commit f3a3b71 predate the default weight average."
     ),
     curve_labels=("frames", "accuracy in each 10% of the stream"),
 )
