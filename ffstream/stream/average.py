@@ -10,8 +10,6 @@ and the learner predicts with the average only while it is not behind by a frame
 
 from __future__ import annotations
 
-import functools
-
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
@@ -48,10 +46,8 @@ class GuardedAverage(AveragedModel):
     live_lead: torch.Tensor
 
     def __init__(self, learning: nn.Module, decay: float, window: int | None):
-        # torch's get_ema_multi_avg_fn returns a closure, which cannot be pickled or deep-
-        # copied with the learner; a partial of a module-level function can.
-        super().__init__(learning, multi_avg_fn=functools.partial(_ema_step, decay))
-        self.window = window
+        super().__init__(learning)  # the step is this class's own: update_parameters
+        self.decay, self.window = decay, window
         # How much more often the weights that learn were right than the average, recently
         # (a buffer: it is saved and restored with the average). It lives beside the weights,
         # so keeping score never waits for a GPU.
@@ -72,6 +68,24 @@ class GuardedAverage(AveragedModel):
         return self.live_lead * self.window < 1.0
 
     @torch.no_grad()
+    def update_parameters(self, model: nn.Module) -> None:
+        """Move the average toward ``model``'s parameters: ``avg += (1 - decay) * (w - avg)``
+        (the first call copies them); its buffers copy ``model``'s.
+
+        AveragedModel's own step copies its update count to the weights' device at every call;
+        this one keeps the count on the host (where it was made), so a GPU is never waited for.
+        """
+        averaged = [p.detach() for p in self.module.parameters()]
+        current = [p.detach() for p in model.parameters()]
+        if int(self.n_averaged) == 0:
+            torch._foreach_copy_(averaged, current)
+        else:
+            torch._foreach_lerp_(averaged, current, 1.0 - self.decay)
+        for mine, theirs in zip(self.module.buffers(), model.buffers(), strict=True):
+            mine.copy_(theirs)  # running statistics are followed, not averaged (as torch does)
+        self.n_averaged += 1
+
+    @torch.no_grad()
     def compare(self, live_correct: torch.Tensor, average_correct: torch.Tensor) -> None:
         """Score a batch of labelled frames: which answers (one bool per frame) were right.
 
@@ -82,9 +96,3 @@ class GuardedAverage(AveragedModel):
         gap = live_correct.float().mean() - average_correct.float().mean()
         kept = (1.0 - 1.0 / self.window) ** live_correct.numel()
         self.live_lead.mul_(kept).add_((1.0 - kept) * gap)
-
-
-@torch.no_grad()
-def _ema_step(decay: float, averaged: list[torch.Tensor], current: list[torch.Tensor], _) -> None:
-    """Move each averaged tensor toward its current one: ``avg += (1 - decay) * (cur - avg)``."""
-    torch._foreach_lerp_(averaged, current, 1.0 - decay)
