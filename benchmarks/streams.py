@@ -25,8 +25,8 @@ Methods (:mod:`benchmarks._streams_methods`), all with their defaults, seeded:
 Seeds come in two disjoint sets: :data:`VALIDATION_SEEDS` choose defaults (``--split
 validation``), :data:`REPORT_SEEDS` give the reported numbers (``--split report``, the default).
 The split is part of a run's identity, so validation runs never land in the reported table.
-:data:`VALIDATION_SCANS` holds what the validation seeds said about ``StreamLearner``'s
-settings, and what was chosen.
+:data:`VALIDATION_SCANS` holds what the validation seeds said about the settings of
+``StreamLearner`` and ``FFClassifier``, and what was chosen.
 
 With ``--memory`` (on in the full preset) each run goes to its own Python process, whose peak
 resident memory (``ru_maxrss``) is the run's ``peak_rss_mb``: it includes the interpreter,
@@ -49,6 +49,7 @@ from typing import Any
 import torch
 
 from benchmarks._streams_methods import CLASSIFIERS, DETECTORS, make_stream, run_method
+from benchmarks._streams_scans import VALIDATION_SCANS
 from benchmarks._streams_table import table
 from benchmarks.lab import Column, Context, Page, Run, select
 from ffstream.config import option
@@ -88,81 +89,6 @@ VALIDATION_SEEDS: tuple[int, ...] = (0, 1, 2)
 REPORT_SEEDS: tuple[int, ...] = (100, 101, 102, 103, 104)
 SPLITS: dict[str, tuple[int, ...]] = {"validation": VALIDATION_SEEDS, "report": REPORT_SEEDS}
 
-#: ``StreamLearner`` settings scored on the validation seeds: the mean prequential accuracy of
-#: ``ff-stream`` over 20,000 frames, one setting changed from the defaults of commit 90337ab
-#: (as ``--split validation --methods ff-stream --ff-long-term-share V`` runs it; the scan ran
-#: the same learner and streams from a script, one thread). ``long_term_share`` 0.25 became
-#: the default: each drift stream gained on every seed, the other streams moved by -0.3 to
-#: +0.2. Each seed-0 setting lost on mixed-scale, where ``ff-stream`` trails most, and was
-#: left (8 hidden units per input feature instead of 4 gained on nonlinear only).
-#: ``ema_decay`` 0.999 alone (``--ff-ema-decay``, records ``custom-*``) gained on the
-#: stationary streams and lost 6 points on recurring drift; with the fallback to the weights
-#: that learn (``ema_fallback_window`` 500, scanned with a script on the learner of commit
-#: e6b151a) no stream lost, so both became the defaults (the rule, set before the scan ended:
-#: adopt unless a stream loses more than 0.5 pp).
-VALIDATION_SCANS: dict[str, dict[str, dict[str, float]]] = {
-    "seeds 0-2, ema_decay 0.999 and ema_fallback_window 500 (chosen)": {
-        "abrupt": 0.8982,
-        "class-incremental": 0.865,
-        "gradual": 0.8753,
-        "high-dim": 0.8689,
-        "label-noise": 0.7324,
-        "linear": 0.9486,
-        "low-dim": 0.9854,
-        "mixed-scale": 0.8395,
-        "nonlinear": 0.8645,
-        "outlier-bursts": 0.8955,
-        "recurring": 0.8619,
-    },
-    "seeds 0-2, ema_decay 0.999 alone": {
-        "label-noise": 0.7323,
-        "mixed-scale": 0.8397,
-        "nonlinear": 0.8641,
-        "recurring": 0.8012,
-    },
-    "seeds 0-2, long_term_share 0.5 (the old default)": {
-        "abrupt": 0.8739,
-        "class-incremental": 0.8627,
-        "gradual": 0.8522,
-        "high-dim": 0.8365,
-        "label-noise": 0.6933,
-        "linear": 0.9468,
-        "low-dim": 0.984,
-        "mixed-scale": 0.8354,
-        "nonlinear": 0.8624,
-        "outlier-bursts": 0.8884,
-        "recurring": 0.8499,
-    },
-    "seeds 0-2, long_term_share 0.25 (chosen; the defaults before the average)": {
-        "abrupt": 0.8942,
-        "class-incremental": 0.865,
-        "gradual": 0.8705,
-        "high-dim": 0.8346,
-        "label-noise": 0.6921,
-        "linear": 0.9463,
-        "low-dim": 0.9841,
-        "mixed-scale": 0.8324,
-        "nonlinear": 0.8614,
-        "outlier-bursts": 0.8865,
-        "recurring": 0.8608,
-    },
-    "seed 0, the old defaults": {
-        "abrupt": 0.8748,
-        "class-incremental": 0.8687,
-        "mixed-scale": 0.8359,
-        "nonlinear": 0.8343,
-    },
-    "seed 0, long_term_share 0": {
-        "abrupt": 0.9112,
-        "class-incremental": 0.8699,
-        "mixed-scale": 0.8264,
-        "nonlinear": 0.8313,
-    },
-    "seed 0, readout_lr 0.01": {"mixed-scale": 0.8223, "nonlinear": 0.8267},
-    "seed 0, lr 3e-3": {"mixed-scale": 0.8297, "nonlinear": 0.8164},
-    "seed 0, hidden 8 units per feature": {"mixed-scale": 0.8244, "nonlinear": 0.8399},
-    "seed 0, weight_decay 1e-4": {"mixed-scale": 0.8299, "nonlinear": 0.8328},
-}
 
 STREAMS: tuple[str, ...] = tuple(STREAM_KINDS)
 METHODS: tuple[str, ...] = tuple(dict.fromkeys(CLASSIFIERS + DETECTORS))

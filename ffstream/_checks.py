@@ -25,6 +25,7 @@ __all__ = [
     "check_bool",
     "check_choice",
     "check_ema_decay",
+    "check_fallback_window",
     "check_finite",
     "check_float",
     "check_hidden",
@@ -341,6 +342,21 @@ def check_seed(seed: Any, name: str = "seed") -> int | None:
     if value >= 2**64:
         raise ValueError(f"{name} must be {what}, got {seed!r}")
     return value
+
+
+def check_fallback_window(window: Any, name: str = "ema_fallback_window") -> int | None:
+    """``window`` as an int of at least 1, or ``None``; else ``ValueError`` naming ``name``.
+
+    >>> check_fallback_window(None), check_fallback_window(500)
+    (None, 500)
+    >>> check_fallback_window(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: ema_fallback_window must be an int >= 1 or None, got 0
+    """
+    if window is None:
+        return None
+    return check_int(window, name, low=1, what="an int >= 1 or None")
 
 
 def check_ema_decay(ema_decay: Any, name: str = "ema_decay") -> float | None:

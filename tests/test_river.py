@@ -15,6 +15,7 @@ from river.datasets import synth
 from ffstream.data.synthetic import sensor_stream
 from ffstream.river import FFAnomalyDetector, FFClassifier, PiecewiseLinearEncoder
 from ffstream.river._engine import RiverFF, sigmoid
+from ffstream.stream.average import trusts
 
 
 def test_classifier_passes_check_estimator():
@@ -259,7 +260,7 @@ def test_weight_average_follows_the_warmed_up_recursion():
 def test_classifier_predicts_with_the_average_and_learns_as_without_it():
     data = list(datasets.Phishing().take(300))
     # goodness alone predicts here: the readout learns from the averaged goodness's residual
-    averaged = FFClassifier(seed=0, readout_lr=None)
+    averaged = FFClassifier(seed=0, readout_lr=None, ema_fallback_window=None)
     latest = FFClassifier(seed=0, ema_decay=None, readout_lr=None)
     for x, y in data:
         for model in (averaged, latest):
@@ -309,6 +310,57 @@ def test_bad_ema_decay_is_refused(ema_decay):
         FFClassifier(ema_decay=ema_decay)
     with pytest.raises(ValueError, match="ema_decay"):
         RiverFF(2, (2,), lr=0.1, seed=0, ema_decay=ema_decay)
+
+
+def _learn_sign_rule(models, rows, flip: bool) -> list[bool]:
+    """Feed ``rows`` to every model, label ``(a > 0) != flip``; whether the first model's
+    average predicted after each sample."""
+    trusted = []
+    for a, b in rows:
+        x, y = {"a": float(a), "b": float(b)}, bool(a > 0) != flip
+        for model in models:
+            model.predict_proba_one(x)
+            model.learn_one(x, y)
+        lead = models[0]._live_lead
+        trusted.append(trusts(lead, models[0].ema_fallback_window))
+        if not trusted[-1]:  # then the weights that learn predict
+            assert models[0].predict_proba_one(x) == models[1].predict_proba_one(x)
+    return trusted
+
+
+def test_classifier_average_steps_aside_after_a_change_and_predicts_again_when_level():
+    rows = np.random.default_rng(0).standard_normal((3000, 2))
+    # without a readout the average never feeds back into learning: both learn the same weights
+    guarded = FFClassifier(hidden=(16,), seed=0, ema_decay=0.99, ema_fallback_window=20)
+    latest = FFClassifier(hidden=(16,), seed=0, ema_decay=None)
+    for model in (guarded, latest):
+        model.readout_lr = None
+    assert _learn_sign_rule([guarded, latest], rows[:1000], flip=False)[-1]
+    x = {"a": 0.3, "b": -1.0}
+    assert guarded.predict_proba_one(x) != latest.predict_proba_one(x)  # the average predicts
+    after = _learn_sign_rule([guarded, latest], rows[1000:], flip=True)
+    assert not all(after)  # it stepped aside after the change
+    assert after[-1]  # and the average, caught up, predicts again
+
+
+@pytest.mark.parametrize("window", [0, -5, 2.5, "500"])
+def test_bad_ema_fallback_window_is_refused(window):
+    with pytest.raises(ValueError, match="ema_fallback_window"):
+        FFClassifier(ema_fallback_window=window)
+
+
+def test_a_classifier_pickled_before_the_fallback_keeps_predicting_with_its_average():
+    model = FFClassifier(hidden=(8,), seed=0)
+    for x, y in datasets.Phishing().take(100):
+        model.learn_one(x, y)
+    state = pickle.loads(pickle.dumps(model)).__dict__
+    del state["ema_fallback_window"], state["_live_lead"]  # as pickled before they existed
+    old = FFClassifier.__new__(FFClassifier)
+    old.__setstate__(state)
+    assert old.ema_fallback_window is None
+    for x, y in datasets.Phishing().take(100):
+        old.learn_one(x, y)
+    assert old._live_lead == 0.0  # no score is kept: the average always predicts
 
 
 def test_the_readout_corrects_goodness_on_a_linear_concept():

@@ -14,7 +14,32 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-__all__ = ["GuardedAverage"]
+__all__ = ["GuardedAverage", "lead_after", "trusts"]
+
+
+def lead_after(lead, gap, frames: int, window: int):
+    """The live weights' lead after ``frames`` more frames on which they were right ``gap`` more
+    often than the average (a share in ``[-1, 1]``): an exponential average with rate
+    ``1 / window`` per frame. Works on floats and on tensors alike (one rule for both engines).
+
+    >>> round(lead_after(0.0, 1.0, frames=1, window=10), 3)
+    0.1
+    >>> round(lead_after(0.0, 1.0, frames=2, window=10), 3)  # a batch of 2 counts twice
+    0.19
+    """
+    kept = (1.0 - 1.0 / window) ** frames
+    return lead * kept + (1.0 - kept) * gap
+
+
+def trusts(lead, window: int | None):
+    """Whether the average may predict: the live weights are not ahead by a frame or more in
+    ``window`` (a tolerance, since the lead of a start or a change only fades, and on a stream
+    where both are always right it would never quite reach zero). ``window=None``: always.
+
+    >>> trusts(0.05, window=10), trusts(0.1, window=10), trusts(0.9, window=None)
+    (True, False, True)
+    """
+    return True if window is None else lead * window < 1.0
 
 
 class GuardedAverage(AveragedModel):
@@ -56,16 +81,14 @@ class GuardedAverage(AveragedModel):
 
     @property
     def trusted(self) -> bool:
-        """Whether the average predicts: the weights that learn are not ahead of it by a frame
-        or more in ``window`` (a tolerance, since the lead of a start or a change only fades,
-        and on a stream where both are always right it would never quite reach zero)."""
+        """Whether the average predicts (:func:`trusts`)."""
         return bool(self.trusted_tensor())
 
     def trusted_tensor(self) -> torch.Tensor:
         """:attr:`trusted` as a 0-d bool tensor on the weights' device (no host sync)."""
         if self.window is None:
             return torch.ones((), dtype=torch.bool, device=self.live_lead.device)
-        return self.live_lead * self.window < 1.0
+        return trusts(self.live_lead, self.window)
 
     @torch.no_grad()
     def update_parameters(self, model: nn.Module) -> None:
@@ -94,5 +117,5 @@ class GuardedAverage(AveragedModel):
         if self.window is None:
             return
         gap = live_correct.float().mean() - average_correct.float().mean()
-        kept = (1.0 - 1.0 / self.window) ** live_correct.numel()
-        self.live_lead.mul_(kept).add_((1.0 - kept) * gap)
+        frames = live_correct.numel()
+        self.live_lead.copy_(lead_after(self.live_lead, gap, frames, self.window))

@@ -21,6 +21,7 @@ from typing import Any
 from ffstream._checks import (
     check_bool,
     check_ema_decay,
+    check_fallback_window,
     check_float,
     check_int,
     check_int_tuple,
@@ -235,10 +236,7 @@ def _normalise(cfg: LearnerConfig) -> dict[str, Any]:
     for name in ("readout_decay", "weight_decay"):
         out[name] = check_float(getattr(cfg, name), name, lambda v: v >= 0, "a finite number >= 0")
     out["ema_decay"] = check_ema_decay(cfg.ema_decay)
-    if cfg.ema_fallback_window is not None:
-        out["ema_fallback_window"] = check_int(
-            cfg.ema_fallback_window, "ema_fallback_window", low=1, what="an int >= 1 or None"
-        )
+    out["ema_fallback_window"] = check_fallback_window(cfg.ema_fallback_window)
     check_choices(cfg)
     out["seed"] = check_seed(cfg.seed)
     return out
