@@ -24,8 +24,10 @@ Models, each scored test-then-train on every sample by :func:`ffstream.eval.preq
 - ``arf``: ``river.forest.ARFClassifier`` (10 trees).
 
 Both FF river models predict with the moving average of their weights (``--ff-ema-decay``,
-0.99; ``none`` predicts with the latest weights, as before 2026-11-27). Every model learns one
-sample at a time on the CPU (river's are pure Python), whatever ``--device`` says.
+0.99; ``none`` predicts with the latest weights, as before 2026-11-27), and the average always
+predicts (``ema_fallback_window=None``: the suite was measured before FFClassifier had one).
+Every model learns one sample at a time on the CPU (river's are pure Python), whatever
+``--device`` says.
 
 Run: ``ffstream bench drift`` (``--quick``: 4,000 samples per stream, one seed)
 """
@@ -144,7 +146,7 @@ PAGE = Page(
         "`PiecewiseLinearEncoder(bins=24) | FFClassifier` (hidden 64, lr 0.2, label strength 4, "
         "no readout; chosen on seeds 10 and 11); `ff-stream`: `StreamLearner` (100-100, a sleep "
         "every 200 samples). Both river models predict with a weight average of decay 0.99 "
-        "(`--ff-ema-decay`)."
+        "(`--ff-ema-decay`), never handed back."
     ),
     curve_labels=("samples", "windowed prequential accuracy"),
 )
