@@ -22,6 +22,7 @@ from ffstream.stream import (
     ReservoirMemory,
     StreamLearner,
 )
+from ffstream.stream.average import lead_after, trusts
 
 
 def small(num_classes=3, in_features=12, **kw):
@@ -354,6 +355,17 @@ def test_weight_average_without_fallback_always_predicts():
     for i in range(0, 200, 5):
         learner.observe(x[i : i + 5], (y[i : i + 5] + i // 100) % 3)
     assert learner.averaged.trusted and float(learner.averaged.live_lead) == 0.0
+
+
+def test_the_average_is_judged_by_one_rule_on_floats_and_tensors():
+    # FFClassifier keeps its score in a float, the learner core in a tensor beside the weights
+    lead, lead_tensor = 0.0, torch.zeros(())
+    for gap, frames in [(1.0, 3), (0.0, 1), (-0.5, 4), (0.25, 2)]:
+        lead = lead_after(lead, gap, frames, window=20)
+        lead_tensor = lead_after(lead_tensor, torch.tensor(gap), frames, window=20)
+        assert float(lead_tensor) == pytest.approx(lead, rel=1e-6)
+        assert bool(trusts(lead_tensor, 20)) == trusts(lead, 20)
+    assert not trusts(0.05, 20) and trusts(0.04, 20)  # a frame's lead in 20 is too much
 
 
 @pytest.mark.parametrize("window", [0, -5, 2.5, "500"])

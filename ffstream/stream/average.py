@@ -6,6 +6,8 @@ changes it answers as before for about ``1 / (1 - decay)`` steps, while the weig
 have already moved on. :class:`GuardedAverage` keeps both honest on labelled frames: it keeps a
 running score of which of the two was right more often over the last ``window`` frames or so,
 and the learner predicts with the average only while it is not behind by a frame or more.
+:func:`lead_after` and :func:`trusts` are that rule on its own, for floats and tensors alike:
+:class:`~ffstream.river.FFClassifier` keeps its score with them on its NumPy weights.
 """
 
 from __future__ import annotations
