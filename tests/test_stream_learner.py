@@ -2,6 +2,7 @@
 
 import copy
 import itertools
+import pickle
 
 import pytest
 import torch
@@ -355,6 +356,30 @@ def test_weight_average_without_fallback_always_predicts():
     for i in range(0, 200, 5):
         learner.observe(x[i : i + 5], (y[i : i + 5] + i // 100) % 3)
     assert learner.averaged.trusted and float(learner.averaged.live_lead) == 0.0
+
+
+@pytest.mark.parametrize("duplicate", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))])
+def test_a_copied_learners_average_follows_its_own_weights(duplicate):
+    learner = small(ema_decay=0.0, ema_fallback_window=None)  # decay 0: the average is a copy
+    x, y = blobs(60, 3, 12)
+    learner.observe(x[:30], y[:30])
+    before = [p.clone() for p in learner.averaged.module.parameters()]
+    twin = duplicate(learner)
+    twin.observe(x[30:], y[30:])
+    for mine, live in zip(twin.averaged.module.parameters(), twin._learning.parameters()):
+        assert torch.equal(mine, live)  # the twin's own weights, not the original's
+    assert all(map(torch.equal, before, learner.averaged.module.parameters()))
+
+
+def test_the_average_follows_weights_that_were_replaced():
+    learner = small(ema_decay=0.0, ema_fallback_window=None)
+    x, y = blobs(60, 3, 12)
+    learner.observe(x[:30], y[:30])
+    fresh = {k: v.clone() + 1.0 for k, v in learner._learning.state_dict().items()}
+    learner._learning.load_state_dict(fresh, assign=True)  # new tensors in every module
+    learner.observe(x[30:], y[30:])
+    for mine, live in zip(learner.averaged.module.parameters(), learner._learning.parameters()):
+        assert torch.equal(mine, live)
 
 
 def test_the_average_is_judged_by_one_rule_on_floats_and_tensors():

@@ -100,15 +100,40 @@ class GuardedAverage(AveragedModel):
         AveragedModel's own step copies its update count to the weights' device at every call;
         this one keeps the count on the host (where it was made), so a GPU is never waited for.
         """
-        averaged = [p.detach() for p in self.module.parameters()]
-        current = [p.detach() for p in model.parameters()]
+        averaged, current = [], []
+        for mine, theirs in self._twins(model):
+            averaged.extend(p for p in mine._parameters.values() if p is not None)
+            current.extend(p for p in theirs._parameters.values() if p is not None)
+            for kept, followed in zip(
+                mine._buffers.values(), theirs._buffers.values(), strict=True
+            ):
+                if kept is not None:  # running statistics are followed, not averaged (as torch)
+                    kept.copy_(followed)
         if int(self.n_averaged) == 0:
             torch._foreach_copy_(averaged, current)
         else:
             torch._foreach_lerp_(averaged, current, 1.0 - self.decay)
-        for mine, theirs in zip(self.module.buffers(), model.buffers(), strict=True):
-            mine.copy_(theirs)  # running statistics are followed, not averaged (as torch does)
         self.n_averaged += 1
+
+    def _twins(self, model: nn.Module) -> list[tuple[nn.Module, nn.Module]]:
+        """Each module of the average that holds tensors, beside its twin in ``model``.
+
+        Found once per ``model``: at batch 1, walking the module tree cost more than the step
+        itself. Tensors are read from each module at every step, so weights that a module
+        replaces (a checkpoint loaded with ``assign``, a move to a device) are still followed.
+        """
+        found = self.__dict__.get("_found")
+        if found is None or found[0] is not model:
+            pairs = zip(self.module.modules(), model.modules(), strict=True)
+            twins = [(m, t) for m, t in pairs if t._parameters or t._buffers]
+            # in __dict__ itself: nn.Module would register a module attribute as a child
+            self.__dict__["_found"] = found = (model, twins)
+        return found[1]
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        state.pop("_found", None)  # found again, among the copy's own modules
+        return state
 
     @torch.no_grad()
     def compare(self, live_correct: torch.Tensor, average_correct: torch.Tensor) -> None:
