@@ -331,10 +331,10 @@ def _learn_sign_rule(models, rows, flip: bool) -> list[bool]:
 def test_classifier_average_steps_aside_after_a_change_and_predicts_again_when_level():
     rows = np.random.default_rng(0).standard_normal((3000, 2))
     # without a readout the average never feeds back into learning: both learn the same weights
-    guarded = FFClassifier(hidden=(16,), seed=0, ema_decay=0.99, ema_fallback_window=20)
-    latest = FFClassifier(hidden=(16,), seed=0, ema_decay=None)
-    for model in (guarded, latest):
-        model.readout_lr = None
+    guarded = FFClassifier(
+        hidden=(16,), seed=0, ema_decay=0.99, ema_fallback_window=20, readout_lr=None
+    )
+    latest = FFClassifier(hidden=(16,), seed=0, ema_decay=None, readout_lr=None)
     assert _learn_sign_rule([guarded, latest], rows[:1000], flip=False)[-1]
     x = {"a": 0.3, "b": -1.0}
     assert guarded.predict_proba_one(x) != latest.predict_proba_one(x)  # the average predicts
