@@ -49,9 +49,9 @@ from benchmarks.lab import Column, Context, Page, Run, is_number
 from ffstream.data import Scenario
 
 __all__ = [
-    "LEGACY_NOTE",
     "METHODS",
     "QUICK_SETTINGS",
+    "REPORT_NOTE",
     "ContinualConfig",
     "Builder",
     "columns",
@@ -72,10 +72,11 @@ __all__ = [
 #: ``data`` is ``{"train": (x, y), "test": (x, y)}`` with flat float frames
 Builder = Callable[[dict, Any, int], list[Scenario]]
 
-#: Said on every continual suite's page while records of the earlier protocol remain.
-LEGACY_NOTE = (
-    "Tables with `backprop*` rows predate issue 20's protocol (FF tuned on test, scored "
-    "after a sleep; 10-frame reservoir replay)."
+#: Said under every continual suite's reports.
+REPORT_NOTE = (
+    "Settings scanned on validation seed 100 (`FF_SCANS`, `CHOSEN` in "
+    "benchmarks/continual_config.py, with those not yet scanned). FF sleeps at a random phase "
+    "per seed."
 )
 
 #: the per-stream numbers recorded for each scenario besides the per-view summaries

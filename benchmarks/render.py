@@ -4,9 +4,10 @@ Every number on the page comes from a run record in ``benchmarks/results/`` (wri
 ``ffstream bench NAME``); nothing is typed by hand, and rendering the same folder twice gives the
 same bytes. History lives in git, not on the page.
 
-A suite may name one more configuration, its report (``REPORT``, a config; ``REPORT_TITLE``;
-``report_table(records) -> str``): the settings it reports with, frozen, on its test seeds. Its
-records (in their ``custom-*`` folder) get their own table, above the presets'.
+A suite may name its reports (``REPORTS``: ``(config, title, plot name)`` triples, and
+``report_table(records) -> str``): the settings it reports with, frozen, on its test seeds. Each
+report's records (in their ``custom-*`` folder) get their own table and plot. Once a suite has
+reported, its presets' records, measured before its protocol was settled, are only pointed to.
 
 Run: ``python -m benchmarks.render`` (``--check`` only compares, for CI).
 """
@@ -126,48 +127,92 @@ def _provenance(records: list[dict[str, Any]]) -> str:
     return text + "."
 
 
+def _reports(suite) -> list[tuple[str, str, str]]:
+    """A suite's reports as ``(preset folder, title, plot name)``."""
+    return [
+        (preset_of(suite, cfg), title, plot) for cfg, title, plot in getattr(suite, "REPORTS", ())
+    ]
+
+
+def _plot_line(name: str, plot: str, records: list[dict[str, Any]]) -> list[str]:
+    if not any(r["details"].get("curve") for r in records):
+        return []
+    path = (PLOTS / f"{name}-{plot}.png").relative_to(ROOT).as_posix()
+    return [f"![{name}, {plot}]({path})", ""]
+
+
+def _report_parts(suite, records: list[dict[str, Any]]) -> list[str]:
+    parts = []
+    for preset, title, plot in _reports(suite):
+        chosen = [r for r in records if r["preset"] == preset]
+        if chosen:
+            parts += [f"### report: {title}", "", _provenance(chosen), ""]
+            parts += [suite.report_table(chosen), ""] + _plot_line(suite.NAME, plot, chosen)
+    return parts
+
+
+def _preset_parts(suite, records: list[dict[str, Any]]) -> list[str]:
+    name = suite.NAME
+    presets = [p for p in PRESETS if any(r["preset"] == p for r in records)]
+    if not presets:
+        return ["No results recorded yet: run the command above.", ""]
+    preset = presets[0]  # the page summarises the full preset; the small one only stands in
+    chosen = [r for r in records if r["preset"] == preset]
+    cfg = suite.FULL if preset == "full" else suite.QUICK
+    table = getattr(suite, "table", summary_table)  # a suite may lay its table out itself
+    parts = [
+        f"### {preset}",
+        "",
+        _provenance(chosen),
+        "",
+        table(suite.PAGE, chosen, suite.runs(cfg)),
+    ]
+    parts += [""] + _plot_line(name, preset, chosen)
+    if len(presets) > 1:
+        parts += [f"The `--quick` preset's records are in `benchmarks/results/{name}/quick/`.", ""]
+    return parts
+
+
 def _section(name: str, records: list[dict[str, Any]]) -> str:
     suite = load_suite(name)
     page: Page = suite.PAGE
     parts = [f"## {page.title} (`{name}`)", "", page.measures.strip(), ""]
     parts += ["```bash", page.command, "```", ""]
-    shown = set(PRESETS)
-    report = getattr(suite, "REPORT", None)  # a named configuration: frozen settings, test seeds
-    if report is not None:
-        shown.add(preset_of(suite, report))
-        chosen = [r for r in records if r["preset"] == preset_of(suite, report)]
-        if chosen:
-            parts += [f"### report: {suite.REPORT_TITLE}", "", _provenance(chosen), ""]
-            parts += [suite.report_table(chosen), ""]
-    found = False
-    for preset, cfg in (("full", suite.FULL), ("quick", suite.QUICK)):
-        chosen = [r for r in records if r["preset"] == preset]
-        if not chosen:
-            continue
-        if found:  # the page summarises the full preset; the small one only stands in for it
-            parts += [
-                f"The `--quick` preset's records are in `benchmarks/results/{name}/quick/`.",
-                "",
-            ]
-            break
-        found = True
-        parts += [f"### {preset}", "", _provenance(chosen), ""]
-        table = getattr(suite, "table", summary_table)  # a suite may lay its table out itself
-        parts += [table(page, chosen, suite.runs(cfg)), ""]
-        plot = PLOTS / f"{name}-{preset}.png"
-        if any(r["details"].get("curve") for r in chosen):
-            parts += [f"![{name}, {preset}]({plot.relative_to(ROOT).as_posix()})", ""]
-    if not found:
-        parts += ["No results recorded yet: run the command above.", ""]
-    others = sorted({r["preset"] for r in records} - shown)
-    if others:  # named by their folders; a list of hashes would only lengthen the page
-        count = f"{len(others)} other configuration{'s' if len(others) > 1 else ''}"
+    reported = _report_parts(suite, records)
+    parts += reported or _preset_parts(suite, records)
+    others = sorted(
+        {r["preset"] for r in records} - set(PRESETS) - {p for p, _, _ in _reports(suite)}
+    )
+    count = f"{len(others)} other configuration{'s' if len(others) > 1 else ''}"
+    # named by their folders; a list of hashes would only lengthen the page
+    if reported:  # the reports stand for the suite; its earlier presets are only named
+        kept = [f"`{p}`" for p in PRESETS if any(r["preset"] == p for r in records)]
+        named = [" and ".join(kept) + (" presets" if len(kept) > 1 else " preset")] if kept else []
+        named += [f"{count} (`custom-*`)"] if others else []
+        if named:
+            parts += [f"The {' and '.join(named)}: `benchmarks/results/{name}/`.", ""]
+    elif others:
         parts += [f"{count} in `benchmarks/results/{name}/` (`custom-*`).", ""]
     if page.notes:
         parts += [page.notes.strip(), ""]
     if page.anchors:
         parts += ["Published anchors:", ""] + [f"- {a}" for a in page.anchors] + [""]
     return "\n".join(parts)
+
+
+def _plotted(records: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """``(suite, preset) -> plot name`` for every table the page shows with curves."""
+    names = {}
+    for suite_name in sorted({r["suite"] for r in records}):
+        suite = load_suite(suite_name)
+        mine = [r for r in records if r["suite"] == suite_name]
+        reports = [
+            (p, plot) for p, _, plot in _reports(suite) if any(r["preset"] == p for r in mine)
+        ]
+        presets = [p for p in PRESETS if any(r["preset"] == p for r in mine)]
+        for preset, plot in reports or [(p, p) for p in presets[:1]]:
+            names[(suite_name, preset)] = plot
+    return names
 
 
 def render(results: Path = RESULTS) -> str:
@@ -185,8 +230,8 @@ def render(results: Path = RESULTS) -> str:
 
 
 def plot_curves(results: Path = RESULTS, out: Path = PLOTS) -> list[Path]:
-    """One PNG per suite and preset whose records carry a ``curve`` ([[x, y], ...]); only the
-    presets the page shows (custom configurations are not drawn)."""
+    """One PNG per table the page shows whose records carry a ``curve`` ([[x, y], ...]): a
+    suite's reports, else the preset it summarises (other configurations are not drawn)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -194,9 +239,9 @@ def plot_curves(results: Path = RESULTS, out: Path = PLOTS) -> list[Path]:
 
     written = []
     records = load_records(results)
+    plotted = _plotted(records)
     keys = sorted(
-        {(r["suite"], r["preset"]) for r in records if r["details"].get("curve")}
-        & {(r["suite"], preset) for r in records for preset in PRESETS}
+        {(r["suite"], r["preset"]) for r in records if r["details"].get("curve")} & set(plotted)
     )
     for suite_name, preset in keys:
         chosen = [
@@ -222,7 +267,7 @@ def plot_curves(results: Path = RESULTS, out: Path = PLOTS) -> list[Path]:
             ax.set_ylabel(page.curve_labels[1])
             ax.legend(fontsize=7)
         fig.tight_layout()
-        path = Path(out) / f"{suite_name}-{preset}.png"
+        path = Path(out) / f"{suite_name}-{plotted[(suite_name, preset)]}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
         plt.close(fig)

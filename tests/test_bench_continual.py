@@ -334,15 +334,12 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     learner = _learner(split_mnist, data_dir, "--ff-readout", "always", "--ff-memory", "reservoir")
     assert learner.readout_learns == "always" and isinstance(learner.memory, ReservoirMemory)
     assert learner.predict_with == "readout"
-    # Permuted-MNIST predicts by the goodness of every label over all layers, but not --quick
-    assert (permuted.predict_with, permuted.goodness_layers) == ("goodness", "all")
-    assert (permuted.long_term_share, permuted.config["lr"]) == (0.75, 1.5e-4)  # less forgetting
-    quick = continual.make_method("ff", permuted_mnist.QUICK, 4, 3, seed=0).learner
-    assert quick.predict_with == "readout"
-    assert quick.config["lr"] == IMAGE_SUITE_LEARNER["lr"] != 1.5e-4  # the image suites' lr
+    # Permuted-MNIST's settings, chosen on its validation split, are the continual suites' own
+    assert (permuted.predict_with, permuted.long_term_share) == ("readout", 0.5)
+    assert permuted.config["lr"] == IMAGE_SUITE_LEARNER["lr"]  # the image suites' lr
     assert default.learner.long_term_share == 0.5  # Split-MNIST's own, chosen on validation
-    learner = _learner(permuted_mnist, data_dir, "--ff-predict-with", "readout")
-    assert learner.predict_with == "readout"
+    learner = _learner(permuted_mnist, data_dir, "--ff-predict-with", "goodness")
+    assert (learner.predict_with, learner.goodness_layers) == ("goodness", "all")
     learner = _learner(split_mnist, data_dir, "--ff-predict-with", "goodness")
     assert (learner.predict_with, learner.goodness_layers) == ("goodness", "above-first")
     learner = _learner(permuted_mnist, data_dir, "--ff-goodness-layers", "above-first")
@@ -355,7 +352,7 @@ def test_ff_readout_and_memory_options_reach_the_learner(data_dir):
     assert learner.config["ema_decay"] == 0.9 and learner.averaged is not None
     assert _config(split_mnist, data_dir, "--ema-decay", "none").ema_decay is None
     assert _learner(split_mnist, data_dir, "--ema-decay", "none").averaged is None
-    assert _learner(permuted_mnist, data_dir, "--ff-lr", "none").config["lr"] == quick.config["lr"]
+    assert _learner(permuted_mnist, data_dir, "--ff-lr", "1e-4").config["lr"] == 1e-4
     cfg = _config(split_mnist, data_dir, "--replay-batch", "32")
     assert continual.make_method("er", cfg, 4, 3, 0).replay_batch == 32
 
@@ -432,8 +429,40 @@ def test_the_report_configuration_has_its_own_table_with_intervals(suite):
     assert rows[0].startswith("| ff | 1 | 90.0 | - |")  # methods in run order; one seed: no spread
     # three seeds: mean, sample std and the t interval of the mean (t_{0.975, 2} = 4.3027)
     assert rows[1].startswith("| er | 3 | 82.0 ± 2.0 | 77.0 to 87.0 |")
-    assert "1 other configuration in" in page  # the report's own folder is not counted
+    assert "1 other configuration (" in page  # the report's own folder is not counted
     assert suite.REPORT.seeds == (0, 1, 2, 3, 4) and 100 not in suite.REPORT.seeds
+
+
+def test_a_reported_suite_names_its_earlier_presets_instead_of_tabling_them():
+    from benchmarks import render
+
+    report = _report_record(permuted_mnist, "er", 0, 0.8)
+    legacy = {**report, "preset": "quick", "method": "backprop"}  # an earlier protocol's record
+    page = render._section(permuted_mnist.NAME, [report, legacy])
+    assert "### quick" not in page and "| backprop |" not in page
+    assert "The `quick` preset: `benchmarks/results/permuted-mnist/`." in page
+    page = render._section(permuted_mnist.NAME, [legacy])  # nothing reported yet: tabled
+    assert "### quick" in page and "| backprop |" in page
+
+
+def test_each_report_gets_its_own_table_and_plot():
+    from benchmarks import render
+
+    gem = preset_of(permuted_mnist, permuted_mnist.GEM_REPORT)
+    ours = _report_record(permuted_mnist, "er", 0, 0.9)
+    theirs = {**ours, "preset": gem, "details": {"curve": [[1_000, 0.5]]}}
+    page = render._section(permuted_mnist.NAME, [ours, theirs])
+    assert page.index("### report: 6,000") < page.index("### report: GEM's protocol")
+    assert "plots/permuted-mnist-report-gem.png" in page  # the report with curves is drawn
+    assert "plots/permuted-mnist-report.png" not in page  # and only it
+    assert "other configuration" not in page  # both reports are the suite's own
+    # the plots drawn are those the page shows: the reports, else the first preset recorded
+    quick = {**ours, "suite": "drift", "preset": "quick"}
+    assert render._plotted([ours, theirs, quick, {**quick, "preset": "full"}]) == {
+        ("permuted-mnist", ours["preset"]): "report",
+        ("permuted-mnist", gem): "report-gem",
+        ("drift", "full"): "full",
+    }
 
 
 @pytest.mark.parametrize("name", ["er", "er-ace", "der++", "gdumb", "naive", "ewc"])

@@ -156,6 +156,7 @@ def test_gem_protocol_has_twenty_tasks_of_a_thousand_frames(tmp_path):
     assert (cfg.num_tasks, cfg.train_per_task, cfg.batch_size) == (20, 1000, 10)
     assert (cfg.hidden, cfg.memory) == ((100, 100), 5120)
     assert (cfg.ema_decay, cfg.ff_predict_with) == (0.99, "readout")  # chosen on its val split
+    assert (cfg.ff_long_term_share, permuted_mnist.FULL.ff_long_term_share) == (0.75, 0.5)
     assert cfg.table() == "permuted-mnist-gem" and permuted_mnist.FULL.table() == "permuted-mnist"
     assert cfg.method_lr("naive") == CHOSEN["permuted-mnist-gem"]["lr"]["naive"]
     assert cfg.ewc_strength() == CHOSEN["permuted-mnist-gem"]["ewc_lambda"]

@@ -118,7 +118,8 @@ def test_benchmarks_page_is_the_rendering_of_the_committed_results():
 
 
 def test_benchmarks_page_is_short():
-    assert len((ROOT / "BENCHMARKS.md").read_bytes()) < 30_000
+    # a summary: about 1.7 kB a suite (the continual suites report three tables among them)
+    assert len((ROOT / "BENCHMARKS.md").read_bytes()) < 32_000
 
 
 def test_lab_modules_stay_small_and_out_of_the_package():
