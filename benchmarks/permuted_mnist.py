@@ -120,8 +120,8 @@ class Config(ContinualConfig):
     permutation_seed: int = option(0, "seed of the permutations (fixed across seeds)")
     ff_goodness_layers: str = option(
         "all",
-        "whose goodness FF sums when it predicts by goodness (goodness_layers); every layer "
-        "here, as a permutation leaves no layer's features more telling than another's",
+        "whose goodness FF sums when it predicts by goodness (goodness_layers); all here, an "
+        "earlier choice not scanned on validation",
         choices=("above-first", "all"),
     )
 
