@@ -118,7 +118,7 @@ def test_benchmarks_page_is_the_rendering_of_the_committed_results():
 
 
 def test_benchmarks_page_is_short():
-    # a summary: about 1.7 kB a suite (the continual suites report three tables among them)
+    # a summary: about 1.7 kB a suite (the continual suites show four report tables among them)
     assert len((ROOT / "BENCHMARKS.md").read_bytes()) < 32_000
 
 
