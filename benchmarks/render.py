@@ -127,11 +127,24 @@ def _provenance(records: list[dict[str, Any]]) -> str:
     return text + "."
 
 
+def _recorded(records: list[dict[str, Any]]) -> list[str]:
+    """The presets (full, quick) that have records, in that order."""
+    return [p for p in PRESETS if any(r["preset"] == p for r in records)]
+
+
 def _reports(suite) -> list[tuple[str, str, str]]:
     """A suite's reports as ``(preset folder, title, plot name)``."""
     return [
         (preset_of(suite, cfg), title, plot) for cfg, title, plot in getattr(suite, "REPORTS", ())
     ]
+
+
+def _shown(suite, records: list[dict[str, Any]]) -> list[tuple[str, str | None, str]]:
+    """The tables the page shows for ``suite``, as ``(preset folder, report title, plot name)``:
+    every report with records; without any, the first preset recorded (title ``None``)."""
+    reports = _reports(suite)
+    shown = [entry for entry in reports if any(r["preset"] == entry[0] for r in records)]
+    return shown or [(p, None, p) for p in _recorded(records)[:1]]
 
 
 def _plot_line(name: str, plot: str, records: list[dict[str, Any]]) -> list[str]:
@@ -141,36 +154,16 @@ def _plot_line(name: str, plot: str, records: list[dict[str, Any]]) -> list[str]
     return [f"![{name}, {plot}]({path})", ""]
 
 
-def _report_parts(suite, records: list[dict[str, Any]]) -> list[str]:
-    parts = []
-    for preset, title, plot in _reports(suite):
-        chosen = [r for r in records if r["preset"] == preset]
-        if chosen:
-            parts += [f"### report: {title}", "", _provenance(chosen), ""]
-            parts += [suite.report_table(chosen), ""] + _plot_line(suite.NAME, plot, chosen)
-    return parts
-
-
-def _preset_parts(suite, records: list[dict[str, Any]]) -> list[str]:
-    name = suite.NAME
-    presets = [p for p in PRESETS if any(r["preset"] == p for r in records)]
-    if not presets:
-        return ["No results recorded yet: run the command above.", ""]
-    preset = presets[0]  # the page summarises the full preset; the small one only stands in
-    chosen = [r for r in records if r["preset"] == preset]
-    cfg = suite.FULL if preset == "full" else suite.QUICK
-    table = getattr(suite, "table", summary_table)  # a suite may lay its table out itself
-    parts = [
-        f"### {preset}",
-        "",
-        _provenance(chosen),
-        "",
-        table(suite.PAGE, chosen, suite.runs(cfg)),
-    ]
-    parts += [""] + _plot_line(name, preset, chosen)
-    if len(presets) > 1:
-        parts += [f"The `--quick` preset's records are in `benchmarks/results/{name}/quick/`.", ""]
-    return parts
+def _table_parts(suite, preset: str, title: str | None, records: list[dict[str, Any]]) -> list[str]:
+    """One table the page shows: a report's, or the preset's the page summarises."""
+    if title is not None:
+        parts = [f"### report: {title}", "", _provenance(records), "", suite.report_table(records)]
+    else:
+        cfg = suite.FULL if preset == "full" else suite.QUICK
+        table = getattr(suite, "table", summary_table)  # a suite may lay its table out itself
+        parts = [f"### {preset}", "", _provenance(records), ""]
+        parts += [table(suite.PAGE, records, suite.runs(cfg))]
+    return parts + [""]
 
 
 def _section(name: str, records: list[dict[str, Any]]) -> str:
@@ -178,21 +171,30 @@ def _section(name: str, records: list[dict[str, Any]]) -> str:
     page: Page = suite.PAGE
     parts = [f"## {page.title} (`{name}`)", "", page.measures.strip(), ""]
     parts += ["```bash", page.command, "```", ""]
-    reported = _report_parts(suite, records)
-    parts += reported or _preset_parts(suite, records)
-    others = sorted(
-        {r["preset"] for r in records} - set(PRESETS) - {p for p, _, _ in _reports(suite)}
-    )
+    shown = _shown(suite, records)
+    for preset, title, plot in shown:
+        chosen = [r for r in records if r["preset"] == preset]
+        parts += _table_parts(suite, preset, title, chosen) + _plot_line(name, plot, chosen)
+    if not shown:
+        parts += ["No results recorded yet: run the command above.", ""]
+    reports = {preset for preset, _, _ in _reports(suite)}
+    others = sorted({r["preset"] for r in records} - set(PRESETS) - reports)
     count = f"{len(others)} other configuration{'s' if len(others) > 1 else ''}"
     # named by their folders; a list of hashes would only lengthen the page
-    if reported:  # the reports stand for the suite; its earlier presets are only named
-        kept = [f"`{p}`" for p in PRESETS if any(r["preset"] == p for r in records)]
+    if shown and shown[0][1] is not None:  # the reports stand for the suite; presets are named
+        kept = [f"`{p}`" for p in _recorded(records)]
         named = [" and ".join(kept) + (" presets" if len(kept) > 1 else " preset")] if kept else []
         named += [f"{count} (`custom-*`)"] if others else []
         if named:
             parts += [f"The {' and '.join(named)}: `benchmarks/results/{name}/`.", ""]
-    elif others:
-        parts += [f"{count} in `benchmarks/results/{name}/` (`custom-*`).", ""]
+    else:
+        if len(_recorded(records)) > 1:  # the page summarises the full preset only
+            parts += [
+                f"The `--quick` preset's records are in `benchmarks/results/{name}/quick/`.",
+                "",
+            ]
+        if others:
+            parts += [f"{count} in `benchmarks/results/{name}/` (`custom-*`).", ""]
     if page.notes:
         parts += [page.notes.strip(), ""]
     if page.anchors:
@@ -201,16 +203,11 @@ def _section(name: str, records: list[dict[str, Any]]) -> str:
 
 
 def _plotted(records: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
-    """``(suite, preset) -> plot name`` for every table the page shows with curves."""
+    """``(suite, preset) -> plot name`` for every table the page shows."""
     names = {}
     for suite_name in sorted({r["suite"] for r in records}):
-        suite = load_suite(suite_name)
         mine = [r for r in records if r["suite"] == suite_name]
-        reports = [
-            (p, plot) for p, _, plot in _reports(suite) if any(r["preset"] == p for r in mine)
-        ]
-        presets = [p for p in PRESETS if any(r["preset"] == p for r in mine)]
-        for preset, plot in reports or [(p, p) for p in presets[:1]]:
+        for preset, _, plot in _shown(load_suite(suite_name), mine):
             names[(suite_name, preset)] = plot
     return names
 
