@@ -43,8 +43,8 @@ import gymnasium
 import torch
 from torch.nn import functional as F
 
-from ffstream._checks import check_finite
 from ffstream._device import from_host
+from ffstream._inputs import check_finite
 from ffstream.agents.api import AgentAPI
 from ffstream.agents.blocks import LocalQLayer, Weighted, clip_layer_grads, track_target
 from ffstream.agents.checkpoint import upgrade_agent_state

@@ -32,7 +32,8 @@ from dataclasses import replace
 import torch
 import torch.distributed as dist
 
-from ffstream._checks import as_labels, check_int
+from ffstream._checks import check_int
+from ffstream._inputs import as_labels
 from ffstream.distributed._wire import (
     AWAKE,
     HEAD,

@@ -1,4 +1,4 @@
-"""A river front end's recent memory and dreams, made by the learner core's parts (internal).
+"""The river front ends' recent memories and dreams, made by the learner core's parts (internal).
 
 River calls an estimator once per sample, and each torch call costs microseconds whatever its
 size; so samples join the memory (:class:`~ffstream.stream.memory.RecentMemory`) and dreams are
@@ -14,10 +14,12 @@ import functools
 import numpy as np
 import torch
 
+from ffstream.river._features import SLEEP_EVERY
 from ffstream.stream.dreams import Dreams, DreamSource
 from ffstream.stream.memory import RecentMemory
+from ffstream.stream.schedules import EveryN
 
-__all__ = ["DreamSupply"]
+__all__ = ["DreamSupply", "awake_sleep", "remember_labelled"]
 
 
 class DreamSupply:
@@ -103,3 +105,26 @@ class DreamSupply:
             block = torch.from_numpy(np.stack(self.pending).astype(np.float32, copy=False))
             self.memory.add(block, None, self.generator)
             self.pending = []
+
+
+def awake_sleep(pending: list[tuple[np.ndarray, int]]) -> tuple[EveryN, RecentMemory]:
+    """The sleep schedule of :class:`~ffstream.river.FFClassifier`'s mode ``"awake-sleep"`` and
+    the memory of the samples awake since the last sleep, holding ``pending``
+    ``(standardised sample, class)`` pairs.
+
+    >>> schedule, memory = awake_sleep([(np.zeros(3), 1)])
+    >>> len(memory), schedule.frames == memory.capacity
+    (1, True)
+    """
+    schedule, memory = EveryN(frames=SLEEP_EVERY), RecentMemory(SLEEP_EVERY)
+    for u, target in pending:
+        remember_labelled(memory, u, target)
+    schedule.load_state_dict({"since": len(pending)})
+    return schedule, memory
+
+
+def remember_labelled(memory: RecentMemory, u: np.ndarray, target: int) -> None:
+    """Keep one standardised sample ``u`` of class ``target`` (a ring: no random slots, so no
+    generator)."""
+    label = torch.from_numpy(np.array([target], dtype=np.int64))  # cheaper than torch.tensor
+    memory.add(torch.from_numpy(u[None]), label, None)

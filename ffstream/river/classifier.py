@@ -6,7 +6,6 @@ import math
 from collections.abc import Hashable
 
 import numpy as np
-import torch
 from river import base
 
 from ffstream._checks import (
@@ -17,17 +16,15 @@ from ffstream._checks import (
     check_seed,
 )
 from ffstream.ff._numpy import logistic_dgood, wrong_label_belief
+from ffstream.river._dreaming import awake_sleep, remember_labelled
 from ffstream.river._engine import LeanReadout, RiverFF
 from ffstream.river._features import (
-    SLEEP_EVERY,
     FeatureColumns,
     check_features,
     check_label,
     check_mode,
 )
 from ffstream.stream.average import lead_after, trusts
-from ffstream.stream.memory import RecentMemory
-from ffstream.stream.schedules import EveryN
 
 __all__ = ["FFClassifier"]
 
@@ -183,7 +180,7 @@ class FFClassifier(base.Classifier):
         self._cache: tuple | None = None  # forward pass of predict_proba_one, for learn_one
         self._live_lead = 0.0  # how much more often the weights that learn were right lately
         # mode "awake-sleep": the core's schedule, and the samples awake since the last sleep
-        self._schedule, self._awake = _awake_sleep([])
+        self._schedule, self._awake = awake_sleep([])
 
     @classmethod
     def _unit_test_params(cls):
@@ -224,7 +221,7 @@ class FFClassifier(base.Classifier):
         state.setdefault("ema_fallback_window", None)
         state.setdefault("_live_lead", 0.0)
         if "_schedule" not in state:  # pickled with its own list of awake samples
-            state["_schedule"], state["_awake"] = _awake_sleep(state.pop("_pending", []))
+            state["_schedule"], state["_awake"] = awake_sleep(state.pop("_pending", []))
         self.__dict__.update(state)
         self._columns.scaler.clip = self.clip  # a standardiser converted from 0.1 has its own
 
@@ -355,7 +352,7 @@ class FFClassifier(base.Classifier):
         asleep_later = self.mode == "awake-sleep"
         if asleep_later:
             weights *= self._signs[target] < 0  # awake: the true label's row alone
-            _remember(self._awake, u, target)
+            remember_labelled(self._awake, u, target)
         self._net.update(ins, acts, self._dgood(good, target, weights))
         self._columns.scaler.update_array(v, present)
         if asleep_later and self._schedule.after_observe(1, None) != 0:
@@ -396,19 +393,3 @@ class FFClassifier(base.Classifier):
             for out, dg in zip(dgood, self._dgood(mine, target, weights)):
                 out[part] = dg
         self._net.update(ins, acts, dgood)
-
-
-def _awake_sleep(pending: list[tuple[np.ndarray, int]]) -> tuple[EveryN, RecentMemory]:
-    """The sleep schedule of mode ``"awake-sleep"`` and the memory of the samples awake since
-    the last sleep, holding ``pending`` ``(standardised sample, class)`` pairs."""
-    schedule, memory = EveryN(frames=SLEEP_EVERY), RecentMemory(SLEEP_EVERY)
-    for u, target in pending:
-        _remember(memory, u, target)
-    schedule.load_state_dict({"since": len(pending)})
-    return schedule, memory
-
-
-def _remember(memory: RecentMemory, u: np.ndarray, target: int) -> None:
-    # a ring draws no random slots: it needs no generator
-    label = torch.from_numpy(np.array([target], dtype=np.int64))  # cheaper than torch.tensor
-    memory.add(torch.from_numpy(u[None]), label, None)

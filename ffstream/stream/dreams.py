@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ffstream._checks import as_frames, as_labels
 from ffstream._device import from_host
+from ffstream._inputs import as_frames, as_labels
 from ffstream.ff.negatives import hard_wrong_labels, hybrid_images, random_wrong_labels
 
 __all__ = [

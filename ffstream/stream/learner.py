@@ -7,7 +7,7 @@ from typing import Literal
 
 import torch
 
-from ffstream._checks import as_frames, as_labels
+from ffstream._inputs import as_frames, as_labels
 from ffstream.stream._learner_state import (
     apply_learner_state,
     check_learner_config,
