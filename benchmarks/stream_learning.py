@@ -2,9 +2,10 @@
 
 Every learner predicts each batch of frames *before* it learns from it (prequential,
 test-then-train) and goes over the stream exactly once; afterwards it is scored on the test set.
-The FF learners are :class:`~ffstream.stream.StreamLearner` with its own defaults unless the
-config overrides them. The baselines are an online backprop MLP of the same layer sizes plus a
-10-way output, and the same MLP with experience replay from a memory as large as FF's
+The FF learners are :class:`~ffstream.stream.StreamLearner` with its own defaults, or the image
+suites' settings (``--ff-settings image-suites``), and whatever the config overrides. The
+baselines are an online backprop MLP of the same layer sizes plus a 10-way output, and the same
+MLP with experience replay from a memory as large as FF's and FF's weight average
 (:func:`replay_plan`, :func:`make_replay`); each picks its optimizer and learning rate from a
 small grid by prequential accuracy on the first frames of the stream.
 """
@@ -27,9 +28,12 @@ from benchmarks.stream_conditions import Condition
 from ffstream.data import load_mnist, shuffled_stream, to_unit_float
 from ffstream.ff._fast import fused_optimizer
 from ffstream.stream import ReservoirMemory, StreamLearner
+from ffstream.stream.average import GuardedAverage
 
 __all__ = [
+    "FF_SETTINGS",
     "accuracy_curve",
+    "ff_settings",
     "learner_defaults",
     "learner_overrides",
     "load_stream",
@@ -44,6 +48,9 @@ __all__ = [
     "test_accuracy",
     "tune_backprop",
 ]
+
+#: ``--ff-settings``: where the FF learner's settings start, before the config's overrides.
+FF_SETTINGS: dict[str, dict[str, Any]] = {"defaults": {}, "image-suites": IMAGE_SUITE_LEARNER}
 
 OnBatch = Callable[[int, int], None]  # (frames, right) after every batch
 Observe = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # predict a batch, learn from it
@@ -78,6 +85,19 @@ def learner_defaults() -> dict[str, Any]:
     }
 
 
+def ff_settings(cfg: Any) -> dict[str, Any]:
+    """The FF learner's keywords: ``cfg.ff_settings``'s starting point, then what the config
+    overrides (:func:`learner_overrides`); every other keyword stays the learner's default.
+
+    >>> from benchmarks.stream_mnist import Config
+    >>> ff_settings(Config(lr=0.01))
+    {'lr': 0.01}
+    >>> ff_settings(Config(ff_settings="image-suites"))["readout_reads_input"]
+    False
+    """
+    return {**FF_SETTINGS[cfg.ff_settings], **learner_overrides(cfg)}
+
+
 def learner_overrides(cfg: Any) -> dict[str, Any]:
     """Only what the config sets; everything else stays the learner's default."""
     names = ("hidden", "lr", "predict_with", "sleep_batch")
@@ -88,11 +108,11 @@ def learner_overrides(cfg: Any) -> dict[str, Any]:
 
 
 def make_learner(cond: Condition, cfg: Any, device: str, seed: int = 0) -> StreamLearner:
-    """A fresh labelled learner for an FF condition (the image suites' settings unless overridden).
+    """A fresh labelled learner for an FF condition (:func:`ff_settings`, then the condition's).
 
     With ``cfg.replay_shift`` its frames are 28×28 images, so sleep can shift what it replays.
     """
-    options = {**IMAGE_SUITE_LEARNER, **learner_overrides(cfg), **cond.options()}
+    options = {**ff_settings(cfg), **cond.options()}
     return StreamLearner(
         (28, 28) if cfg.replay_shift else 784,
         10,
@@ -207,7 +227,7 @@ def replay_plan(cfg: Any) -> dict[str, Any]:
     >>> plan["memory_frames"], plan["steps_per_batch"], plan["replayed_per_step"]
     (3000, 2, 16)
     """
-    ff = {**learner_defaults(), **IMAGE_SUITE_LEARNER, **learner_overrides(cfg)}
+    ff = {**learner_defaults(), **ff_settings(cfg)}
     steps = 2
     return {
         "memory_frames": ff["memory_capacity"] + ff["recent_capacity"],
@@ -216,6 +236,7 @@ def replay_plan(cfg: Any) -> dict[str, Any]:
         "replayed_per_step": math.ceil(ff["sleep_batch"] / steps),
         "replay_shift": ff["replay_shift"],
         "ema_decay": ff["ema_decay"],
+        "ema_fallback_window": ff["ema_fallback_window"],
         "ff": {
             name: ff[name]
             for name in ("memory_capacity", "recent_capacity", "sleep_batch", "long_term_share")
@@ -224,9 +245,14 @@ def replay_plan(cfg: Any) -> dict[str, Any]:
 
 
 class _StreamER(ERMethod):
-    """ER of the continual suites with a tuned optimizer and, if asked, a reservoir memory."""
+    """ER of the continual suites with a tuned optimizer, if asked a reservoir memory, and FF's
+    guarded weight average: the average predicts only while the weights that learn are not
+    ahead on the incoming labelled frames (:class:`~ffstream.stream.GuardedAverage`, the rule
+    of FF's ``ema_fallback_window``)."""
 
     def __init__(self, plan: dict[str, Any], sizes, optimizer: str, lr: float, seed, device):
+        # read by _new_average, which the base class's constructor calls
+        self.fallback_window = plan.get("ema_fallback_window")
         cfg = ContinualConfig(
             hidden=tuple(sizes[1:]),
             memory=plan["memory_frames"],
@@ -241,6 +267,28 @@ class _StreamER(ERMethod):
             self.optimizer = fused_optimizer(torch.optim.Adam, self.model.parameters(), lr=lr)
         if plan["memory"] == "reservoir":
             self.memory = ReservoirMemory(plan["memory_frames"])
+
+    def _new_average(self) -> GuardedAverage | None:
+        if self.ema_decay is None:
+            return None
+        return GuardedAverage(self.model, self.ema_decay, self.fallback_window)
+
+    def predictor(self) -> torch.nn.Module:
+        """The average while it is trusted, else the weights that learn."""
+        if self.averaged is None or self.averaged.trusted:
+            return super().predictor()
+        return self.model
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """Predict a batch; with its labels, also score the average against the weights that
+        learn (as FF's learner does on every labelled batch, before learning from it)."""
+        if y is None or self.averaged is None or self.fallback_window is None:
+            return super().predict(x, y)
+        live, kept = self.model(x).argmax(1), self.averaged.module(x).argmax(1)
+        prediction = kept if self.averaged.trusted else live
+        self.averaged.compare(live == y, kept == y)
+        return prediction
 
 
 def make_replay(plan: dict[str, Any], sizes, optimizer: str, lr: float, seed: int, device: str):

@@ -27,11 +27,15 @@ goes over the stream exactly once, predicting every frame *before* learning from
 Each run's ``frames_per_s`` is the speed of its whole pass, prediction included; the front
 ends' own speed is measured by :mod:`benchmarks.speed` (``ffstream bench speed``).
 
-The FF learners use :class:`~ffstream.stream.StreamLearner`'s own defaults (learning rate,
-widths, inference mode, memory, dreams) unless ``--lr``, ``--hidden``, ``--predict-with``,
-``--sleep-batch`` or ``--replay-shift`` override them; the records say what was used. The quick
-config streams the first 2,000 frames at batch 1 only: ``ff-sleep-10000`` never sleeps there,
-so it doubles as the awake-only control.
+The FF learners use :class:`~ffstream.stream.StreamLearner`'s own defaults (``--ff-settings
+image-suites``: the settings the image suites were measured with, ``IMAGE_SUITE_LEARNER``)
+unless ``--lr``, ``--hidden``, ``--predict-with``, ``--sleep-batch`` or ``--replay-shift``
+override them; the records say what was used (the defaults won on validation seed 100:
+:data:`FF_SETTINGS_SCAN`). The quick config streams the first 2,000 frames at batch 1 only:
+``ff-sleep-10000`` never sleeps there, so it doubles as the awake-only control.
+
+:data:`REPORT` is what the page reports: the default learner (``ff-sleep-1000``, the default
+schedule) against ``backprop-replay`` on the first 10,000 frames at batch 1, test seeds 0-4.
 
 Run: ``ffstream bench stream-mnist --data DIR`` (``--quick``: 2,000 frames, batch 1;
 ``--ablation``: the levers)
@@ -47,10 +51,12 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from benchmarks import stream_report
 from benchmarks._common import make_progress, sync
 from benchmarks.lab import Column, Context, Page, Run, config_identity, preset_of, select
 from benchmarks.stream_conditions import Condition, condition_named, selected_conditions
 from benchmarks.stream_learning import (
+    FF_SETTINGS,
     accuracy_curve,
     learner_defaults,
     learner_overrides,
@@ -66,18 +72,22 @@ from benchmarks.stream_learning import (
     test_accuracy,
     tune_backprop,
 )
-from ffstream._checks import check_pixel_shift
+from ffstream._checks import check_choice, check_pixel_shift
 from ffstream.config import option
 from ffstream.stream.config import default_hidden
 
 __all__ = [
     "DESCRIPTION",
+    "FF_SETTINGS_SCAN",
     "FULL",
     "NAME",
     "PAGE",
     "QUICK",
+    "REPORT",
+    "REPORTS",
     "Config",
     "combine",
+    "report_table",
     "run_one",
     "runs",
 ]
@@ -113,6 +123,12 @@ class Config:
     sleep_batch: int | None = option(None, "FF remembered frames per sleep step")
     replay_shift: int = option(
         0, "FF: frames become 28x28 images; shift each one replayed in sleep by up to N pixels"
+    )
+    ff_settings: str = option(
+        "defaults",
+        "where FF's settings start: StreamLearner's defaults, or the settings the image suites "
+        "were measured with; --lr and the others above override either",
+        choices=tuple(FF_SETTINGS),
     )
     ablation_sleep_every: int = option(
         1_000, "frames between sleeps of the no-replay condition and of every ablation lever"
@@ -152,6 +168,7 @@ class Config:
             if value < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
         check_pixel_shift(self.replay_shift, "--replay-shift")
+        check_choice(self.ff_settings, "--ff-settings", tuple(FF_SETTINGS))
         parse_grid(self.bp_grid)
         selected_conditions(self)  # an unknown --only name fails here, before any data is read
 
@@ -161,6 +178,21 @@ FULL = Config()
 
 #: A CPU configuration: the first 2,000 frames of the stream, batch 1 only.
 QUICK = Config(frames=2_000, batch_sizes=(1,), bp_tune_frames=1_000)
+
+#: What the page reports: the default learner against backprop with replay (equal memory,
+#: updates and weight average) over the first 10,000 frames at batch 1, on test seeds 0-4.
+REPORT = Config(
+    frames=10_000,
+    batch_sizes=(1,),
+    bp_tune_frames=1_000,
+    only=("ff-sleep-1000", "backprop-replay"),
+    seeds=(0, 1, 2, 3, 4),
+)
+REPORTS = ((REPORT, "batch 1, the first 10,000 frames, test seeds 0-4", "report"),)
+
+#: ``--ff-settings`` chosen on validation seed 100: ``ff-sleep-1000``'s prequential accuracy on
+#: REPORT's stream at that seed (a script ran REPORT's learner and stream, one thread, f40eb4f).
+FF_SETTINGS_SCAN = {"defaults": 0.882, "image-suites": 0.7687}
 
 PAGE = Page(
     title="Awake/sleep FF on a one-pass MNIST stream",
@@ -331,6 +363,12 @@ def _learn_backprop(cond: Condition, cfg, seed, batch, data, device, progress, o
         "sizes": [*sizes, 10],
         **recorded(),
     }
+
+
+# ---------------------------------------------------------------------------- the report
+def report_table(records: list[dict[str, Any]]) -> str:
+    """The report's table (:func:`benchmarks.stream_report.report_table`)."""
+    return stream_report.report_table(records, REPORT.only or ())
 
 
 # ---------------------------------------------------------------------------- combined JSON

@@ -150,7 +150,7 @@ class Config:
     ff_ema_decay: float | None = option(
         None,
         "StreamLearner's ema_decay (a predicting weight average), to compare settings "
-        "('none': its default)",
+        "('none': its default; 0: an average that is the live weights, i.e. none)",
     )
     ff_ema_fallback_window: int | None = option(
         None,
