@@ -17,7 +17,8 @@ from conftest import bench_args, fresh_results, runs_a_batched_kernel, write_fak
 from rich.console import Console
 
 from benchmarks import load_suite, stream_mnist
-from benchmarks.lab import config_identity, run_suite
+from benchmarks._common import IMAGE_SUITE_LEARNER
+from benchmarks.lab import config_identity, preset_of, run_suite
 from benchmarks.stream_conditions import ablation_conditions, selected_conditions, suite_conditions
 from benchmarks.stream_learning import make_backprop, make_learner, make_replay, replay_plan
 from ffstream import cli
@@ -211,12 +212,45 @@ def test_replay_plan_matches_what_ff_stores_and_replays(data_dir):
     ff = make_learner(selected_conditions(cfg)[2], cfg, "cpu")  # ff-sleep-1000
     plan = replay_plan(cfg)
     assert plan["memory_frames"] == ff.memory.capacity + ff.recent.capacity
-    assert plan["memory"] == "reservoir" and plan["ema_decay"] is None
+    assert plan["memory"] == "reservoir"
+    # the same weight average, with the same rule for when it predicts
+    assert plan["ema_decay"] == ff.config["ema_decay"] is not None
+    assert plan["ema_fallback_window"] == ff.config["ema_fallback_window"] is not None
     # two steps per batch (FF: one awake, one asleep on average) replay FF's sleep batch
     assert plan["steps_per_batch"] * plan["replayed_per_step"] == ff.sleep_batch
     argv = ["--sleep-batch", "8", "--replay-shift", "1"]
     plan = replay_plan(_config(bench_args("stream-mnist", data_dir, *argv)))
     assert plan["replayed_per_step"] == 4 and plan["replay_shift"] == 1
+    image = replay_plan(_config(bench_args("stream-mnist", data_dir, *IMAGE_SUITES)))
+    assert image["ema_decay"] is None and image["ema_fallback_window"] is None
+
+
+IMAGE_SUITES = ["--ff-settings", "image-suites"]
+
+
+def test_ff_settings_start_from_the_learners_defaults_or_the_image_suites(data_dir):
+    cfg = _config(bench_args("stream-mnist", data_dir, "--quick"))
+    condition = selected_conditions(cfg)[2]  # ff-sleep-1000
+    mine = make_learner(condition, cfg, "cpu").config
+    assert mine == StreamLearner(784, 10, seed=0).config
+    cfg = _config(bench_args("stream-mnist", data_dir, "--quick", *IMAGE_SUITES, "--lr", "0.01"))
+    image = make_learner(condition, cfg, "cpu").config
+    assert image.lr == 0.01  # a flag wins over either starting point
+    assert {k: getattr(image, k) for k in IMAGE_SUITE_LEARNER if k != "lr"} == {
+        k: v for k, v in IMAGE_SUITE_LEARNER.items() if k != "lr"
+    }
+    with pytest.raises(ValueError, match="--ff-settings"):
+        stream_mnist.Config(ff_settings="tuned")
+
+
+def test_report_is_the_default_learner_against_replay_on_test_seeds():
+    report = stream_mnist.REPORT
+    assert [run.method for run in stream_mnist.runs(report)] == [
+        "ff-sleep-1000",
+        "backprop-replay",
+    ] * 5
+    assert report.ff_settings == "defaults" and 100 not in report.seeds  # 100: validation
+    assert preset_of(stream_mnist, report).startswith("custom-")
 
 
 def _separable(n: int, seed: int):
@@ -253,6 +287,40 @@ def test_backprop_replay_stores_its_capacity_replays_as_stated_and_learns(shift)
     x_test, y_test = _separable(200, seed=2)
     accuracy = float((method.predict(x_test, None) == y_test).float().mean())
     assert right / 300 > 0.3 and accuracy > 0.5  # chance is 0.1
+
+
+def test_backprop_replays_average_steps_aside_while_the_learning_weights_lead():
+    plan = {
+        "memory_frames": 40,
+        "memory": "reservoir",
+        "steps_per_batch": 2,
+        "replayed_per_step": 5,
+        "replay_shift": 0,
+        "ema_decay": 0.99,
+        "ema_fallback_window": 20,
+    }
+    method = make_replay(plan, (784, 32), "adam", 1e-3, seed=0, device="cpu")
+    x, y = _separable(120, seed=1)
+    for i in range(0, 60, 3):
+        method.observe(x[i : i + 3], y[i : i + 3])
+    with torch.no_grad():  # an average that answers class 0 to everything: it falls behind
+        for p in method.averaged.module.parameters():
+            p.zero_()
+    for i in range(60, 117, 3):
+        method.observe(x[i : i + 3], y[i : i + 3])
+    assert not method.averaged.trusted and method.predictor() is method.model
+    with torch.no_grad():
+        expected = method.model(x[117:]).argmax(1)
+    assert torch.equal(method.observe(x[117:], y[117:]), expected)  # the learning weights'
+    x_test, _ = _separable(50, seed=2)
+    assert torch.equal(method.predict(x_test, None), method.model(x_test).argmax(1))
+    method.averaged.live_lead.zero_()  # level again: the average predicts
+    assert method.averaged.trusted and method.predictor() is method.averaged.module
+    unguarded = make_replay(
+        {**plan, "ema_fallback_window": None}, (784, 32), "adam", 1e-3, 0, "cpu"
+    )
+    unguarded.observe(x[:3], y[:3])
+    assert unguarded.averaged.trusted and unguarded.predictor() is unguarded.averaged.module
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])

@@ -1,4 +1,4 @@
-"""Every docstring example in the installed package runs and is right."""
+"""Every docstring example in the installed package and in the benchmark lab runs and is right."""
 
 import doctest
 import importlib
@@ -6,6 +6,7 @@ import pkgutil
 
 import pytest
 
+import benchmarks
 import ffstream
 
 
@@ -17,6 +18,8 @@ def _modules():
     envs = importlib.import_module("ffstream.envs")
     for info in pkgutil.walk_packages(envs.__path__, "ffstream.envs."):
         yield info.name
+    for info in pkgutil.walk_packages(benchmarks.__path__, "benchmarks."):
+        yield info.name
 
 
 MODULES = sorted(set(_modules()))
@@ -24,6 +27,7 @@ MODULES = sorted(set(_modules()))
 
 def test_modules_were_found():
     assert "ffstream.ff.net" in MODULES and "ffstream.envs" in MODULES
+    assert "benchmarks.stream_report" in MODULES
 
 
 @pytest.mark.parametrize("name", MODULES)
