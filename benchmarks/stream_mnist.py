@@ -190,8 +190,7 @@ REPORT = Config(
 )
 REPORTS = ((REPORT, "batch 1, the first 10,000 frames, test seeds 0-4", "report"),)
 
-#: ``--ff-settings`` chosen on validation seed 100: ``ff-sleep-1000``'s prequential accuracy on
-#: REPORT's stream at that seed (a script ran REPORT's learner and stream, one thread, f40eb4f).
+#: ``--ff-settings`` on validation seed 100: prequential, ff-sleep-1000, REPORT's stream (script)
 FF_SETTINGS_SCAN = {"defaults": 0.882, "image-suites": 0.7687}
 
 PAGE = Page(
@@ -203,7 +202,9 @@ PAGE = Page(
         "afterwards. `ff-interleaved` makes a positive and a negative update on every frame; "
         "`ff-sleep-N` learns positives awake and sleeps every N frames on replayed memories "
         "beside dreams (`-no-replay`: dreams only); `backprop-mlp` is an online MLP of the same "
-        "sizes."
+        "sizes, `backprop-replay` the same MLP with FF's memory size, updates per frame and "
+        "weight average. FF runs `StreamLearner`'s defaults, chosen over the image suites' "
+        "settings on validation seed 100."
     ),
     command="ffstream bench stream-mnist",
     columns=(
@@ -365,7 +366,6 @@ def _learn_backprop(cond: Condition, cfg, seed, batch, data, device, progress, o
     }
 
 
-# ---------------------------------------------------------------------------- the report
 def report_table(records: list[dict[str, Any]]) -> str:
     """The report's table (:func:`benchmarks.stream_report.report_table`)."""
     return stream_report.report_table(records, REPORT.only or ())
