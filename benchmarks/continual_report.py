@@ -24,16 +24,10 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from ffstream.eval import BWT_CONVENTION, mean_interval
+from benchmarks.report_tables import by_method, interval, percent, statistics_of
+from ffstream.eval import BWT_CONVENTION
 
 __all__ = ["combine", "main", "markdown_table", "plot_results", "report_table"]
-
-
-def _mean_std(values: list[float | None]) -> dict[str, Any]:
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return {"mean": None, "std": None, "ci95": None, "n": 0}
-    return mean_interval(vals)
 
 
 def _entries(cfg: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -63,11 +57,11 @@ def _entries(cfg: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         views = entry["views"]
         entry["R_mean"] = {v: np.mean([r["R"][v] for r in runs], axis=0).tolist() for v in views}
         entry["metrics"] = {
-            v: {m: _mean_std([r["summary"][v][m] for r in runs]) for m in runs[0]["summary"][v]}
+            v: {m: statistics_of([r["summary"][v][m] for r in runs]) for m in runs[0]["summary"][v]}
             for v in views
         }
-        entry["prequential_accuracy"] = _mean_std([r["prequential_accuracy"] for r in runs])
-        entry["frames_per_s"] = _mean_std([r["frames_per_s"] for r in runs])
+        entry["prequential_accuracy"] = statistics_of([r["prequential_accuracy"] for r in runs])
+        entry["frames_per_s"] = statistics_of([r["frames_per_s"] for r in runs])
         entry["stored_frames"] = max(r["stored_frames"] for r in runs)
         out.append(entry)
     return out
@@ -109,16 +103,6 @@ def combine(
     }
 
 
-def _fmt(stat: dict[str, float | None], pct: bool = True) -> str:
-    if stat["mean"] is None:
-        return "-"
-    scale = 100.0 if pct else 1.0
-    text = f"{scale * stat['mean']:.1f}"
-    if stat["std"]:
-        text += f" ± {scale * stat['std']:.1f}"
-    return text
-
-
 def markdown_table(entries: list[dict[str, Any]]) -> str:
     """One row per (view, method): accuracy metrics in percent, mean ± sample std over seeds
     (the 95% intervals are in the JSON)."""
@@ -132,13 +116,13 @@ def markdown_table(entries: list[dict[str, Any]]) -> str:
         m = e["metrics"][view]
         fps = e["frames_per_s"]["mean"]
         lines.append(
-            f"| {view} | {e['method']} | {_fmt(m['average_accuracy'])} | "
-            f"{_fmt(m['anytime_accuracy'])} | "
-            f"{_fmt(m['forgetting'])} | {_fmt(m['backward_transfer'])} | "
-            f"{_fmt(m['forward_transfer'])} | {_fmt(e['prequential_accuracy'])} | "
+            f"| {view} | {e['method']} | {percent(m['average_accuracy'])} | "
+            f"{percent(m['anytime_accuracy'])} | "
+            f"{percent(m['forgetting'])} | {percent(m['backward_transfer'])} | "
+            f"{percent(m['forward_transfer'])} | {percent(e['prequential_accuracy'])} | "
             f"{fps:.0f} | {e['stored_frames']} |"
             if fps is not None
-            else f"| {view} | {e['method']} | {_fmt(m['average_accuracy'])} |" + " - |" * 7
+            else f"| {view} | {e['method']} | {percent(m['average_accuracy'])} |" + " - |" * 7
         )
     return "\n".join(lines)
 
@@ -162,22 +146,15 @@ def report_table(records: list[dict[str, Any]], view: str, methods: tuple[str, .
         "| method | n | avg acc % | 95% interval | anytime % | BWT |",
         "|---|---|---|---|---|---|",
     ]
-    rank = {m: i for i, m in enumerate(methods)}
-    by_method: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        by_method.setdefault(record["method"], []).append(record)
-    for method in sorted(by_method, key=lambda m: (rank.get(m, len(rank)), m)):
-        group = by_method[method]
+    for method, group in by_method(records, methods):
 
         def stat(name: str, group=group) -> dict[str, Any]:
-            return _mean_std([r["metrics"].get(f"{view}.{name}") for r in group])
+            return statistics_of([r["metrics"].get(f"{view}.{name}") for r in group])
 
         accuracy = stat("average_accuracy")
-        ci = accuracy["ci95"]
-        interval = "-" if ci is None else f"{100 * ci[0]:.1f} to {100 * ci[1]:.1f}"
         lines.append(
-            f"| {method} | {len(group)} | {_fmt(accuracy)} | {interval} | "
-            f"{_fmt(stat('anytime_accuracy'))} | {_fmt(stat('backward_transfer'))} |"
+            f"| {method} | {len(group)} | {percent(accuracy)} | {interval(accuracy)} | "
+            f"{percent(stat('anytime_accuracy'))} | {percent(stat('backward_transfer'))} |"
         )
     return "\n".join(lines)
 

@@ -51,9 +51,9 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from benchmarks import stream_report
 from benchmarks._common import make_progress, sync
 from benchmarks.lab import Column, Context, Page, Run, config_identity, preset_of, select
+from benchmarks.report_tables import prequential_table
 from benchmarks.stream_conditions import Condition, condition_named, selected_conditions
 from benchmarks.stream_learning import (
     FF_SETTINGS,
@@ -367,8 +367,8 @@ def _learn_backprop(cond: Condition, cfg, seed, batch, data, device, progress, o
 
 
 def report_table(records: list[dict[str, Any]]) -> str:
-    """The report's table (:func:`benchmarks.stream_report.report_table`)."""
-    return stream_report.report_table(records, REPORT.only or ())
+    """The report's table (:func:`benchmarks.report_tables.prequential_table`)."""
+    return prequential_table(records, REPORT.only or ())
 
 
 # ---------------------------------------------------------------------------- combined JSON

@@ -27,7 +27,7 @@ MODULES = sorted(set(_modules()))
 
 def test_modules_were_found():
     assert "ffstream.ff.net" in MODULES and "ffstream.envs" in MODULES
-    assert "benchmarks.stream_report" in MODULES
+    assert "benchmarks.report_tables" in MODULES
 
 
 @pytest.mark.parametrize("name", MODULES)
