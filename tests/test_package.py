@@ -89,6 +89,15 @@ def test_readme_benchmark_numbers_are_on_the_rendered_page():
         assert number in page, f"README quotes {number}, which BENCHMARKS.md does not hold"
 
 
+def test_every_committed_plot_is_on_the_page():
+    """A plot the page no longer links is stale: rendering redraws only the ones it shows."""
+    page = (ROOT / "BENCHMARKS.md").read_text() + (ROOT / "README.md").read_text()
+    plots = sorted((ROOT / "benchmarks" / "plots").glob("*.png"))
+    assert plots, "no plots committed"
+    stale = [p.name for p in plots if f"benchmarks/plots/{p.name}" not in page]
+    assert not stale, f"plots no page links (remove them): {stale}"
+
+
 def test_package_docstrings_quote_no_measured_percentages():
     """Measured numbers live on BENCHMARKS.md (rendered from records), never in docstrings."""
     import ast
