@@ -247,6 +247,7 @@ def test_report_is_the_default_learner_against_replay_on_test_seeds():
     report = stream_mnist.REPORT
     assert [run.method for run in stream_mnist.runs(report)] == [
         "ff-sleep-1000",
+        "backprop-mlp",
         "backprop-replay",
     ] * 5
     assert report.ff_settings == "defaults" and 100 not in report.seeds  # 100: validation
