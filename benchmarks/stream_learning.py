@@ -247,8 +247,8 @@ def replay_plan(cfg: Any) -> dict[str, Any]:
 class _StreamER(ERMethod):
     """ER of the continual suites with a tuned optimizer, if asked a reservoir memory, and FF's
     guarded weight average: the average predicts only while the weights that learn are not
-    ahead on the incoming labelled frames (:class:`~ffstream.stream.GuardedAverage`, the rule
-    of FF's ``ema_fallback_window``)."""
+    ahead on the incoming labelled frames (:class:`~ffstream.stream.average.GuardedAverage`,
+    the rule of FF's ``ema_fallback_window``)."""
 
     def __init__(self, plan: dict[str, Any], sizes, optimizer: str, lr: float, seed, device):
         # read by _new_average, which the base class's constructor calls
@@ -296,7 +296,7 @@ def make_replay(plan: dict[str, Any], sizes, optimizer: str, lr: float, seed: in
     (:func:`replay_plan`) says: :class:`~benchmarks.continual_replay.ERMethod`, whose every
     step is one cross-entropy over the incoming batch and ``replayed_per_step`` remembered
     frames, ``steps_per_batch`` steps per batch. ``observe(x, y)`` predicts, learns and
-    remembers; ``predict(x, None)`` predicts (with the weight average, if kept).
+    remembers; ``predict(x, None)`` predicts (with the weight average while it is trusted).
 
     Examples
     --------
