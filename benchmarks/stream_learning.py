@@ -283,12 +283,10 @@ class _StreamER(ERMethod):
     def predict(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """Predict a batch; with its labels, also score the average against the weights that
         learn (as FF's learner does on every labelled batch, before learning from it)."""
-        if y is None or self.averaged is None or self.fallback_window is None:
-            return super().predict(x, y)
+        if y is None or self.averaged is None or self.averaged.window is None:
+            return super().predict(x, y)  # nothing to weigh
         live, kept = self.model(x).argmax(1), self.averaged.module(x).argmax(1)
-        prediction = kept if self.averaged.trusted else live
-        self.averaged.compare(live == y, kept == y)
-        return prediction
+        return self.averaged.answer(live, kept, y)
 
 
 def make_replay(plan: dict[str, Any], sizes, optimizer: str, lr: float, seed: int, device: str):

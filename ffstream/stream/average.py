@@ -146,3 +146,27 @@ class GuardedAverage(AveragedModel):
         gap = live_correct.float().mean() - average_correct.float().mean()
         frames = live_correct.numel()
         self.live_lead.copy_(lead_after(self.live_lead, gap, frames, self.window))
+
+    @torch.no_grad()
+    def answer(
+        self, live: torch.Tensor, average: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
+        """The predictions to report for a labelled batch, made by the weights that learn
+        (``live``) and by the average before either moves: the average's while it is trusted,
+        else the live ones; then the batch is scored (:meth:`compare`). Without a ``window``
+        the average always answers. No host sync: the choice is made on the weights' device.
+
+        >>> average = GuardedAverage(nn.Linear(2, 2), decay=0.99, window=10)
+        >>> labels = torch.tensor([1, 1])
+        >>> average.answer(torch.tensor([1, 1]), torch.tensor([0, 1]), labels)  # trusted
+        tensor([0, 1])
+        >>> for _ in range(3):
+        ...     _ = average.answer(torch.tensor([1, 1]), torch.tensor([0, 0]), labels)
+        >>> average.answer(torch.tensor([1, 1]), torch.tensor([0, 0]), labels)  # behind now
+        tensor([1, 1])
+        """
+        if self.window is None:
+            return average
+        reported = torch.where(self.trusted_tensor(), average, live)
+        self.compare(live == labels, average == labels)
+        return reported

@@ -301,10 +301,8 @@ class LearnerCore(SleepPhase):
         prediction = scores.argmax(1) if scores is not None else None
         reported = prediction
         if prediction is not None and self.averaged is not None:  # the average before it moves
-            reported = averaged = self._class_scores(x, *self._average()).argmax(1)
-            if self.averaged.window is not None:  # else it always answers: nothing to weigh
-                reported = torch.where(self.averaged.trusted_tensor(), averaged, prediction)
-                self.averaged.compare(prediction == labels, averaged == labels)
+            averaged = self._class_scores(x, *self._average()).argmax(1)
+            reported = self.averaged.answer(prediction, averaged, labels)
         self._update_average()
 
         self.memory.add(x, labels, self.generator)
