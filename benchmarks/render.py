@@ -147,10 +147,15 @@ def _shown(suite, records: list[dict[str, Any]]) -> list[tuple[str, str | None, 
     return shown or [(p, None, p) for p in _recorded(records)[:1]]
 
 
+def _plot_file(name: str, plot: str, folder: Path = PLOTS) -> Path:
+    """Where suite ``name``'s plot ``plot`` is drawn, and what the page links."""
+    return Path(folder) / f"{name}-{plot}.png"
+
+
 def _plot_line(name: str, plot: str, records: list[dict[str, Any]]) -> list[str]:
     if not any(r["details"].get("curve") for r in records):
         return []
-    path = (PLOTS / f"{name}-{plot}.png").relative_to(ROOT).as_posix()
+    path = _plot_file(name, plot).relative_to(ROOT).as_posix()
     return [f"![{name}, {plot}]({path})", ""]
 
 
@@ -264,7 +269,7 @@ def plot_curves(results: Path = RESULTS, out: Path = PLOTS) -> list[Path]:
             ax.set_ylabel(page.curve_labels[1])
             ax.legend(fontsize=7)
         fig.tight_layout()
-        path = Path(out) / f"{suite_name}-{plotted[(suite_name, preset)]}.png"
+        path = _plot_file(suite_name, plotted[(suite_name, preset)], out)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
         plt.close(fig)
